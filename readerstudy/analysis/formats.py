@@ -1,0 +1,364 @@
+"""Reader-study ratings in and out: the long CSV, iMRMC input files, and the MRMC cube.
+
+Long CSV: a header ``reader,modality,case,truth,rating`` and one row per reading (truth 1 =
+positive; a higher rating means more likely positive). With integer case ids this is also the
+Iowa OR-DBM MRMC / RJafroc "MRMC" ``.csv`` layout.
+
+iMRMC (Gallas et al., FDA iMRMC input format): free description lines, then ``N0:``,
+``N1:``, ``NR:``, ``NM:`` (negatives, positives, readers, modalities), a line ``BEGIN DATA:``
+and rows ``readerID,caseID,modalityID,score``; a row with readerID -1 gives a case's truth
+(0 or 1) in its score column. RJafroc reads these files with
+``DfReadDataFile(path, format = "iMRMC")`` (extension ``.imrmc``), which needs integer reader
+and case ids; ``write_imrmc`` therefore numbers readers and cases 1, 2, ... when their names
+are not integers and records the names in description lines (``reader 1 = "dr_a"``) that
+``read_imrmc`` restores, and that iMRMC and RJafroc ignore. It is the RJafroc-readable export:
+RJafroc's native JAFROC format is an Excel workbook.
+
+Errors name the file, the row (numbered as lines of the file, the header being row 1) and
+the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+LONG_COLUMNS: tuple[str, ...] = ("reader", "modality", "case", "truth", "rating")
+IMRMC_TRUTH_READER = "-1"
+
+
+class RatingsFormatError(ValueError):
+    """Input that does not describe reader-study ratings; the message says where."""
+
+
+@dataclass(frozen=True)
+class RatingsTable:
+    """Readings in long form: one entry per (reader, modality, case)."""
+
+    reader: tuple[str, ...]
+    modality: tuple[str, ...]
+    case: tuple[str, ...]
+    truth: np.ndarray  # int8, 0/1
+    rating: np.ndarray  # float64
+    source: str = "<memory>"
+
+
+@dataclass(frozen=True)
+class MrmcDesign:
+    """A fully crossed design: ratings (modalities, readers, cases), names sorted."""
+
+    truth: np.ndarray
+    ratings: np.ndarray
+    modalities: tuple[str, ...]
+    readers: tuple[str, ...]
+    cases: tuple[str, ...]
+
+
+def _natural_key(name: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(name), name)
+    except ValueError:
+        return (1, 0.0, name)
+
+
+def sorted_names(names: Iterable[str]) -> tuple[str, ...]:
+    """Names in numeric order when they are numbers ("2" before "10"), then alphabetically."""
+    return tuple(sorted(set(names), key=_natural_key))
+
+
+def _parse_truth(value: str, where: str) -> int:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if number not in (0.0, 1.0):
+        raise RatingsFormatError(f"{where}, field 'truth': {value!r} is not 0 or 1")
+    return int(number)
+
+
+def _parse_rating(value: str, where: str, field: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise RatingsFormatError(f"{where}, field '{field}': {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise RatingsFormatError(f"{where}, field '{field}': {value!r} is not a finite number")
+    return number
+
+
+class _TableBuilder:
+    """Collects rows, checking that a case keeps one truth and a reading is not repeated."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.reader: list[str] = []
+        self.modality: list[str] = []
+        self.case: list[str] = []
+        self.truth: list[int] = []
+        self.rating: list[float] = []
+        self._case_truth: dict[str, tuple[int, int]] = {}
+        self._seen: dict[tuple[str, str, str], int] = {}
+
+    def set_truth(self, case: str, truth: int, row: int) -> None:
+        known = self._case_truth.get(case)
+        if known is not None and known[0] != truth:
+            raise RatingsFormatError(
+                f"{self.source}, row {row}, field 'truth': case {case!r} has truth {truth} "
+                f"here but {known[0]} at row {known[1]}"
+            )
+        if known is None:
+            self._case_truth[case] = (truth, row)
+
+    def add(self, reader: str, modality: str, case: str, rating: float, row: int) -> None:
+        key = (reader, modality, case)
+        if key in self._seen:
+            raise RatingsFormatError(
+                f"{self.source}, row {row}: reader {reader!r}, modality {modality!r}, case "
+                f"{case!r} is rated twice (first at row {self._seen[key]})"
+            )
+        self._seen[key] = row
+        self.reader.append(reader)
+        self.modality.append(modality)
+        self.case.append(case)
+        self.rating.append(rating)
+
+    def build(self) -> RatingsTable:
+        if not self.rating:
+            raise RatingsFormatError(f"{self.source}: no ratings found")
+        missing = sorted({c for c in self.case if c not in self._case_truth}, key=_natural_key)
+        if missing:
+            raise RatingsFormatError(f"{self.source}: no truth for case {missing[0]!r}")
+        truth = np.array([self._case_truth[c][0] for c in self.case], dtype=np.int8)
+        return RatingsTable(
+            reader=tuple(self.reader),
+            modality=tuple(self.modality),
+            case=tuple(self.case),
+            truth=truth,
+            rating=np.array(self.rating, dtype=np.float64),
+            source=self.source,
+        )
+
+
+def read_long_csv(path: str | Path) -> RatingsTable:
+    """Read a long CSV ``reader,modality,case,truth,rating`` (any column order, extra columns
+    ignored), as the Iowa OR-DBM MRMC / RJafroc "MRMC" CSV input (Hillis et al. 2008)."""
+    source = str(path)
+    builder = _TableBuilder(source)
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise RatingsFormatError(f"{source}: the file is empty")
+        names = [name.strip().lower() for name in header]
+        missing = [column for column in LONG_COLUMNS if column not in names]
+        if missing:
+            raise RatingsFormatError(
+                f"{source}, row 1: missing column {missing[0]!r} "
+                f"(expected {', '.join(LONG_COLUMNS)}; header has {', '.join(header)})"
+            )
+        index = {column: names.index(column) for column in LONG_COLUMNS}
+        for row_number, fields in enumerate(reader, start=2):
+            if not fields or all(not field.strip() for field in fields):
+                continue
+            where = f"{source}, row {row_number}"
+            if len(fields) < len(names):
+                raise RatingsFormatError(
+                    f"{where}: {len(fields)} fields but the header has {len(names)}"
+                )
+            values = {column: fields[i].strip() for column, i in index.items()}
+            for column in ("reader", "modality", "case"):
+                if not values[column]:
+                    raise RatingsFormatError(f"{where}, field '{column}': empty")
+            truth = _parse_truth(values["truth"], where)
+            rating = _parse_rating(values["rating"], where, "rating")
+            builder.set_truth(values["case"], truth, row_number)
+            builder.add(values["reader"], values["modality"], values["case"], rating, row_number)
+    return builder.build()
+
+
+def read_imrmc(path: str | Path) -> RatingsTable:
+    """Read an iMRMC input file (Gallas 2006; FDA iMRMC), restoring names ``write_imrmc``
+    recorded."""
+    source = str(path)
+    builder = _TableBuilder(source)
+    declared: dict[str, int] = {}
+    renamed: dict[str, dict[str, str]] = {"reader": {}, "case": {}}
+    with open(path, encoding="utf-8-sig") as handle:
+        lines = handle.read().splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == "BEGIN DATA:")
+    except StopIteration:
+        raise RatingsFormatError(f"{source}: no 'BEGIN DATA:' line (not an iMRMC file)") from None
+    for number, line in enumerate(lines[:start], start=1):
+        text = line.strip()
+        key, _, value = text.partition(":")
+        if key in ("N0", "N1", "NR", "NM"):
+            try:
+                declared[key] = int(value.strip())
+            except ValueError:
+                raise RatingsFormatError(
+                    f"{source}, row {number}, field '{key}': {value.strip()!r} is not an integer"
+                ) from None
+        kind, _, rest = text.partition(" ")
+        if kind in renamed and " = " in rest:
+            number_text, _, name = rest.partition(" = ")
+            try:
+                renamed[kind][number_text.strip()] = str(json.loads(name))
+            except json.JSONDecodeError:
+                pass
+    for number, line in enumerate(lines[start + 1 :], start=start + 2):
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in line.split(",")]
+        where = f"{source}, row {number}"
+        if len(fields) != 4:
+            raise RatingsFormatError(
+                f"{where}: expected readerID,caseID,modalityID,score, got {len(fields)} fields"
+            )
+        reader, case, modality, score = fields
+        case = renamed["case"].get(case, case)
+        if reader in (IMRMC_TRUTH_READER, "truth"):
+            builder.set_truth(case, _parse_truth(score, where), number)
+            continue
+        reader = renamed["reader"].get(reader, reader)
+        builder.add(reader, modality, case, _parse_rating(score, where, "score"), number)
+    table = builder.build()
+    counts = {
+        "N0": len({c for c, t in zip(table.case, table.truth) if t == 0}),
+        "N1": len({c for c, t in zip(table.case, table.truth) if t == 1}),
+        "NR": len(set(table.reader)),
+        "NM": len(set(table.modality)),
+    }
+    for key, declared_count in declared.items():
+        if counts[key] != declared_count:
+            raise RatingsFormatError(
+                f"{source}: header says {key}: {declared_count} but the data have {counts[key]}"
+            )
+    return table
+
+
+def read_ratings(path: str | Path) -> RatingsTable:
+    """Read a long CSV or an iMRMC file, telling them apart by iMRMC's 'BEGIN DATA:' line."""
+    with open(path, encoding="utf-8-sig") as handle:
+        is_imrmc = any(line.strip() == "BEGIN DATA:" for line in handle)
+    return read_imrmc(path) if is_imrmc else read_long_csv(path)
+
+
+def mrmc_design(
+    table: RatingsTable,
+    *,
+    readers: Iterable[str] | None = None,
+    modalities: Iterable[str] | None = None,
+) -> MrmcDesign:
+    """The fully crossed (modality x reader x case) cube of a table, or an error naming the
+    first missing reading; only the given readers/modalities when those are passed."""
+    reader_names = sorted_names(table.reader) if readers is None else tuple(readers)
+    modality_names = sorted_names(table.modality) if modalities is None else tuple(modalities)
+    case_names = sorted_names(table.case)
+    reader_index = {name: i for i, name in enumerate(reader_names)}
+    modality_index = {name: i for i, name in enumerate(modality_names)}
+    case_index = {name: i for i, name in enumerate(case_names)}
+    cube = np.full((len(modality_names), len(reader_names), len(case_names)), np.nan)
+    truth = np.zeros(len(case_names), dtype=np.int8)
+    for reader, modality, case, value, rating in zip(
+        table.reader, table.modality, table.case, table.truth, table.rating
+    ):
+        truth[case_index[case]] = value
+        if reader in reader_index and modality in modality_index:
+            cube[modality_index[modality], reader_index[reader], case_index[case]] = rating
+    holes = np.argwhere(np.isnan(cube))
+    if len(holes):
+        i, j, k = holes[0]
+        raise RatingsFormatError(
+            f"{table.source}: incomplete reader x case design: reader {reader_names[j]!r} has "
+            f"no rating for case {case_names[k]!r} in modality {modality_names[i]!r} "
+            f"({len(holes)} readings missing); MRMC analysis needs every reader to read "
+            "every case in every modality"
+        )
+    return MrmcDesign(
+        truth=truth,
+        ratings=cube,
+        modalities=modality_names,
+        readers=reader_names,
+        cases=case_names,
+    )
+
+
+def table_from_design(design: MrmcDesign, source: str = "<memory>") -> RatingsTable:
+    """The long table of a fully crossed design (modality-major, then reader, then case)."""
+    t, r, k = design.ratings.shape
+    return RatingsTable(
+        reader=tuple(design.readers[j] for _ in range(t) for j in range(r) for _ in range(k)),
+        modality=tuple(design.modalities[i] for i in range(t) for _ in range(r * k)),
+        case=tuple(design.cases[c] for _ in range(t * r) for c in range(k)),
+        truth=np.tile(np.asarray(design.truth, dtype=np.int8), t * r),
+        rating=design.ratings.reshape(-1).astype(np.float64),
+        source=source,
+    )
+
+
+def _format_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def write_long_csv(table: RatingsTable, path: str | Path) -> None:
+    """Write the long CSV ``reader,modality,case,truth,rating`` that ``read_long_csv`` reads."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(LONG_COLUMNS)
+        writer.writerows(
+            (reader, modality, case, int(truth), _format_number(rating))
+            for reader, modality, case, truth, rating in zip(
+                table.reader, table.modality, table.case, table.truth, table.rating
+            )
+        )
+
+
+def _integer_ids(names: tuple[str, ...]) -> dict[str, str]:
+    if all(name.isdigit() and name == str(int(name)) and int(name) >= 0 for name in names):
+        return {name: name for name in names}
+    return {name: str(i) for i, name in enumerate(names, start=1)}
+
+
+def write_imrmc(
+    table: RatingsTable, path: str | Path, description: str = "readerstudy ratings"
+) -> None:
+    """Write an iMRMC input file (FDA iMRMC; RJafroc ``DfReadDataFile(format = "iMRMC")``).
+
+    Readers and cases get integer ids when their names are not integers, with the names kept
+    in description lines; modality names are written as they are.
+    """
+    for modality in set(table.modality):
+        if "," in modality or not modality.strip() or modality != modality.strip():
+            raise RatingsFormatError(f"modality {modality!r} cannot be an iMRMC modality id")
+    readers = sorted_names(table.reader)
+    cases = sorted_names(table.case)
+    reader_ids = _integer_ids(readers)
+    case_ids = _integer_ids(cases)
+    case_truth = dict(zip(table.case, table.truth))
+    lines = [line for line in description.splitlines() if line.strip()] or ["readerstudy"]
+    lines += [f"reader {reader_ids[n]} = {json.dumps(n)}" for n in readers if reader_ids[n] != n]
+    lines += [f"case {case_ids[n]} = {json.dumps(n)}" for n in cases if case_ids[n] != n]
+    lines += [
+        f"N0: {sum(1 for c in cases if case_truth[c] == 0)}",
+        f"N1: {sum(1 for c in cases if case_truth[c] == 1)}",
+        f"NR: {len(readers)}",
+        f"NM: {len(set(table.modality))}",
+        "",
+        "BEGIN DATA:",
+    ]
+    lines += [f"{IMRMC_TRUTH_READER},{case_ids[c]},0,{int(case_truth[c])}" for c in cases]
+    lines += [
+        f"{reader_ids[reader]},{case_ids[case]},{modality},{_format_number(rating)}"
+        for reader, modality, case, rating in zip(
+            table.reader, table.modality, table.case, table.rating
+        )
+    ]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
