@@ -26,9 +26,10 @@ def stratified_counts(positive: np.ndarray, n_bootstrap: int, seed: int) -> np.n
         size = len(stratum)
         if size == 0:
             continue
-        draws = rng.integers(0, size, size=(n_bootstrap, size))
-        flat = (draws + size * np.arange(n_bootstrap)[:, None]).ravel()
-        per_row = np.bincount(flat, minlength=n_bootstrap * size).reshape(n_bootstrap, size)
+        draws = rng.integers(0, size, size=(n_bootstrap, size), dtype=np.int64)
+        draws += (size * np.arange(n_bootstrap, dtype=np.int64))[:, None]
+        per_row = np.bincount(draws.ravel(), minlength=n_bootstrap * size)
+        per_row = per_row.reshape(n_bootstrap, size)
         counts[:, stratum] = per_row
     return counts
 

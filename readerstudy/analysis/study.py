@@ -1,0 +1,305 @@
+"""The whole reader-study analysis in one call: the CNN's curve with every reader on it.
+
+``study_analysis`` is what the analysis pages, the JSON export and the demo call. Its
+``to_dict()`` is JSON-serialisable (NaN and infinities become None) with these keys:
+
+- ``n_cases``, ``n_positive``, ``n_negative``, ``level``, ``n_bootstrap``, ``seed``
+- ``cnn``: ``auc``, ``delong_variance``, ``delong_ci`` [lo, hi], ``bootstrap_ci`` [lo, hi],
+  ``roc``: {``fpr``, ``tpr``, ``thresholds``} (thresholds[0] is None: +inf, no case positive)
+- ``readers``: a list, in input order, of {``reader``, ``n_cases``, ``n_positive``,
+  ``n_negative``, ``sensitivity``, ``sensitivity_ci``, ``specificity``, ``specificity_ci``,
+  ``auc``, ``auc_variance``, ``auc_ci``, ``cnn_auc`` (on the reader's cases),
+  ``diff_vs_cnn`` (reader minus CNN), ``diff_ci``, ``z``, ``p``, ``position``
+  ("below" / "on" / "above" the CNN's curve, or "undefined")}
+- ``average_reader``: {``n_readers``, ``sensitivity``, ``specificity``}
+- ``curve_positions``: {``below``, ``on``, ``above``}
+- ``brinker`` (CNN specificity at the readers' mean sensitivity) and ``tschandl`` (CNN
+  sensitivity at the readers' mean specificity), each {``matched``, ``target``, ``target_ci``,
+  ``cnn_value``, ``cnn_ci``, ``cnn_threshold``, ``reader_value``, ``diff``, ``diff_ci``,
+  ``n_readers``}; None without a reader who graded both classes
+- ``mrmc_readers``: the readers who graded every case; ``mrmc``: None with fewer than two of
+  them, else {``cov``, ``algorithm_auc``, ``reader_mean_auc``, ``diff`` (readers minus CNN),
+  ``var_r``, ``var_error``, ``cov2``, ``rrrc``: {``t``, ``df``, ``p``, ``ci``},
+  ``rrfc``: {``t``, ``df``, ``p``, ``ci``}}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from readerstudy.analysis.bootstrap import percentile_ci, stratified_counts
+from readerstudy.analysis.mrmc import (
+    AlgorithmVsReaders,
+    CovarianceMethod,
+    TTest,
+    algorithm_vs_readers,
+)
+from readerstudy.analysis.operating_points import (
+    OperatingPointComparison,
+    compare_operating_points,
+)
+from readerstudy.analysis.readers import (
+    AverageReader,
+    CurvePositions,
+    ReaderInput,
+    ReaderInputError,
+    ReaderResult,
+    average_reader,
+    count_positions,
+    reader_results,
+    validate_reader,
+)
+from readerstudy.analysis.roc import (
+    AucCi,
+    BootstrapCi,
+    RocCurve,
+    RocInputError,
+    _check_labels,
+    auc_ci,
+    resampled_aucs,
+    roc_curve,
+)
+
+DEFAULT_SEED = 20170125  # Esteva et al. 2017 was published on 25 January 2017
+
+
+@dataclass(frozen=True)
+class CnnResult:
+    """The CNN's empirical ROC curve and AUC with DeLong and bootstrap intervals."""
+
+    auc: AucCi
+    bootstrap: BootstrapCi
+    curve: RocCurve
+
+
+@dataclass(frozen=True)
+class StudyAnalysis:
+    """Everything the study's figure and tables show; see the module docstring for to_dict."""
+
+    n_cases: int
+    n_positive: int
+    n_negative: int
+    level: float
+    n_bootstrap: int
+    seed: int
+    cnn: CnnResult
+    readers: tuple[ReaderResult, ...]
+    average_reader: AverageReader
+    curve_positions: CurvePositions
+    brinker: OperatingPointComparison | None
+    tschandl: OperatingPointComparison | None
+    mrmc_readers: tuple[str, ...]
+    mrmc: AlgorithmVsReaders | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (lists, floats, None for NaN / inf) under the documented keys."""
+        return json_safe(
+            {
+                "n_cases": self.n_cases,
+                "n_positive": self.n_positive,
+                "n_negative": self.n_negative,
+                "level": self.level,
+                "n_bootstrap": self.n_bootstrap,
+                "seed": self.seed,
+                "cnn": {
+                    "auc": self.cnn.auc.auc,
+                    "delong_variance": self.cnn.auc.variance,
+                    "delong_ci": list(self.cnn.auc.ci),
+                    "bootstrap_ci": list(self.cnn.bootstrap.ci),
+                    "roc": {
+                        "fpr": self.cnn.curve.fpr,
+                        "tpr": self.cnn.curve.tpr,
+                        "thresholds": self.cnn.curve.thresholds,
+                    },
+                },
+                "readers": [_reader_dict(r) for r in self.readers],
+                "average_reader": {
+                    "n_readers": self.average_reader.n_readers,
+                    "sensitivity": self.average_reader.sensitivity,
+                    "specificity": self.average_reader.specificity,
+                },
+                "curve_positions": {
+                    "below": self.curve_positions.below,
+                    "on": self.curve_positions.on,
+                    "above": self.curve_positions.above,
+                },
+                "brinker": _comparison_dict(self.brinker),
+                "tschandl": _comparison_dict(self.tschandl),
+                "mrmc_readers": list(self.mrmc_readers),
+                "mrmc": algorithm_vs_readers_dict(self.mrmc),
+            }
+        )
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON values: numpy arrays become lists, NaN and infinities become None."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
+
+
+def _reader_dict(result: ReaderResult) -> dict[str, Any]:
+    test = result.vs_cnn
+    return {
+        "reader": result.reader,
+        "n_cases": result.n_cases,
+        "n_positive": result.n_positive,
+        "n_negative": result.n_negative,
+        "sensitivity": result.sensitivity.estimate,
+        "sensitivity_ci": list(result.sensitivity.ci),
+        "specificity": result.specificity.estimate,
+        "specificity_ci": list(result.specificity.ci),
+        "auc": result.auc.auc if result.auc else None,
+        "auc_variance": result.auc.variance if result.auc else None,
+        "auc_ci": list(result.auc.ci) if result.auc else None,
+        "cnn_auc": test.auc_second if test else None,
+        "diff_vs_cnn": test.diff if test else None,
+        "diff_ci": list(test.ci) if test else None,
+        "z": test.z if test else None,
+        "p": test.p if test else None,
+        "position": result.position,
+    }
+
+
+def _comparison_dict(comparison: OperatingPointComparison | None) -> dict[str, Any] | None:
+    if comparison is None:
+        return None
+    return {
+        "matched": comparison.matched,
+        "target": comparison.target,
+        "target_ci": list(comparison.target_ci),
+        "cnn_value": comparison.cnn_value,
+        "cnn_ci": list(comparison.cnn_ci),
+        "cnn_threshold": comparison.cnn_threshold,
+        "reader_value": comparison.reader_value,
+        "diff": comparison.diff,
+        "diff_ci": list(comparison.diff_ci),
+        "n_readers": comparison.n_readers,
+    }
+
+
+def _t_test_dict(test: TTest) -> dict[str, Any]:
+    return {"t": test.t, "df": test.df, "p": test.p, "ci": list(test.ci)}
+
+
+def algorithm_vs_readers_dict(result: AlgorithmVsReaders | None) -> dict[str, Any] | None:
+    """The JSON block of an algorithm-vs-readers analysis (keys as the ``analyze`` CLI)."""
+    if result is None:
+        return None
+    return {
+        "cov": result.cov_method,
+        "algorithm_auc": result.algorithm_auc,
+        "reader_mean_auc": result.reader_mean_auc,
+        "diff": result.diff,
+        "var_r": result.var_r,
+        "var_error": result.var_error,
+        "cov2": result.cov2,
+        "rrrc": _t_test_dict(result.rrrc),
+        "rrfc": _t_test_dict(result.rrfc),
+    }
+
+
+def study_analysis(
+    truth: ArrayLike,
+    cnn_scores: ArrayLike,
+    readers: Sequence[ReaderInput],
+    *,
+    n_bootstrap: int = 2000,
+    seed: int = DEFAULT_SEED,
+    level: float = 0.95,
+    cov: CovarianceMethod = "jackknife",
+) -> StudyAnalysis:
+    """The CNN-versus-readers analysis of Esteva et al. (2017) and Brinker et al. (2019).
+
+    CNN: ROC points (scikit-learn), AUC with DeLong (1988; Sun & Xu 2014) and stratified
+    bootstrap (Efron & Tibshirani 1993) CIs. Readers: Wilson (1927) CIs of sensitivity and
+    specificity, DeLong AUC and paired test on each reader's own cases, the average reader,
+    counts below/above the CNN's curve, the Brinker (2019) and Tschandl (2019) operating-point
+    comparisons (paired bootstrap on the same resamples as the AUC), and the single-algorithm
+    MRMC test (Hillis 2007, section 5.3) over the readers who graded every case.
+    """
+    positive = _check_labels(truth)
+    scores = np.asarray(cnn_scores, dtype=np.float64)
+    if scores.shape != positive.shape:
+        raise RocInputError(f"cnn_scores have shape {scores.shape} but truth has {positive.shape}")
+    if not np.isfinite(scores).all():
+        raise RocInputError("cnn_scores contain NaN or infinite values")
+    names = [r.reader for r in readers]
+    if len(set(names)) != len(names):
+        duplicate = next(name for name in names if names.count(name) > 1)
+        raise ReaderInputError(f"reader {duplicate!r} appears twice")
+    checked = [validate_reader(r, len(positive)) for r in readers]
+
+    counts = stratified_counts(positive, n_bootstrap, seed)
+    auc = auc_ci(positive, scores, level)
+    curve = roc_curve(positive, scores)
+    cnn = CnnResult(
+        auc=auc,
+        bootstrap=BootstrapCi(
+            estimate=auc.auc,
+            ci=percentile_ci(resampled_aucs(positive, scores, counts), level),
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            level=level,
+        ),
+        curve=curve,
+    )
+    results = reader_results(positive, scores, checked, curve, level)
+
+    brinker = tschandl = None
+    in_average = [
+        (reader, result)
+        for reader, result in zip(checked, results)
+        if result.n_positive and result.n_negative
+    ]
+    if in_average:
+        decisions = np.zeros((len(in_average), len(positive)), dtype=bool)
+        graded = np.zeros_like(decisions)
+        for row, (reader, _) in enumerate(in_average):
+            decisions[row, reader.case_index] = reader.decision
+            graded[row, reader.case_index] = True
+        brinker, tschandl = compare_operating_points(
+            positive, scores, decisions, graded, counts, seed=seed, level=level
+        )
+
+    complete = [r for r in checked if len(r.case_index) == len(positive)]
+    mrmc = None
+    if len(complete) >= 2:
+        ratings = np.zeros((len(complete), len(positive)))
+        for row, reader in enumerate(complete):
+            ratings[row, reader.case_index] = reader.rating
+        mrmc = algorithm_vs_readers(positive, scores, ratings, cov=cov, level=level)
+
+    return StudyAnalysis(
+        n_cases=len(positive),
+        n_positive=int(positive.sum()),
+        n_negative=int((~positive).sum()),
+        level=level,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        cnn=cnn,
+        readers=results,
+        average_reader=average_reader(results),
+        curve_positions=count_positions(results),
+        brinker=brinker,
+        tschandl=tschandl,
+        mrmc_readers=tuple(r.reader for r in complete),
+        mrmc=mrmc,
+    )

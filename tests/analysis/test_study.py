@@ -1,0 +1,102 @@
+"""The one-call study analysis and its JSON form."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from readerstudy.analysis.mrmc import algorithm_vs_readers
+from readerstudy.analysis.readers import ReaderInput, ReaderInputError
+from readerstudy.analysis.roc import RocInputError, auc_ci
+from readerstudy.analysis.study import study_analysis
+
+TOP_KEYS = {
+    "n_cases", "n_positive", "n_negative", "level", "n_bootstrap", "seed", "cnn", "readers",
+    "average_reader", "curve_positions", "brinker", "tschandl", "mrmc_readers", "mrmc",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def small_study():
+    rng = np.random.default_rng(7)
+    truth = np.array([1] * 20 + [0] * 80)
+    cnn = 1 / (1 + np.exp(-(rng.normal(size=100) + 2 * truth - 1)))
+    readers = []
+    for i in range(5):
+        latent = rng.normal(size=100) + 1.5 * truth
+        readers.append(ReaderInput(f"derm{i}", np.arange(100), latent > 0.3, np.round(latent)))
+    # still grading: 60 cases so far
+    readers.append(ReaderInput("late", np.arange(60), rng.random(60) < 0.5, rng.random(60)))
+    return truth, cnn, readers
+
+
+@pytest.fixture(scope="module")
+def analysis(small_study):
+    truth, cnn, readers = small_study
+    return study_analysis(truth, cnn, readers, n_bootstrap=300, seed=1)
+
+
+def test_to_dict_is_strict_json_with_the_documented_keys(analysis):
+    data = analysis.to_dict()
+    json.dumps(data, allow_nan=False)
+    assert set(data) == TOP_KEYS
+    assert data["cnn"]["roc"]["thresholds"][0] is None  # +inf
+    assert len(data["readers"]) == 6
+    assert set(data["brinker"]) >= {"target", "cnn_value", "cnn_ci", "diff", "diff_ci"}
+
+
+def test_cnn_auc_is_the_delong_auc_with_a_bootstrap_interval_around_it(small_study, analysis):
+    truth, cnn, _ = small_study
+    assert analysis.cnn.auc == auc_ci(truth, cnn)
+    lo, hi = analysis.cnn.bootstrap.ci
+    assert lo < analysis.cnn.auc.auc < hi
+
+
+def test_mrmc_uses_only_the_readers_who_graded_every_case(small_study, analysis):
+    truth, cnn, readers = small_study
+    assert analysis.mrmc_readers == tuple(f"derm{i}" for i in range(5))
+    want = algorithm_vs_readers(truth, cnn, np.vstack([r.rating for r in readers[:5]]))
+    assert analysis.mrmc is not None
+    assert analysis.mrmc.rrrc.t == pytest.approx(want.rrrc.t, abs=1e-12)
+
+
+def test_mrmc_is_none_with_fewer_than_two_complete_readers(small_study):
+    truth, cnn, readers = small_study
+    result = study_analysis(truth, cnn, readers[4:], n_bootstrap=50)
+    assert result.mrmc is None
+    assert result.to_dict()["mrmc"] is None
+    assert result.mrmc_readers == ("derm4",)
+
+
+def test_the_same_seed_gives_the_same_analysis(small_study, analysis):
+    truth, cnn, readers = small_study
+    again = study_analysis(truth, cnn, readers, n_bootstrap=300, seed=1)
+    assert again.to_dict() == analysis.to_dict()
+    other = study_analysis(truth, cnn, readers, n_bootstrap=300, seed=2)
+    assert other.cnn.bootstrap.ci != analysis.cnn.bootstrap.ci
+
+
+def test_counts_below_on_and_above_add_up_to_the_readers_with_a_point(analysis):
+    counts = analysis.curve_positions
+    assert counts.below + counts.on + counts.above == 6
+
+
+def test_no_readers_gives_the_cnn_alone(small_study):
+    truth, cnn, _ = small_study
+    result = study_analysis(truth, cnn, [], n_bootstrap=50)
+    assert result.brinker is None and result.mrmc is None
+    assert result.to_dict()["average_reader"]["sensitivity"] is None
+
+
+def test_one_class_empty_is_a_clear_error(small_study):
+    _, cnn, readers = small_study
+    with pytest.raises(RocInputError, match="at least one positive and one negative"):
+        study_analysis(np.zeros(100, int), cnn, readers)
+
+
+def test_a_reader_listed_twice_is_an_error(small_study):
+    truth, cnn, readers = small_study
+    with pytest.raises(ReaderInputError, match="'derm0' appears twice"):
+        study_analysis(truth, cnn, [readers[0], readers[0]])
