@@ -74,7 +74,7 @@ def _check_labels(truth: ArrayLike) -> np.ndarray:
     if labels.ndim != 1:
         raise RocInputError("truth must be one-dimensional")
     unique = set(np.unique(labels).tolist())
-    if not unique <= {0, 1, False, True}:
+    if not unique <= {0, 1}:  # booleans compare equal to 0 and 1
         raise RocInputError(f"truth must be 0/1, got values {sorted(unique)}")
     positive = labels.astype(bool)
     if positive.all() or not positive.any():
@@ -94,9 +94,7 @@ def delong(truth: ArrayLike, scores: ArrayLike) -> DelongResult:
     positive = _check_labels(truth)
     matrix = np.atleast_2d(np.asarray(scores, dtype=np.float64))
     if matrix.shape[1] != len(positive):
-        raise RocInputError(
-            f"scores have {matrix.shape[1]} cases but truth has {len(positive)}"
-        )
+        raise RocInputError(f"scores have {matrix.shape[1]} cases but truth has {len(positive)}")
     if not np.isfinite(matrix).all():
         raise RocInputError("scores contain NaN or infinite values")
     m = int(positive.sum())
