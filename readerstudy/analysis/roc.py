@@ -89,7 +89,7 @@ def _check_labels(truth: ArrayLike) -> np.ndarray:
     if labels.ndim != 1:
         raise RocInputError("truth must be one-dimensional")
     unique = set(np.unique(labels).tolist())
-    if not unique <= {0, 1}:
+    if not unique <= {0, 1}:  # booleans compare equal to 0 and 1
         raise RocInputError(f"truth must be 0/1, got values {sorted(unique)}")
     positive = labels.astype(bool)
     if positive.all() or not positive.any():

@@ -1,0 +1,40 @@
+"""The three roles of a reader study, held as Django auth groups (created by a migration).
+
+- Coordinator: creates studies, uploads image sets, enrols readers.
+- Reader: a dermatologist who grades cases, blinded to the truth.
+- Analyst: sees the CNN's ROC curve with every reader on it, and exports reports.
+
+Superusers act as every role. A user may hold several roles, but reader-facing pages never
+show anything that depends on the others.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+
+
+class Role(StrEnum):
+    COORDINATOR = "Coordinator"
+    READER = "Reader"
+    ANALYST = "Analyst"
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[Role]:
+    """The roles the user holds; every role for a superuser, none for anonymous users."""
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if getattr(user, "is_superuser", False):
+        return frozenset(Role)
+    cached = getattr(user, "_readerstudy_roles", None)
+    if cached is None:
+        names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+        cached = frozenset(role for role in Role if role.value in names)
+        user._readerstudy_roles = cached  # type: ignore[union-attr]
+    return cached
+
+
+def has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
+    return role in user_roles(user)

@@ -1,0 +1,42 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+from rest_framework.authtoken.models import Token
+
+from readerstudy.accounts.forms import LoginForm
+from readerstudy.accounts.services import api_token_regenerate
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login (which rotates the session key) in the site's own look."""
+
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logout by POST only; the session is deleted server-side, so an old cookie is dead."""
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest) -> HttpResponse:
+    """Show whether the user has an API token and issue a new one on request.
+
+    A new token is displayed once, right after it is made; afterwards only its existence
+    is shown.
+    """
+    new_key = None
+    if request.method == "POST":
+        new_key = api_token_regenerate(user=request.user).key  # type: ignore[arg-type]
+        messages.success(request, "A new API token was issued; the previous one no longer works.")
+    has_token = Token.objects.filter(user=request.user).exists()  # type: ignore[misc]
+    return render(request, "accounts/api_token.html", {"new_key": new_key, "has_token": has_token})
+
+
+def locked_out(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    return render(request, "accounts/locked.html", status=429)

@@ -1,0 +1,98 @@
+"""The Celery application and the one way every task in readerstudy is declared and sent.
+
+Start a worker with ``celery -A readerstudy.celery worker -Q default,cpu`` (add ``gpu`` on a
+machine with a GPU). Every task is declared with :func:`task`, which makes it safe to run
+twice: the message is acknowledged only after the task finished (``acks_late``), it goes back
+to the queue if the worker process dies (``reject_on_worker_lost``), database outages are
+retried with exponential back-off, and a hard time limit stops a stuck task. Tasks must be
+idempotent (a unique constraint makes a repeat harmless) and take primary keys, never
+model instances.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from celery import Celery, Task
+from django.db import transaction
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "readerstudy.settings")
+
+app = Celery("readerstudy")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Failures worth another try: the database or broker went away for a moment.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    from django.db import InterfaceError, OperationalError
+
+    return (*TRANSIENT_ERRORS, OperationalError, InterfaceError)
+
+
+def task(
+    *,
+    queue: str = "default",
+    max_retries: int = 5,
+    time_limit: int | None = None,
+    autoretry_for: tuple[type[BaseException], ...] = (),
+    **options: Any,
+) -> Callable[[F], Task]:
+    """Declare a Celery task with the platform's delivery guarantees.
+
+    ``queue`` picks the workers ("default", or "cpu"/"gpu" for CNN scoring);
+    ``autoretry_for`` adds exceptions beyond the transient database and connection errors
+    that are always retried. The task is bound: its first argument is the task itself.
+    """
+    from django.conf import settings
+
+    limit = time_limit or settings.CELERY_TASK_TIME_LIMIT
+
+    def decorate(function: F) -> Task:
+        return app.task(  # type: ignore[no-any-return]
+            bind=True,
+            name=f"{function.__module__}.{function.__name__}",
+            queue=queue,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            autoretry_for=(*_transient_errors(), *autoretry_for),
+            max_retries=max_retries,
+            retry_backoff=2,
+            retry_backoff_max=60,
+            retry_jitter=True,
+            time_limit=limit,
+            soft_time_limit=max(limit - 30, 1),
+            **options,
+        )(function)
+
+    return decorate
+
+
+def enqueue_on_commit(celery_task: Task, *, queue: str | None = None, **kwargs: Any) -> None:
+    """Send ``celery_task(**kwargs)`` once the current transaction commits.
+
+    A rolled-back transaction sends nothing, and the worker never sees rows that are not yet
+    visible to it. Outside a transaction the task is sent at once.
+    """
+    options = {"queue": queue} if queue else {}
+    transaction.on_commit(lambda: celery_task.apply_async(kwargs=kwargs, **options))
+
+
+def _make_spool_folders() -> None:
+    """Create the filesystem broker's folders (the embedded default needs no server)."""
+    options = app.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+        folder = options.get(key)
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+if str(app.conf.broker_url or "").startswith("filesystem://"):
+    _make_spool_folders()

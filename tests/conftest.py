@@ -1,0 +1,129 @@
+"""Shared actors and real-world fixtures: users in each role, a Chromium page, a worker."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from readerstudy.accounts.roles import Role
+from tests.factories import PASSWORD, UserFactory
+from tests.support.env import CHROMIUM, REPO_ROOT, chromium_available, require
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Media and broker spool of the test run start empty (the paths come from
+    # tests/environment.py, never the demo's).
+    for folder in (settings.MEDIA_ROOT, getattr(settings, "BROKER_SPOOL", None)):
+        if folder and Path(folder).resolve().name.startswith("test-"):
+            shutil.rmtree(folder, ignore_errors=True)
+            Path(folder).mkdir(parents=True, exist_ok=True)
+    if hasattr(settings, "BROKER_SPOOL"):
+        from readerstudy.celery import _make_spool_folders
+
+        _make_spool_folders()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def coordinator(db: None) -> User:
+    return UserFactory(username="coordinator", roles=[Role.COORDINATOR])
+
+
+@pytest.fixture
+def other_coordinator(db: None) -> User:
+    return UserFactory(username="other_coordinator", roles=[Role.COORDINATOR])
+
+
+@pytest.fixture
+def reader_a(db: None) -> User:
+    return UserFactory(username="reader_a", roles=[Role.READER])
+
+
+@pytest.fixture
+def reader_b(db: None) -> User:
+    return UserFactory(username="reader_b", roles=[Role.READER])
+
+
+@pytest.fixture
+def analyst(db: None) -> User:
+    return UserFactory(username="analyst", roles=[Role.ANALYST])
+
+
+def logged_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def coordinator_client(coordinator: User) -> Client:
+    return logged_in(coordinator)
+
+
+@pytest.fixture
+def reader_a_client(reader_a: User) -> Client:
+    return logged_in(reader_a)
+
+
+@pytest.fixture
+def reader_b_client(reader_b: User) -> Client:
+    return logged_in(reader_b)
+
+
+@pytest.fixture
+def analyst_client(analyst: User) -> Client:
+    return logged_in(analyst)
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Screenshots and logs that CI keeps (test-artifacts/)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    require(chromium_available(), f"Chromium is not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object, live_server: object) -> Iterator[object]:
+    """A fresh browser tab on the live server; fails the test on console errors
+    (which include Content-Security-Policy violations) and uncaught exceptions."""
+    context = browser.new_context(  # type: ignore[attr-defined]
+        base_url=live_server.url,
+        viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
+    )
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.append(str(e)))
+    tab.problems = problems
+    yield tab
+    context.close()
+    assert not problems, f"browser console errors: {problems}"
+
+
+@pytest.fixture
+def worker_log_dir(tmp_path: Path) -> Path:
+    return tmp_path
