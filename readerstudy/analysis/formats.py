@@ -20,6 +20,7 @@ the field.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -208,10 +209,8 @@ def read_imrmc(path: str | Path) -> RatingsTable:
         kind, _, rest = text.partition(" ")
         if kind in renamed and " = " in rest:
             number_text, _, name = rest.partition(" = ")
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 renamed[kind][number_text.strip()] = str(json.loads(name))
-            except json.JSONDecodeError:
-                pass
     for number, line in enumerate(lines[start + 1 :], start=start + 2):
         if not line.strip():
             continue
@@ -230,8 +229,8 @@ def read_imrmc(path: str | Path) -> RatingsTable:
         builder.add(reader, modality, case, _parse_rating(score, where, "score"), number)
     table = builder.build()
     counts = {
-        "N0": len({c for c, t in zip(table.case, table.truth) if t == 0}),
-        "N1": len({c for c, t in zip(table.case, table.truth) if t == 1}),
+        "N0": len({c for c, t in zip(table.case, table.truth, strict=True) if t == 0}),
+        "N1": len({c for c, t in zip(table.case, table.truth, strict=True) if t == 1}),
         "NR": len(set(table.reader)),
         "NM": len(set(table.modality)),
     }
@@ -267,7 +266,7 @@ def mrmc_design(
     cube = np.full((len(modality_names), len(reader_names), len(case_names)), np.nan)
     truth = np.zeros(len(case_names), dtype=np.int8)
     for reader, modality, case, value, rating in zip(
-        table.reader, table.modality, table.case, table.truth, table.rating
+        table.reader, table.modality, table.case, table.truth, table.rating, strict=True
     ):
         truth[case_index[case]] = value
         if reader in reader_index and modality in modality_index:
@@ -315,7 +314,7 @@ def write_long_csv(table: RatingsTable, path: str | Path) -> None:
         writer.writerows(
             (reader, modality, case, int(truth), _format_number(rating))
             for reader, modality, case, truth, rating in zip(
-                table.reader, table.modality, table.case, table.truth, table.rating
+                table.reader, table.modality, table.case, table.truth, table.rating, strict=True
             )
         )
 
@@ -341,7 +340,7 @@ def write_imrmc(
     cases = sorted_names(table.case)
     reader_ids = _integer_ids(readers)
     case_ids = _integer_ids(cases)
-    case_truth = dict(zip(table.case, table.truth))
+    case_truth = dict(zip(table.case, table.truth, strict=True))
     lines = [line for line in description.splitlines() if line.strip()] or ["readerstudy"]
     lines += [f"reader {reader_ids[n]} = {json.dumps(n)}" for n in readers if reader_ids[n] != n]
     lines += [f"case {case_ids[n]} = {json.dumps(n)}" for n in cases if case_ids[n] != n]
@@ -357,7 +356,7 @@ def write_imrmc(
     lines += [
         f"{reader_ids[reader]},{case_ids[case]},{modality},{_format_number(rating)}"
         for reader, modality, case, rating in zip(
-            table.reader, table.modality, table.case, table.rating
+            table.reader, table.modality, table.case, table.rating, strict=True
         )
     ]
     with open(path, "w", encoding="utf-8") as handle:

@@ -191,8 +191,8 @@ def or_components(
 
     Obuchowski & Rockette (1995); method-of-moments components as Hillis et al. (2005):
     Var(TR) = MS(T*R) - Var(E) + Cov1 + Cov2 - Cov3 and
-    Var(R) = [MS(R) - Var(TR) - Var(E) - (t-1) Cov1 + Cov2 + (t-1) Cov3] / t. ``auc`` is (t, r) and ``covariance``
-    (t r, t r) in modality-major order.
+    Var(R) = [MS(R) - Var(TR) - Var(E) - (t-1) Cov1 + Cov2 + (t-1) Cov3] / t.
+    ``auc`` is (t, r) and ``covariance`` (t r, t r) in modality-major order.
     """
     t, r = auc.shape
     cov = covariance.reshape(t, r, t, r)

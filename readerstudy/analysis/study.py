@@ -266,7 +266,7 @@ def study_analysis(
     brinker = tschandl = None
     in_average = [
         (reader, result)
-        for reader, result in zip(checked, results)
+        for reader, result in zip(checked, results, strict=True)
         if result.n_positive and result.n_negative
     ]
     if in_average:

@@ -78,7 +78,7 @@ def test_readers_sharing_cases_get_the_same_results_as_one_by_one(study):
         for i in range(4)
     ]
     together = reader_results(truth, cnn, readers, curve)
-    for reader, result in zip(readers, together):
+    for reader, result in zip(readers, together, strict=True):
         alone = reader_result(truth, cnn, reader, curve)
         assert result.vs_cnn is not None and alone.vs_cnn is not None
         assert result.vs_cnn.z == pytest.approx(alone.vs_cnn.z, abs=1e-12)

@@ -78,7 +78,7 @@ def test_roc_curve_points_match_proc_coords(refdata, asah):
         rows = list(csv.DictReader(handle))
     want = {(float(r["specificity"]), float(r["sensitivity"])) for r in rows}
     curve = roc_curve(asah["truth"], asah["s100b"])
-    got = {(1 - f, t) for f, t in zip(curve.fpr, curve.tpr)}
+    got = {(1 - f, t) for f, t in zip(curve.fpr, curve.tpr, strict=True)}
     # scikit-learn drops collinear points, so its corners are a subset of pROC's thresholds.
     for spec, sens in got:
         assert any(abs(spec - s) < TOL and abs(sens - t) < TOL for s, t in want)
@@ -106,7 +106,7 @@ def test_resampled_aucs_equal_the_auc_of_each_explicit_resample():
     positive = truth.astype(bool)
     counts = stratified_counts(positive, 20, seed=9)
     aucs = resampled_aucs(positive, scores, counts)
-    for row, auc in zip(counts, aucs):
+    for row, auc in zip(counts, aucs, strict=True):
         cases = np.repeat(np.arange(120), row)
         assert auc == pytest.approx(metrics.roc_auc_score(truth[cases], scores[cases]), abs=1e-12)
 
