@@ -139,3 +139,17 @@ def test_constant_scores_give_auc_one_half():
     result = auc_ci([0, 1, 0, 1], [3, 3, 3, 3])
     assert result.auc == 0.5
     assert result.variance == 0.0
+
+
+def test_delong_ci_on_a_subset_matches_proc(refdata, expected):
+    import csv
+
+    with open(refdata / "pROC" / "aSAH.csv", newline="") as handle:
+        female = [row for row in csv.DictReader(handle) if row["gender"] == "Female"]
+    truth = np.array([int(row["outcome_poor"]) for row in female])
+    scores = np.array([float(row["ndka"]) for row in female])
+    lo, auc, hi = expected["ci_auc_delong_95"]["ndka_female_subset"]["value"]
+    result = auc_ci(truth, scores)
+    # pROC's test file gives these to 10 decimals
+    assert result.auc == pytest.approx(auc, abs=5e-11)
+    assert result.ci == pytest.approx((lo, hi), abs=5e-11)

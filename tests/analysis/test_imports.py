@@ -1,0 +1,19 @@
+"""The statistics stay importable without Django: the torch-only classifier imports them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.analysis.conftest import REPO_ROOT
+
+
+def test_the_analysis_modules_import_no_django():
+    code = (
+        "import sys\n"
+        "import readerstudy.analysis.cli, readerstudy.analysis.simulate\n"
+        "import readerstudy.analysis.study, readerstudy.analysis.formats\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'django')\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=120)
