@@ -109,6 +109,9 @@ INSTALLED_APPS = [
     "csp",
     "readerstudy.accounts",
     "readerstudy.core",
+    "readerstudy.studies",
+    "readerstudy.reading",
+    "readerstudy.scoring",
     "readerstudy.analysis",
 ]
 

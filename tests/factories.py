@@ -5,6 +5,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth.models import Group, User
 
+from classifier.taxonomy import load_taxonomy
 from readerstudy.accounts.roles import Role
 
 PASSWORD = "correct horse battery staple"
@@ -24,3 +25,87 @@ class UserFactory(factory.django.DjangoModelFactory):
     def roles(self, create: bool, extracted: list[Role] | None, **kwargs: object) -> None:
         if create and extracted:
             self.groups.add(*Group.objects.filter(name__in=[r.value for r in extracted]))
+
+
+def jpeg_bytes(*, seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small JPEG of random colours: distinct pixels for every seed."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+class StudyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "studies.Study"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Study {n}")
+    task = "melanoma-vs-nevus"
+    task_definition = factory.LazyFunction(
+        lambda: load_taxonomy().task("melanoma-vs-nevus").to_dict()
+    )
+    taxonomy_version = "1"
+    modality = "dermoscopic"
+    status = "open"
+    created_by = factory.SubFactory(UserFactory, roles=[Role.COORDINATOR])
+
+    @factory.post_generation
+    def coordinators(self, create: bool, extracted: list[User] | None, **kwargs: object) -> None:
+        if create:
+            self.coordinators.add(*(extracted or [self.created_by]))
+
+
+class CaseFactory(factory.django.DjangoModelFactory):
+    """A case with real (small, synthetic) image files in storage."""
+
+    class Meta:
+        model = "studies.Case"
+
+    study = factory.SubFactory(StudyFactory)
+    position = factory.Sequence(lambda n: n)
+    diagnosis = factory.Iterator(["mel", "nv", "nv"])
+    diagnosis_label = factory.LazyAttribute(lambda c: c.diagnosis)
+    truth = factory.LazyAttribute(lambda c: c.diagnosis == "mel")
+    biopsy_proven = True
+    confirmation = "histo"
+    source_id = factory.Sequence(lambda n: f"ISIC_{9000000 + n}")
+    source_filename = factory.LazyAttribute(lambda c: f"{c.source_id}.jpg")
+    width = 64
+    height = 48
+    pixel_sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    age = 55
+    sex = "female"
+    site = "back"
+
+    @factory.lazy_attribute_sequence
+    def image(self, n: int) -> object:
+        from django.core.files.base import ContentFile
+
+        return ContentFile(jpeg_bytes(seed=n), name=f"cases/test/{n:08d}-full.jpg")
+
+    @factory.lazy_attribute_sequence
+    def display_image(self, n: int) -> object:
+        from django.core.files.base import ContentFile
+
+        return ContentFile(jpeg_bytes(seed=n), name=f"cases/test/{n:08d}-display.jpg")
+
+    @factory.lazy_attribute_sequence
+    def thumbnail(self, n: int) -> object:
+        from django.core.files.base import ContentFile
+
+        return ContentFile(jpeg_bytes(seed=n, size=(32, 24)), name=f"cases/test/{n:08d}-thumb.jpg")
+
+
+class EnrolmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "studies.Enrolment"
+
+    study = factory.SubFactory(StudyFactory)
+    reader = factory.SubFactory(UserFactory, roles=[Role.READER])
+    pseudonym = factory.Sequence(lambda n: f"R{n + 1:02d}")

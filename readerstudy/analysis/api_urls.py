@@ -1,0 +1,5 @@
+"""REST API routes of the analysis package (mounted at /api/v1/)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

@@ -1,0 +1,39 @@
+"""Serving a case's stored image. Every view that shows an image calls this after it has
+checked that the user may see the case; image files are never served as plain media URLs.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Literal
+
+from django.http import FileResponse, Http404
+
+from readerstudy.studies.models import Case
+
+ImageVariant = Literal["full", "display", "thumbnail"]
+
+
+def case_image_response(case: Case, variant: ImageVariant) -> FileResponse:
+    """The stored, re-encoded image with headers that reveal nothing about the case.
+
+    The response has the real content type, ``X-Content-Type-Options: nosniff`` (set by
+    SecurityMiddleware as well), no file name (no Content-Disposition), and is cacheable by
+    the user's own browser only.
+    """
+    field = {"full": case.image, "display": case.display_image, "thumbnail": case.thumbnail}.get(
+        variant
+    )
+    if not field:
+        raise Http404("no such image")
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404("image file missing") from None
+    content_type = mimetypes.guess_type(field.name)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers.pop("Content-Disposition", None)
+    return response

@@ -1,0 +1,166 @@
+"""Studies, their cases (biopsy-proven images with their truth) and enrolled readers.
+
+A study asks one binary question (a task from the shared taxonomy) on one modality. Every
+reader and the CNN see exactly the study's cases. Ground truth (diagnosis, truth, source id,
+original filename) lives on Case and is never exposed to readers: reader-facing code reaches
+cases through their opaque ``public_id`` and the image files, which are re-encoded copies
+stored under generated names.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def random_order_seed() -> int:
+    return secrets.randbits(62)
+
+
+class Study(models.Model):
+    class Modality(models.TextChoices):
+        DERMOSCOPIC = "dermoscopic", "Dermoscopic"
+        CLINICAL = "clinical", "Clinical photograph"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open for grading"
+        CLOSED = "closed", "Closed"
+
+    class ConfidenceScale(models.TextChoices):
+        PERCENT = "0-100", "0-100"
+        FIVE_POINT = "1-5", "1-5"
+
+    name = models.CharField(max_length=200)
+    task = models.CharField(max_length=64, help_text="Built-in task name or a custom task's name")
+    # A snapshot of the task ({"name", "label", "positive", "negative"}), so a custom task
+    # and later taxonomy versions never change what an existing study means.
+    task_definition = models.JSONField()
+    taxonomy_version = models.CharField(max_length=32)
+    modality = models.CharField(max_length=16, choices=Modality.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    question = models.TextField(
+        default="Would you biopsy or further test this lesion, or reassure the patient?"
+    )
+    confidence_scale = models.CharField(
+        max_length=8, choices=ConfidenceScale.choices, default=ConfidenceScale.PERCENT
+    )
+    allow_answer_changes = models.BooleanField(
+        default=False, help_text="Readers may go back and change a decision (every change is kept)"
+    )
+    show_clinical_info = models.BooleanField(
+        default=False, help_text="Readers see age, sex and body site with each image"
+    )
+    show_feedback = models.BooleanField(
+        default=False,
+        help_text="After finishing, readers see the truth and the CNN's score for each case",
+    )
+    require_biopsy_proven = models.BooleanField(
+        default=True, help_text="Every case must have a histopathologically confirmed diagnosis"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies_created"
+    )
+    coordinators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="coordinated_studies", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def confidence_range(self) -> tuple[int, int]:
+        return (0, 100) if self.confidence_scale == self.ConfidenceScale.PERCENT else (1, 5)
+
+
+class Case(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        UNKNOWN = "", "Unknown"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="cases")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Import order within the study; reading orders append later cases without reshuffling.
+    position = models.PositiveIntegerField()
+    # Re-encoded copies under generated names: full resolution, display (<= 1600 px), thumbnail.
+    image = models.FileField(max_length=255)
+    display_image = models.FileField(max_length=255)
+    thumbnail = models.FileField(max_length=255)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    pixel_sha256 = models.CharField(max_length=64, help_text="sha256 of the decoded RGB pixels")
+    # Ground truth: coordinators and analysts only.
+    diagnosis = models.CharField(max_length=16, help_text="Fine diagnosis code (taxonomy)")
+    diagnosis_label = models.CharField(max_length=128, blank=True, help_text="As in the manifest")
+    truth = models.BooleanField(help_text="Positive (malignant) for the study's task")
+    biopsy_proven = models.BooleanField()
+    confirmation = models.CharField(
+        max_length=32, blank=True, help_text="How the diagnosis was confirmed, as recorded"
+    )
+    source_id = models.CharField(max_length=128, blank=True, help_text="e.g. the ISIC id")
+    source_filename = models.CharField(max_length=255, blank=True)
+    lesion_id = models.CharField(max_length=64, blank=True)
+    # Clinical information, shown to readers only when the study says so.
+    age = models.PositiveSmallIntegerField(null=True, blank=True)
+    sex = models.CharField(max_length=8, choices=Sex.choices, blank=True)
+    site = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "position"], name="case_position_unique"),
+            models.UniqueConstraint(fields=["study", "pixel_sha256"], name="case_pixels_unique"),
+            models.UniqueConstraint(
+                fields=["study", "source_id"],
+                condition=~Q(source_id=""),
+                name="case_source_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.public_id}"
+
+
+class Enrolment(models.Model):
+    """A reader taking part in a study, with the seed of their own stable case order."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="enrolments")
+    reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolments"
+    )
+    order_seed = models.BigIntegerField(default=random_order_seed, editable=False)
+    # Reports name readers by pseudonym (R01, R02, ...) unless an analyst asks otherwise.
+    pseudonym = models.CharField(max_length=16)
+    simulated = models.BooleanField(
+        default=False, help_text="A simulated reader (demo, power checks), never a person"
+    )
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "pseudonym"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "reader"], name="enrolment_unique"),
+            models.UniqueConstraint(fields=["study", "pseudonym"], name="pseudonym_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pseudonym} in {self.study}"
