@@ -21,6 +21,10 @@ def random_order_seed() -> int:
     return secrets.randbits(62)
 
 
+def random_token() -> str:
+    return secrets.token_hex(16)
+
+
 class Study(models.Model):
     class Modality(models.TextChoices):
         DERMOSCOPIC = "dermoscopic", "Dermoscopic"
@@ -106,11 +110,15 @@ class Case(models.Model):
     truth = models.BooleanField(help_text="Positive (malignant) for the study's task")
     biopsy_proven = models.BooleanField()
     confirmation = models.CharField(
-        max_length=32, blank=True, help_text="How the diagnosis was confirmed, as recorded"
+        max_length=64, blank=True, help_text="How the diagnosis was confirmed, as recorded"
     )
     source_id = models.CharField(max_length=128, blank=True, help_text="e.g. the ISIC id")
     source_filename = models.CharField(max_length=255, blank=True)
     lesion_id = models.CharField(max_length=64, blank=True)
+    # The import that brought the case in (CNN scoring picks up the cases of one import).
+    import_job = models.ForeignKey(
+        "ImportJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="cases"
+    )
     # Clinical information, shown to readers only when the study says so.
     age = models.PositiveSmallIntegerField(null=True, blank=True)
     sex = models.CharField(max_length=8, choices=Sex.choices, blank=True)
@@ -164,3 +172,70 @@ class Enrolment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pseudonym} in {self.study}"
+
+
+class ImportJob(models.Model):
+    """One import of an image set into a study, from the browser, the API or the CLI.
+
+    Browser and API imports are created ``pending`` with their files in a staging folder under
+    ``UPLOAD_ROOT/imports/<token>/`` and run by a Celery task, which reports progress here.
+    The report lists imported counts and every excluded row; ``errors`` every rejected row
+    (file, row, field, message) of an import that imported nothing.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Imported"
+        FAILED = "failed", "Rejected"
+
+    class Source(models.TextChoices):
+        BROWSER = "browser", "Browser upload"
+        API = "api", "API upload"
+        CLI = "cli", "Command line"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="import_jobs")
+    # Names the staging folder and the storage folder of the stored images.
+    token = models.CharField(max_length=32, unique=True, default=random_token, editable=False)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    phase = models.CharField(max_length=64, blank=True)
+    # What was asked: manifest format, biopsy-proven filter, sample, seed, limit.
+    options = models.JSONField(default=dict, blank=True)
+    # What was uploaded: original names of the zip or the manifest and the number of files.
+    upload = models.JSONField(default=dict, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    cases_created = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} into {self.study}: {self.status}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(100, int(100 * self.progress_done / self.progress_total))

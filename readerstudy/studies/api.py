@@ -1,0 +1,208 @@
+"""REST API for coordinators: studies, image-set uploads, import jobs, cases, enrolments.
+
+Readers, analysts and coordinators of other studies get 404 on every route here, as on the
+pages; anonymous calls get 401.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from readerstudy.accounts.roles import Role, has_role
+from readerstudy.studies import selectors
+from readerstudy.studies.ingest.issues import ImportRejected
+from readerstudy.studies.models import ImportJob, Study
+from readerstudy.studies.serializers import (
+    CaseSerializer,
+    EnrolmentSerializer,
+    EnrolRequestSerializer,
+    EnrolResultSerializer,
+    ImportIssueSerializer,
+    ImportJobSerializer,
+    ImportReportSerializer,
+    ImportUploadSerializer,
+    StudyCreateSerializer,
+    StudySerializer,
+    StudyUpdateSerializer,
+)
+from readerstudy.studies.services import (
+    import_job_create,
+    readers_enrol,
+    study_create,
+    study_status_set,
+    study_update,
+)
+
+
+class IsCoordinatorOr404(BasePermission):
+    """Anonymous: 401. Signed in without the coordinator role: 404, as if nothing were here."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
+        if not has_role(request.user, Role.COORDINATOR):
+            raise NotFound()
+        return True
+
+
+class CoordinatorAPIView(GenericAPIView):
+    permission_classes = [IsCoordinatorOr404]
+
+    def study(self) -> Study:
+        return selectors.study_get_for_coordinator(self.request.user, self.kwargs["study_id"])
+
+
+def _as_drf(error: DjangoValidationError) -> ValidationError:
+    return ValidationError({"detail": error.messages})
+
+
+class StudyListCreateAPI(CoordinatorAPIView, ListAPIView):
+    serializer_class = StudySerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.studies_coordinated(self.request.user)
+
+    @extend_schema(request=StudyCreateSerializer, responses={201: StudySerializer})
+    def post(self, request: Request) -> Response:
+        incoming = StudyCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            study = study_create(created_by=request.user, **incoming.validated_data)
+        except DjangoValidationError as error:
+            raise _as_drf(error) from None
+        return Response(StudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+
+class StudyDetailAPI(CoordinatorAPIView):
+    serializer_class = StudySerializer
+
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response(StudySerializer(self.study()).data)
+
+    @extend_schema(request=StudyUpdateSerializer, responses={200: StudySerializer})
+    def patch(self, request: Request, study_id: int) -> Response:
+        study = self.study()
+        incoming = StudyUpdateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        changes = dict(incoming.validated_data)
+        new_status = changes.pop("status", None)
+        try:
+            with transaction.atomic():  # settings and status change together or not at all
+                if changes:
+                    study = study_update(study=study, **changes)
+                if new_status:
+                    study = study_status_set(study=study, status=new_status)
+        except DjangoValidationError as error:
+            raise _as_drf(error) from None
+        return Response(
+            StudySerializer(selectors.study_get_for_coordinator(request.user, study.pk)).data
+        )
+
+
+class ImportListCreateAPI(CoordinatorAPIView, ListAPIView):
+    serializer_class = ImportJobSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.import_jobs_of(self.study())
+
+    @extend_schema(
+        request={"multipart/form-data": ImportUploadSerializer},
+        responses={202: ImportJobSerializer, 400: ImportIssueSerializer(many=True)},
+        description="Upload a zip (images and manifest) or a manifest with image files. The "
+        "import runs in a worker: poll the returned job until it is finished.",
+    )
+    def post(self, request: Request, study_id: int) -> Response:
+        study = self.study()
+        incoming = ImportUploadSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            job = import_job_create(
+                study=study,
+                created_by=request.user,
+                source=ImportJob.Source.API,
+                options=incoming.import_options(),
+                zip_file=incoming.validated_data.get("archive"),
+                manifest_file=incoming.validated_data.get("manifest"),
+                image_files=incoming.validated_data.get("images") or [],
+            )
+        except ImportRejected as rejection:
+            return Response(
+                [issue.as_dict() for issue in rejection.issues],
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportDetailAPI(CoordinatorAPIView):
+    serializer_class = ImportJobSerializer
+
+    def get(self, request: Request, study_id: int, job_id: int) -> Response:
+        return Response(ImportJobSerializer(selectors.import_job_get(self.study(), job_id)).data)
+
+
+class ImportReportAPI(CoordinatorAPIView):
+    serializer_class = ImportReportSerializer
+
+    def get(self, request: Request, study_id: int, job_id: int) -> Response:
+        job = selectors.import_job_get(self.study(), job_id)
+        return Response(ImportReportSerializer(job).data)
+
+
+class CaseListAPI(CoordinatorAPIView, ListAPIView):
+    serializer_class = CaseSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.cases_of(self.study())
+
+
+class EnrolmentListCreateAPI(CoordinatorAPIView, ListAPIView):
+    serializer_class = EnrolmentSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.enrolments_of(self.study())
+
+    @extend_schema(
+        request=EnrolRequestSerializer, responses={201: EnrolResultSerializer(many=True)}
+    )
+    def post(self, request: Request, study_id: int) -> Response:
+        study = self.study()
+        incoming = EnrolRequestSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            outcomes = readers_enrol(
+                study=study,
+                usernames=incoming.validated_data["readers"],
+                enrolled_by=request.user,
+                create=incoming.validated_data["create"],
+                credentials=incoming.validated_data["credentials"],
+            )
+        except DjangoValidationError as error:
+            raise _as_drf(error) from None
+        results = [
+            {
+                "enrolment": outcome.enrolment,
+                "created_account": outcome.created_account,
+                "already_enrolled": outcome.already_enrolled,
+                "initial_password": outcome.initial_password,
+                "set_password_url": request.build_absolute_uri(outcome.set_password_path)
+                if outcome.set_password_path
+                else None,
+            }
+            for outcome in outcomes
+        ]
+        response = Response(
+            EnrolResultSerializer(results, many=True).data, status=status.HTTP_201_CREATED
+        )
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,217 @@
+"""Forms of the coordinator pages; the services validate again, the forms give field errors."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from classifier.taxonomy import load_taxonomy
+from readerstudy.studies.ingest.importer import ImportOptions
+from readerstudy.studies.ingest.manifests import FORMATS
+from readerstudy.studies.ingest.selection import sample_parse
+from readerstudy.studies.models import Study
+from readerstudy.studies.services import task_resolve
+
+CUSTOM_TASK = "custom"
+MAX_TASK_FILE_BYTES = 64 * 1024
+
+
+def task_choices() -> list[tuple[str, str]]:
+    tasks = load_taxonomy().tasks
+    return [(name, f"{task.label} ({name})") for name, task in tasks.items()] + [
+        (CUSTOM_TASK, "Custom task from a mapping file")
+    ]
+
+
+class _NoColon:
+    """Labels without Django's trailing colon (the pages use their own layout)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+
+
+class StudySettingsForm(_NoColon, forms.ModelForm):
+    class Meta:
+        model = Study
+        fields = [
+            "name",
+            "modality",
+            "question",
+            "confidence_scale",
+            "allow_answer_changes",
+            "show_clinical_info",
+            "show_feedback",
+            "require_biopsy_proven",
+        ]
+        labels = {
+            "question": "Question shown to readers",
+            "confidence_scale": "Confidence scale",
+            "allow_answer_changes": "Readers may change their answers",
+            "show_clinical_info": "Show age, sex and body site to readers",
+            "show_feedback": "Show readers the truth and the CNN's score after they finish",
+            "require_biopsy_proven": "Every case must be biopsy-proven",
+        }
+        widgets = {"question": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: object, locked: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if locked:  # open or closed: only what does not change what readers see
+            for name, field in self.fields.items():
+                if name not in ("name", "show_feedback"):
+                    field.disabled = True
+
+
+class StudyCreateForm(StudySettingsForm):
+    task = forms.ChoiceField(choices=task_choices, initial="melanoma-vs-nevus")
+    task_file = forms.FileField(
+        required=False,
+        label="Task mapping file (custom task)",
+        help_text='JSON: {"name": ..., "label": ..., "positive": ["mel"], "negative": ["nv"]}',
+    )
+
+    class Meta(StudySettingsForm.Meta):
+        fields = ["name", "task", "task_file", *StudySettingsForm.Meta.fields[1:]]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("task") == CUSTOM_TASK:
+            upload = data.get("task_file")
+            if not upload:
+                self.add_error("task_file", "a custom task needs its mapping file")
+                return data
+            if upload.size > MAX_TASK_FILE_BYTES:
+                self.add_error("task_file", "the mapping file is too large")
+                return data
+            try:
+                mapping = json.loads(upload.read().decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                self.add_error("task_file", f"not a JSON file: {error}")
+                return data
+            if not isinstance(mapping, dict):
+                self.add_error("task_file", "the mapping must be a JSON object")
+                return data
+            try:
+                data["resolved_task"] = task_resolve(mapping=mapping)
+            except ValidationError as error:
+                self.add_error("task_file", error)
+        elif data.get("task"):
+            data["resolved_task"] = task_resolve(name=str(data["task"]))
+        return data
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def clean(self, data: object, initial: object = None) -> list[object]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
+class ImportUploadForm(_NoColon, forms.Form):
+    archive = forms.FileField(
+        required=False,
+        label="Zip with images and manifest",
+        widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
+    )
+    manifest = forms.FileField(
+        required=False,
+        label="Manifest (CSV)",
+        help_text="Needed with separate image files; optional beside a zip that holds none",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    images = MultipleFileField(
+        required=False,
+        label="Image files",
+        widget=MultipleFileInput(attrs={"accept": ".jpg,.jpeg,.png,.tif,.tiff"}),
+    )
+    manifest_format = forms.ChoiceField(
+        required=False,
+        label="Manifest format",
+        choices=[("auto", "Detect from the header")]
+        + [
+            (f, {"ham10000": "HAM10000", "isic": "ISIC Archive", "generic": "Generic"}[f])
+            for f in FORMATS
+        ],
+        initial="auto",
+    )
+    biopsy_proven_only = forms.BooleanField(
+        required=False,
+        label="Import only biopsy-proven cases",
+        help_text="Other rows are left out and listed in the report",
+    )
+    sample = forms.CharField(
+        required=False,
+        label="Sample per diagnosis",
+        help_text="e.g. mel=30,nv=70: a seeded random draw after the filters, one image per lesion",
+    )
+    seed = forms.IntegerField(required=False, min_value=0, label="Seed")
+    limit = forms.IntegerField(required=False, min_value=1, label="At most this many cases")
+    allow_same_lesion = forms.BooleanField(
+        required=False, label="A sample may hold several images of one lesion"
+    )
+
+    def clean_sample(self) -> dict[str, int] | None:
+        text = (self.cleaned_data.get("sample") or "").strip()
+        if not text:
+            return None
+        try:
+            return sample_parse(text, taxonomy=load_taxonomy())
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("archive") and data.get("images"):
+            raise ValidationError("Upload either a zip or image files, not both.")
+        if not data.get("archive") and not (data.get("manifest") and data.get("images")):
+            raise ValidationError("Upload a zip, or a manifest together with its image files.")
+        return data
+
+    def import_options(self) -> ImportOptions:
+        data = self.cleaned_data
+        return ImportOptions(
+            manifest_format=data["manifest_format"] or "auto",
+            biopsy_proven_only=data["biopsy_proven_only"],
+            sample=data["sample"],
+            seed=data["seed"],
+            limit=data["limit"],
+            allow_same_lesion=data["allow_same_lesion"],
+        )
+
+
+class EnrolForm(_NoColon, forms.Form):
+    usernames = forms.CharField(
+        label="Reader usernames",
+        help_text="Separated by commas or new lines",
+        widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
+    )
+    create = forms.BooleanField(
+        required=False, label="Create accounts for names that do not exist yet"
+    )
+    credentials = forms.ChoiceField(
+        label="New accounts get",
+        choices=[
+            ("password", "An initial password, shown once"),
+            ("link", "A one-time link to choose a password"),
+        ],
+        initial="password",
+        widget=forms.RadioSelect,
+    )
+
+    def clean_usernames(self) -> list[str]:
+        raw = self.cleaned_data["usernames"].replace("\n", ",")
+        names = [n.strip() for n in raw.split(",") if n.strip()]
+        if not names:
+            raise ValidationError("Name at least one reader.")
+        return names

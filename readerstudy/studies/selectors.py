@@ -1,0 +1,94 @@
+"""Reads of the studies package. A coordinator reaches only the studies they coordinate;
+anything else is "not found", so the existence of other studies is never revealed."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from readerstudy.accounts.roles import Role, has_role
+from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
+
+
+def studies_coordinated(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
+    """The studies ``user`` coordinates (none for a user without the coordinator role)."""
+    if not has_role(user, Role.COORDINATOR):
+        return Study.objects.none()
+    return (
+        Study.objects.filter(coordinators=user)
+        .annotate(
+            case_count=Count("cases", distinct=True),
+            reader_count=Count("enrolments", distinct=True),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def study_get_for_coordinator(user: AbstractBaseUser | AnonymousUser, study_id: int) -> Study:
+    study = studies_coordinated(user).filter(pk=study_id).first()
+    if study is None:
+        raise Http404("no such study")
+    return study
+
+
+def study_counts(study: Study) -> list[dict[str, object]]:
+    """Cases per diagnosis with their truth and how many are biopsy-proven."""
+    rows = (
+        Case.objects.filter(study=study)
+        .values("diagnosis", "truth")
+        .annotate(cases=Count("id"), proven=Count("id", filter=Q(biopsy_proven=True)))
+        .order_by("-truth", "diagnosis")
+    )
+    return list(rows)
+
+
+def study_truth_counts(study: Study) -> dict[str, int]:
+    totals = Case.objects.filter(study=study).aggregate(
+        positive=Count("id", filter=Q(truth=True)),
+        negative=Count("id", filter=Q(truth=False)),
+    )
+    return {"positive": totals["positive"], "negative": totals["negative"]}
+
+
+def import_jobs_of(study: Study) -> QuerySet[ImportJob]:
+    return ImportJob.objects.filter(study=study).select_related("created_by")
+
+
+def import_job_get(study: Study, job_id: int) -> ImportJob:
+    job = import_jobs_of(study).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("no such import")
+    return job
+
+
+def cases_of(study: Study) -> QuerySet[Case]:
+    return Case.objects.filter(study=study).order_by("position")
+
+
+def case_get(study: Study, public_id: object) -> Case:
+    case = Case.objects.filter(study=study, public_id=public_id).first()
+    if case is None:
+        raise Http404("no such case")
+    return case
+
+
+def enrolments_of(study: Study) -> QuerySet[Enrolment]:
+    return Enrolment.objects.filter(study=study).select_related("reader").order_by("enrolled_at")
+
+
+def import_job_status(job: ImportJob) -> dict[str, object]:
+    """What the progress bar polls."""
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "phase": job.phase,
+        "done": job.progress_done,
+        "total": job.progress_total,
+        "percent": job.percent,
+        "finished": job.finished,
+        "cases_created": job.cases_created,
+        "error_count": len(job.errors),
+    }

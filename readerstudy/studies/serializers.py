@@ -1,0 +1,263 @@
+"""API representations of studies, imports, cases and enrolments, for coordinators only.
+
+Truth fields (diagnosis, truth, source id, file name) appear only in the case serializer,
+which only the coordinator routes use; nothing here is ever served to readers.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from rest_framework import serializers
+
+from classifier.taxonomy import load_taxonomy
+from readerstudy.studies.ingest.importer import ImportOptions
+from readerstudy.studies.ingest.manifests import FORMATS
+from readerstudy.studies.ingest.selection import sample_parse
+from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
+from readerstudy.studies.services import task_resolve
+
+
+class StudySerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    case_count = serializers.SerializerMethodField()
+    reader_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Study
+        fields = [
+            "id",
+            "name",
+            "task",
+            "task_definition",
+            "taxonomy_version",
+            "modality",
+            "status",
+            "question",
+            "confidence_scale",
+            "allow_answer_changes",
+            "show_clinical_info",
+            "show_feedback",
+            "require_biopsy_proven",
+            "created_by",
+            "created_at",
+            "case_count",
+            "reader_count",
+        ]
+        read_only_fields = fields
+
+    def get_case_count(self, study: Study) -> int:
+        return getattr(study, "case_count", None) or study.cases.count()
+
+    def get_reader_count(self, study: Study) -> int:
+        return getattr(study, "reader_count", None) or study.enrolments.count()
+
+
+class StudyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    task = serializers.CharField(
+        required=False, help_text="A built-in task: " + ", ".join(load_taxonomy().tasks)
+    )
+    task_mapping = serializers.JSONField(
+        required=False,
+        help_text='A custom task: {"name", "label", "positive": [...], "negative": [...]}',
+    )
+    modality = serializers.ChoiceField(choices=Study.Modality.choices)
+    question = serializers.CharField(required=False, allow_blank=True, default="")
+    confidence_scale = serializers.ChoiceField(
+        choices=Study.ConfidenceScale.choices, default=Study.ConfidenceScale.PERCENT
+    )
+    allow_answer_changes = serializers.BooleanField(default=False)
+    show_clinical_info = serializers.BooleanField(default=False)
+    show_feedback = serializers.BooleanField(default=False)
+    require_biopsy_proven = serializers.BooleanField(default=True)
+
+    def validate(self, data: dict) -> dict:
+        if bool(data.get("task")) == ("task_mapping" in data):
+            raise serializers.ValidationError("give either task or task_mapping")
+        try:
+            if data.get("task"):
+                data["task"] = task_resolve(name=data["task"])
+            else:
+                mapping = data.pop("task_mapping")
+                if not isinstance(mapping, dict):
+                    raise serializers.ValidationError({"task_mapping": "must be an object"})
+                data["task"] = task_resolve(mapping=mapping)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"task": error.messages}) from None
+        return data
+
+
+class StudyUpdateSerializer(serializers.Serializer):
+    """Settings while the study is a draft; later only name and feedback. ``status`` moves
+    the study on: draft -> open -> closed."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    modality = serializers.ChoiceField(choices=Study.Modality.choices, required=False)
+    question = serializers.CharField(required=False)
+    confidence_scale = serializers.ChoiceField(
+        choices=Study.ConfidenceScale.choices, required=False
+    )
+    allow_answer_changes = serializers.BooleanField(required=False)
+    show_clinical_info = serializers.BooleanField(required=False)
+    show_feedback = serializers.BooleanField(required=False)
+    require_biopsy_proven = serializers.BooleanField(required=False)
+    status = serializers.ChoiceField(choices=Study.Status.choices, required=False)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    archive = serializers.FileField(required=False, help_text="A zip of images and manifest")
+    manifest = serializers.FileField(required=False, help_text="The manifest (CSV)")
+    images = serializers.ListField(
+        child=serializers.FileField(), required=False, help_text="Image files (with manifest)"
+    )
+    manifest_format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto")
+    biopsy_proven_only = serializers.BooleanField(default=False)
+    sample = serializers.CharField(
+        required=False, allow_blank=True, help_text="e.g. mel=30,nv=70 (after the filters)"
+    )
+    seed = serializers.IntegerField(required=False, min_value=0)
+    limit = serializers.IntegerField(required=False, min_value=1)
+    allow_same_lesion = serializers.BooleanField(default=False)
+
+    def validate_sample(self, text: str) -> dict[str, int] | None:
+        if not text.strip():
+            return None
+        try:
+            return sample_parse(text, taxonomy=load_taxonomy())
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def validate(self, data: dict) -> dict:
+        if data.get("archive") and data.get("images"):
+            raise serializers.ValidationError("upload either a zip or image files, not both")
+        if not data.get("archive") and not (data.get("manifest") and data.get("images")):
+            raise serializers.ValidationError("upload a zip, or a manifest with its image files")
+        return data
+
+    def import_options(self) -> ImportOptions:
+        data = self.validated_data
+        return ImportOptions(
+            manifest_format=data["manifest_format"],
+            biopsy_proven_only=data["biopsy_proven_only"],
+            sample=data.get("sample"),
+            seed=data.get("seed"),
+            limit=data.get("limit"),
+            allow_same_lesion=data["allow_same_lesion"],
+        )
+
+
+class ImportIssueSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    file = serializers.CharField()
+    row = serializers.IntegerField(help_text="As in a spreadsheet: the header is row 1")
+    field = serializers.CharField()
+    value = serializers.CharField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    study = serializers.IntegerField(source="study_id", read_only=True)
+    percent = serializers.IntegerField(read_only=True)
+    finished = serializers.BooleanField(read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default="")
+    errors = ImportIssueSerializer(many=True, read_only=True)
+    report_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "study",
+            "source",
+            "status",
+            "phase",
+            "progress_done",
+            "progress_total",
+            "percent",
+            "finished",
+            "cases_created",
+            "options",
+            "upload",
+            "errors",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "report_url",
+        ]
+        read_only_fields = fields
+
+    def get_report_url(self, job: ImportJob) -> str:
+        return reverse(
+            "api:study-import-report", kwargs={"study_id": job.study_id, "job_id": job.pk}
+        )
+
+
+class ImportReportSerializer(serializers.ModelSerializer):
+    errors = ImportIssueSerializer(many=True, read_only=True)
+    report = serializers.JSONField(
+        read_only=True,
+        help_text="manifest, format, rows_read, seed, available/drawn/imported per diagnosis, "
+        "imported_truth, excluded_counts, excluded (every row left out, with its reason)",
+    )
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "status", "cases_created", "report", "errors"]
+        read_only_fields = fields
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    import_job = serializers.IntegerField(source="import_job_id", read_only=True)
+
+    class Meta:
+        model = Case
+        fields = [
+            "public_id",
+            "position",
+            "source_id",
+            "source_filename",
+            "diagnosis",
+            "diagnosis_label",
+            "truth",
+            "biopsy_proven",
+            "confirmation",
+            "lesion_id",
+            "age",
+            "sex",
+            "site",
+            "width",
+            "height",
+            "pixel_sha256",
+            "import_job",
+        ]
+        read_only_fields = fields
+
+
+class EnrolmentSerializer(serializers.ModelSerializer):
+    reader = serializers.CharField(source="reader.username", read_only=True)
+
+    class Meta:
+        model = Enrolment
+        fields = ["id", "pseudonym", "reader", "simulated", "enrolled_at"]
+        read_only_fields = fields
+
+
+class EnrolRequestSerializer(serializers.Serializer):
+    readers = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1)
+    create = serializers.BooleanField(
+        default=False, help_text="Create accounts for usernames that do not exist"
+    )
+    credentials = serializers.ChoiceField(
+        choices=["password", "link"],
+        default="password",
+        help_text="New accounts get an initial password or a one-time set-password link",
+    )
+
+
+class EnrolResultSerializer(serializers.Serializer):
+    enrolment = EnrolmentSerializer()
+    created_account = serializers.BooleanField()
+    already_enrolled = serializers.BooleanField()
+    initial_password = serializers.CharField(allow_null=True, help_text="Shown only now")
+    set_password_url = serializers.CharField(allow_null=True, help_text="One-time link")

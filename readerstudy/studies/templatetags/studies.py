@@ -1,0 +1,17 @@
+from django import template
+
+from classifier.taxonomy import load_taxonomy
+
+register = template.Library()
+
+
+@register.filter
+def dx_label(code: str) -> str:
+    """The taxonomy's name for a fine diagnosis code ("mel" -> "Melanoma")."""
+    diagnosis = load_taxonomy().diagnoses.get(str(code))
+    return diagnosis.label if diagnosis else str(code)
+
+
+@register.filter
+def get_item(mapping: object, key: str) -> object:
+    return mapping.get(key) if isinstance(mapping, dict) else None

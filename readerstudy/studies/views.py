@@ -1,0 +1,237 @@
+"""Coordinator pages: studies, their settings, image-set imports, cases and readers.
+
+Every view answers 404 to anyone who is not a coordinator of the study (readers, analysts,
+other coordinators) and sends anonymous users to the login page.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from readerstudy.accounts.roles import Role, has_role
+from readerstudy.scoring.selectors import study_scoring_progress
+from readerstudy.studies import selectors
+from readerstudy.studies.forms import (
+    EnrolForm,
+    ImportUploadForm,
+    StudyCreateForm,
+    StudySettingsForm,
+)
+from readerstudy.studies.ingest.issues import ImportRejected
+from readerstudy.studies.ingest.manifests import GENERIC_COLUMNS
+from readerstudy.studies.media import case_image_response
+from readerstudy.studies.models import ImportJob, Study
+from readerstudy.studies.services import (
+    import_job_create,
+    readers_enrol,
+    study_create,
+    study_status_set,
+    study_update,
+)
+
+CASES_PER_PAGE = 60
+
+
+def coordinator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Log in first; then a user without the coordinator role finds nothing here (404)."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not has_role(request.user, Role.COORDINATOR):
+            raise Http404("not found")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@coordinator_required
+@require_GET
+def study_list(request: HttpRequest) -> HttpResponse:
+    studies = selectors.studies_coordinated(request.user)
+    return render(request, "studies/study_list.html", {"studies": studies})
+
+
+@coordinator_required
+@require_http_methods(["GET", "POST"])
+def study_create_view(request: HttpRequest) -> HttpResponse:
+    form = StudyCreateForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            study = study_create(
+                name=data["name"],
+                task=data["resolved_task"],
+                modality=data["modality"],
+                created_by=request.user,
+                question=data["question"],
+                confidence_scale=data["confidence_scale"],
+                allow_answer_changes=data["allow_answer_changes"],
+                show_clinical_info=data["show_clinical_info"],
+                show_feedback=data["show_feedback"],
+                require_biopsy_proven=data["require_biopsy_proven"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Study “{study.name}” created. Now import its images.")
+            return redirect("studies:detail", study_id=study.pk)
+    return render(request, "studies/study_create.html", {"form": form})
+
+
+def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict[str, object]:
+    cases = Paginator(selectors.cases_of(study), CASES_PER_PAGE).get_page(request.GET.get("page"))
+    jobs = list(selectors.import_jobs_of(study)[:20])
+    return {
+        "study": study,
+        "task": study.task_definition,
+        "counts": selectors.study_counts(study),
+        "truth_counts": selectors.study_truth_counts(study),
+        "jobs": jobs,
+        "running_job": next((j for j in jobs if not j.finished), None),
+        "cases": cases,
+        "enrolments": selectors.enrolments_of(study),
+        "settings_form": extra.pop("settings_form", None)
+        or StudySettingsForm(instance=study, locked=study.status != Study.Status.DRAFT),
+        "upload_form": extra.pop("upload_form", None) or ImportUploadForm(),
+        "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
+        "generic_columns": GENERIC_COLUMNS,
+        "next_status": {"draft": "open", "open": "closed"}.get(study.status),
+        "scoring": study_scoring_progress(study),
+        **extra,
+    }
+
+
+@coordinator_required
+@require_GET
+def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = selectors.study_get_for_coordinator(request.user, study_id)
+    return render(request, "studies/study_detail.html", _detail_context(request, study))
+
+
+@coordinator_required
+@require_POST
+def study_settings(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = selectors.study_get_for_coordinator(request.user, study_id)
+    form = StudySettingsForm(
+        request.POST, instance=Study.objects.get(pk=study.pk), locked=study.status != "draft"
+    )
+    if form.is_valid():
+        try:
+            study_update(study=study, **{k: form.cleaned_data[k] for k in form.changed_data})
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("studies:detail", study_id=study.pk)
+    context = _detail_context(request, study, settings_form=form)
+    return render(request, "studies/study_detail.html", context, status=400)
+
+
+@coordinator_required
+@require_POST
+def study_status(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = selectors.study_get_for_coordinator(request.user, study_id)
+    try:
+        study = study_status_set(study=study, status=request.POST.get("status", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"The study is now {study.get_status_display().lower()}.")
+    return redirect("studies:detail", study_id=study.pk)
+
+
+@coordinator_required
+@require_POST
+def import_create(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = selectors.study_get_for_coordinator(request.user, study_id)
+    form = ImportUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            job = import_job_create(
+                study=study,
+                created_by=request.user,
+                source=ImportJob.Source.BROWSER,
+                options=form.import_options(),
+                zip_file=form.cleaned_data["archive"],
+                manifest_file=form.cleaned_data["manifest"],
+                image_files=form.cleaned_data["images"],
+            )
+        except ImportRejected as rejection:
+            for issue in rejection.issues[:50]:
+                form.add_error(None, str(issue))
+        else:
+            return redirect("studies:import_detail", study_id=study.pk, job_id=job.pk)
+    context = _detail_context(request, study, upload_form=form)
+    return render(request, "studies/study_detail.html", context, status=400)
+
+
+@coordinator_required
+@require_GET
+def import_detail(request: HttpRequest, study_id: int, job_id: int) -> HttpResponse:
+    study = selectors.study_get_for_coordinator(request.user, study_id)
+    job = selectors.import_job_get(study, job_id)
+    return render(request, "studies/import_detail.html", {"study": study, "job": job})
+
+
+@never_cache
+@coordinator_required
+@require_GET
+def import_status(request: HttpRequest, study_id: int, job_id: int) -> JsonResponse:
+    study = selectors.study_get_for_coordinator(request.user, study_id)
+    return JsonResponse(selectors.import_job_status(selectors.import_job_get(study, job_id)))
+
+
+@never_cache
+@coordinator_required
+@require_POST
+def enrol(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Enrol readers; new accounts' passwords or links are shown on this response only."""
+    study = selectors.study_get_for_coordinator(request.user, study_id)
+    form = EnrolForm(request.POST)
+    if form.is_valid():
+        try:
+            outcomes = readers_enrol(
+                study=study,
+                usernames=form.cleaned_data["usernames"],
+                enrolled_by=request.user,
+                create=form.cleaned_data["create"],
+                credentials=form.cleaned_data["credentials"],
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error("usernames", message)
+        else:
+            # never_cache: the passwords on this page must not stay in any cache.
+            return render(
+                request,
+                "studies/enrol_result.html",
+                {
+                    "study": study,
+                    "outcomes": outcomes,
+                    "link_base": request.build_absolute_uri("/")[:-1],
+                },
+            )
+    context = _detail_context(request, study, enrol_form=form)
+    return render(request, "studies/study_detail.html", context, status=400)
+
+
+@coordinator_required
+@require_GET
+def case_image(request: HttpRequest, study_id: int, public_id: str, variant: str) -> HttpResponse:
+    study = selectors.study_get_for_coordinator(request.user, study_id)
+    case = selectors.case_get(study, public_id)
+    if variant not in ("full", "display", "thumbnail"):
+        raise Http404("no such image")
+    return case_image_response(case, variant)  # type: ignore[arg-type]
