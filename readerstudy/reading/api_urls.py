@@ -1,5 +1,29 @@
 """REST API routes of the reading package (mounted at /api/v1/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from readerstudy.reading import api
+
+urlpatterns = [
+    path("reading/studies/", api.ReaderStudyListApi.as_view(), name="reading-studies"),
+    path(
+        "reading/studies/<int:study_id>/next/",
+        api.NextCaseApi.as_view(),
+        name="reading-next",
+    ),
+    path(
+        "reading/studies/<int:study_id>/previous/",
+        api.PreviousCaseApi.as_view(),
+        name="reading-previous",
+    ),
+    path(
+        "reading/studies/<int:study_id>/decisions/",
+        api.DecisionSubmitApi.as_view(),
+        name="reading-decisions",
+    ),
+    path(
+        "reading/studies/<int:study_id>/progress/",
+        api.ProgressApi.as_view(),
+        name="reading-progress",
+    ),
+]

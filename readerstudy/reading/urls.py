@@ -1,6 +1,17 @@
 """Pages of the reading package (mounted at /reading/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from readerstudy.reading import views
 
 app_name = "reading"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.reader_home, name="home"),
+    path("studies/<int:study_id>/", views.grade, name="grade"),
+    path("studies/<int:study_id>/back/", views.grade_back, name="back"),
+    path("studies/<int:study_id>/finished/", views.finished, name="finished"),
+    # Images by the case's opaque id only; the view checks enrolment and study status.
+    path("images/<uuid:public_id>/", views.case_image, name="image"),
+    path("images/<uuid:public_id>/full/", views.case_image_full, name="image_full"),
+    path("images/<uuid:public_id>/thumbnail/", views.case_image_thumbnail, name="image_thumbnail"),
+]

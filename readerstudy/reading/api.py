@@ -1,0 +1,242 @@
+"""The grading flow as a REST API (mounted under /api/v1/reading/), for any front end.
+
+The grading page itself uses these endpoints. A reader lists their studies, asks for the next
+case (which comes with a one-time token), submits an answer with that token (the response
+already carries the next case), and reads their progress. A submit is idempotent: repeating
+it with the same token returns the stored decision (200, ``replayed: true``) and stores
+nothing. Studies the reader is not enrolled in, or that are not open, answer 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from readerstudy.accounts.permissions import IsReader
+from readerstudy.reading import selectors, services
+from readerstudy.reading.models import Decision
+from readerstudy.reading.presenters import serving_payload, study_settings
+from readerstudy.studies.models import Enrolment
+
+
+class ProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    finished = serializers.BooleanField()
+
+
+class ReaderStudySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    question = serializers.CharField()
+    status = serializers.CharField()
+    confidence_scale = serializers.CharField()
+    confidence_min = serializers.IntegerField()
+    confidence_max = serializers.IntegerField()
+    allow_answer_changes = serializers.BooleanField()
+    show_clinical_info = serializers.BooleanField()
+    progress = ProgressSerializer()
+
+
+class ClinicalInfoSerializer(serializers.Serializer):
+    age = serializers.IntegerField(allow_null=True)
+    sex = serializers.CharField(allow_blank=True)
+    site = serializers.CharField(allow_blank=True)
+
+
+class AnswerSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Decision.Choice.choices)
+    confidence = serializers.IntegerField()
+    revision = serializers.IntegerField()
+
+
+class ServedCaseSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The case's opaque id")
+    token = serializers.CharField(help_text="One-time token: send it back with the answer")
+    number = serializers.IntegerField(help_text="Place of the case in this reader's order")
+    served_at = serializers.DateTimeField()
+    image_url = serializers.CharField()
+    full_image_url = serializers.CharField()
+    clinical = ClinicalInfoSerializer(allow_null=True, help_text="Only when the study shows it")
+    current_answer = AnswerSerializer(
+        allow_null=True, help_text="The answer being changed, when going back"
+    )
+
+
+class CaseServingSerializer(serializers.Serializer):
+    finished = serializers.BooleanField()
+    progress = ProgressSerializer()
+    case = ServedCaseSerializer(allow_null=True)
+    can_go_back = serializers.BooleanField()
+    upcoming_image_url = serializers.CharField(
+        allow_null=True, help_text="The next case's image, to fetch ahead"
+    )
+    finish_url = serializers.CharField()
+
+
+class DecisionSubmitSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=64)
+    decision = serializers.ChoiceField(choices=Decision.Choice.choices)
+    confidence = serializers.IntegerField(help_text="On the study's scale (0-100 or 1-5)")
+    active_ms = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text="Milliseconds the case was visible on screen",
+    )
+
+
+class DecisionSerializer(serializers.Serializer):
+    case = serializers.UUIDField()
+    decision = serializers.ChoiceField(choices=Decision.Choice.choices)
+    confidence = serializers.IntegerField()
+    revision = serializers.IntegerField()
+    served_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField()
+    active_ms = serializers.IntegerField(allow_null=True)
+
+
+class SubmitResultSerializer(serializers.Serializer):
+    replayed = serializers.BooleanField(
+        help_text="True when this token had been used already: nothing new was stored"
+    )
+    decision = DecisionSerializer()
+    next = CaseServingSerializer()
+
+
+def _enrolment(request: Request, study_id: int) -> Enrolment:
+    enrolment = selectors.grading_enrolment_get(user=request.user, study_id=study_id)
+    if enrolment is None:
+        raise NotFound("No such study to grade.")
+    return enrolment
+
+
+class ReaderStudyListApi(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        operation_id="reading_studies_list",
+        responses=ReaderStudySerializer(many=True),
+        summary="The reader's studies (open and closed) with progress",
+    )
+    def get(self, request: Request) -> Response:
+        rows = [
+            {
+                **study_settings(row.study),
+                "status": row.study.status,
+                "progress": {"done": row.done, "total": row.total, "finished": row.finished},
+            }
+            for row in selectors.reader_studies(user=request.user)
+        ]
+        return Response(ReaderStudySerializer(rows, many=True).data)
+
+
+class NextCaseApi(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        operation_id="reading_next_case",
+        responses=CaseServingSerializer,
+        summary="The next unanswered case, with its one-time token",
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        enrolment = _enrolment(request, study_id)
+        serving = services.next_case_serve(enrolment=enrolment)
+        return Response(serving_payload(serving, enrolment.study))
+
+
+class PreviousCaseApi(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        operation_id="reading_previous_case",
+        parameters=[
+            OpenApiParameter(
+                "before",
+                OpenApiTypes.UUID,
+                required=False,
+                description="Go back from this case (default: from the current case)",
+            )
+        ],
+        responses=CaseServingSerializer,
+        summary="The answered case before another, served again to change the answer",
+        description="Only in studies that allow answer changes; 404 when there is none.",
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        enrolment = _enrolment(request, study_id)
+        if not enrolment.study.allow_answer_changes:
+            raise NotFound("This study keeps first answers final.")
+        try:
+            raw = request.query_params.get("before")
+            before = uuid.UUID(raw) if raw else None
+        except ValueError:
+            raise NotFound("No such case.") from None
+        serving = services.previous_case_serve(enrolment=enrolment, before=before)
+        if serving is None:
+            raise NotFound("No earlier answered case.")
+        return Response(serving_payload(serving, enrolment.study))
+
+
+class DecisionSubmitApi(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        operation_id="reading_decision_submit",
+        request=DecisionSubmitSerializer,
+        responses={201: SubmitResultSerializer, 200: SubmitResultSerializer},
+        summary="Answer the case served with a token; the response carries the next case",
+        description=(
+            "201 when the decision was stored; 200 with replayed=true when the token had been "
+            "used already (a double click or a retry): the stored decision is returned."
+        ),
+    )
+    def post(self, request: Request, study_id: int) -> Response:
+        enrolment = _enrolment(request, study_id)
+        body = DecisionSubmitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            outcome, serving = services.decision_submit_and_serve_next(
+                enrolment=enrolment, **body.validated_data
+            )
+        except services.ServedCaseNotFound:
+            raise NotFound("No such case was served to you.") from None
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        decision = outcome.decision
+        result = {
+            "replayed": not outcome.created,
+            "decision": {
+                "case": outcome.case_public_id,
+                "decision": decision.decision,
+                "confidence": decision.confidence,
+                "revision": decision.revision,
+                "served_at": decision.served_at,
+                "submitted_at": decision.submitted_at,
+                "active_ms": decision.active_ms,
+            },
+            "next": serving_payload(serving, enrolment.study),
+        }
+        code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        # The dict already has the documented shape; skipping the serializer keeps the hot path
+        # of grading short.
+        return Response(result, status=code)
+
+
+class ProgressApi(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        operation_id="reading_progress", responses=ProgressSerializer, summary="Cases answered"
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        enrolment = _enrolment(request, study_id)
+        done, total = selectors.reader_progress(enrolment)
+        return Response({"done": done, "total": total, "finished": total > 0 and done >= total})

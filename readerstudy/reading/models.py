@@ -1,0 +1,97 @@
+"""What readers do: the order they see cases in, each serving of a case, and their decisions.
+
+A reader's work is never lost and never doubled:
+
+- ``ReadingOrder`` keeps each enrolment's case order (derived from its ``order_seed``, see
+  ``reading/ordering.py``), so the order is the same after logout and login, and cases a
+  coordinator adds later are appended after everything the reader already had.
+- ``ServedCase`` is one serving of one case to one reader, with a random one-time token. A
+  submit names the token; ``Decision.served`` is unique, so a double click or a retried request
+  can make exactly one decision per token (the database refuses a second row).
+- ``Decision`` is an answer. ``revision`` is 1 for the first answer and 2, 3, ... for changes
+  (only where the study allows them; each change needs a fresh token). Nothing is updated in
+  place: analyses use the highest revision per (enrolment, case).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from readerstudy.studies.models import Case, Enrolment
+
+
+class ReadingOrder(models.Model):
+    """An enrolment's case order, as case primary keys, grown only by appending."""
+
+    enrolment = models.OneToOneField(
+        Enrolment, on_delete=models.CASCADE, primary_key=True, related_name="reading_order"
+    )
+    case_ids = models.JSONField(default=list)
+    # The study's (number of cases, highest case id) when the order was last extended: a cheap
+    # signature that tells when cases were added (or removed) since.
+    cases_count = models.PositiveIntegerField(default=0)
+    cases_max_id = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"order of {self.enrolment_id}: {len(self.case_ids)} cases"
+
+
+class ServedCase(models.Model):
+    """One serving of a case to a reader; its token lets exactly one decision be made."""
+
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="served_cases")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=64, unique=True)
+    served_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["enrolment", "case"], name="served_enrolment_case")]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} served to {self.enrolment_id} at {self.served_at:%H:%M:%S}"
+
+
+class Decision(models.Model):
+    class Choice(models.TextChoices):
+        BIOPSY = "biopsy", "Biopsy / further testing"
+        REASSURE = "reassure", "Reassure"
+
+    # PROTECT: a reader's answers outlive any attempt to delete the case or the enrolment.
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="decisions")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
+    # One decision per served token: the uniqueness that makes a replayed submit harmless.
+    served = models.OneToOneField(ServedCase, on_delete=models.PROTECT, related_name="decision")
+    decision = models.CharField(max_length=8, choices=Choice.choices)
+    # Confidence that the lesion is malignant, on the study's scale (0-100 or 1-5).
+    confidence = models.PositiveSmallIntegerField()
+    revision = models.PositiveSmallIntegerField(default=1)
+    served_at = models.DateTimeField()
+    submitted_at = models.DateTimeField()
+    # Milliseconds the page was visible while this case was shown (null from API clients that
+    # do not measure it).
+    active_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["enrolment", "case", "revision"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrolment", "case", "revision"], name="decision_revision_unique"
+            ),
+            models.CheckConstraint(condition=Q(revision__gte=1), name="decision_revision_min"),
+            models.CheckConstraint(
+                condition=Q(decision__in=["biopsy", "reassure"]), name="decision_choice_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__lte=100), name="decision_confidence_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} ({self.confidence}) r{self.revision} on case {self.case_id}"
+
+    @property
+    def biopsy(self) -> bool:
+        return self.decision == self.Choice.BIOPSY

@@ -1,0 +1,83 @@
+"""The one description of a served case that the grading page and the API both send.
+
+It carries the case's opaque id, its one-time token, image URLs built from the opaque id and,
+only when the study shows it, clinical information. Nothing else of a case ever leaves here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from readerstudy.reading.services import CaseServing
+from readerstudy.studies.models import Case, Study
+
+
+def image_url(case_public_id: object, variant: str = "display") -> str:
+    name = {"display": "reading:image", "full": "reading:image_full"}.get(
+        variant, "reading:image_thumbnail"
+    )
+    return reverse(name, args=[case_public_id])
+
+
+def clinical_info(case: Case) -> dict[str, Any]:
+    return {
+        "age": case.age,
+        "sex": case.get_sex_display() if case.sex else "",
+        "site": case.site.replace("_", " "),
+    }
+
+
+def study_settings(study: Study) -> dict[str, Any]:
+    low, high = study.confidence_range
+    return {
+        "id": study.pk,
+        "name": study.name,
+        "question": study.question,
+        "confidence_scale": study.confidence_scale,
+        "confidence_min": low,
+        "confidence_max": high,
+        "allow_answer_changes": study.allow_answer_changes,
+        "show_clinical_info": study.show_clinical_info,
+    }
+
+
+def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
+    progress = {
+        "done": serving.done,
+        "total": serving.total,
+        "finished": serving.total > 0 and serving.done >= serving.total,
+    }
+    case_payload = None
+    if serving.case is not None and serving.served is not None:
+        case = serving.case
+        answer = serving.current_answer
+        case_payload = {
+            "id": str(case.public_id),
+            "token": serving.served.token,
+            "number": serving.number,
+            "served_at": serving.served.served_at.isoformat(),
+            "image_url": image_url(case.public_id),
+            "full_image_url": image_url(case.public_id, "full"),
+            "clinical": clinical_info(case) if study.show_clinical_info else None,
+            "current_answer": (
+                {
+                    "decision": answer.decision,
+                    "confidence": answer.confidence,
+                    "revision": answer.revision,
+                }
+                if answer is not None
+                else None
+            ),
+        }
+    return {
+        "finished": serving.case is None,
+        "progress": progress,
+        "case": case_payload,
+        "can_go_back": serving.can_go_back,
+        "upcoming_image_url": (
+            image_url(serving.upcoming_public_id) if serving.upcoming_public_id else None
+        ),
+        "finish_url": reverse("reading:finished", args=[study.pk]),
+    }

@@ -1,0 +1,307 @@
+"""Reads of the reading package: what a reader may grade, progress, and decisions for analysis.
+
+Analyses call :func:`final_decisions` (the last revision of every answer) and the CSV export
+streams :func:`decisions_iter` (every revision); neither ever loads a study's decisions into
+memory at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
+
+from readerstudy.reading.models import Decision, ReadingOrder
+from readerstudy.studies.models import Case, Enrolment, Study
+
+# The columns of decisions_iter, in order.
+DECISION_EXPORT_COLUMNS = (
+    "decision_id",
+    "enrolment_id",
+    "pseudonym",
+    "simulated",
+    "case_id",
+    "case_public_id",
+    "decision",
+    "confidence",
+    "revision",
+    "served_at",
+    "submitted_at",
+    "active_ms",
+)
+
+
+@dataclass(frozen=True)
+class ReaderProgress:
+    enrolment_id: int
+    pseudonym: str
+    simulated: bool
+    done: int
+    total: int
+    last_submitted_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.total > 0 and self.done >= self.total
+
+
+@dataclass(frozen=True)
+class ReaderStudy:
+    """One line of a reader's home page."""
+
+    study: Study
+    done: int
+    total: int
+
+    @property
+    def finished(self) -> bool:
+        return self.total > 0 and self.done >= self.total
+
+    @property
+    def started(self) -> bool:
+        return self.done > 0
+
+    @property
+    def gradable(self) -> bool:
+        return self.study.status == Study.Status.OPEN and not self.finished
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    number: int
+    public_id: uuid.UUID
+    biopsy: bool
+    confidence: int
+    diagnosis_label: str
+    truth: bool
+    cnn_probability: float | None
+
+    @property
+    def correct(self) -> bool:
+        return self.biopsy == self.truth
+
+
+def grading_enrolment_get(*, user: AbstractBaseUser, study_id: int) -> Enrolment | None:
+    """The user's enrolment in ``study_id`` if the study is open for grading, else None."""
+    return (
+        Enrolment.objects.select_related("study")
+        .filter(study_id=study_id, reader_id=user.pk, study__status=Study.Status.OPEN)
+        .first()
+    )
+
+
+def finished_enrolment_get(*, user: AbstractBaseUser, study_id: int) -> Enrolment | None:
+    """The user's enrolment in an open or closed (not draft) study, for the finish page."""
+    return (
+        Enrolment.objects.select_related("study")
+        .filter(study_id=study_id, reader_id=user.pk)
+        .exclude(study__status=Study.Status.DRAFT)
+        .first()
+    )
+
+
+def reader_image_case_get(
+    *, user: AbstractBaseUser, public_id: uuid.UUID, variant: str
+) -> Case | None:
+    """The case behind an image URL, if this reader may see it.
+
+    Display and full-resolution images: enrolled in the case's study and the study is open.
+    Thumbnails (the feedback page) also while the study is closed.
+    """
+    statuses = [Study.Status.OPEN]
+    if variant == "thumbnail":
+        statuses.append(Study.Status.CLOSED)
+    return (
+        Case.objects.filter(
+            public_id=public_id,
+            study__status__in=statuses,
+            study__enrolments__reader_id=user.pk,
+        )
+        .only("id", "study_id", "image", "display_image", "thumbnail")
+        .first()
+    )
+
+
+def _done_subquery(enrolment_ref: str = "pk") -> Subquery:
+    return Subquery(
+        Decision.objects.filter(enrolment_id=OuterRef(enrolment_ref))
+        .order_by()
+        .values("enrolment_id")
+        .annotate(n=Count("case_id", distinct=True))
+        .values("n"),
+        output_field=IntegerField(),
+    )
+
+
+def _total_subquery(study_ref: str = "study_id") -> Subquery:
+    return Subquery(
+        Case.objects.filter(study_id=OuterRef(study_ref))
+        .order_by()
+        .values("study_id")
+        .annotate(n=Count("pk"))
+        .values("n"),
+        output_field=IntegerField(),
+    )
+
+
+def reader_progress(enrolment: Enrolment) -> tuple[int, int]:
+    """(cases answered, cases in the study) for one reader."""
+    done = (
+        Decision.objects.filter(enrolment=enrolment, case__study_id=enrolment.study_id)
+        .values("case_id")
+        .distinct()
+        .count()
+    )
+    total = Case.objects.filter(study_id=enrolment.study_id).count()
+    return done, total
+
+
+def study_progress(study: Study) -> list[ReaderProgress]:
+    """Progress of every enrolled reader (people and simulated), by pseudonym."""
+    last = Subquery(
+        Decision.objects.filter(enrolment_id=OuterRef("pk"))
+        .order_by("-submitted_at")
+        .values("submitted_at")[:1]
+    )
+    total = Case.objects.filter(study=study).count()
+    rows = (
+        Enrolment.objects.filter(study=study)
+        .annotate(done=Coalesce(_done_subquery(), 0), last_submitted_at=last)
+        .order_by("pseudonym")
+        .values_list("pk", "pseudonym", "simulated", "done", "last_submitted_at")
+    )
+    return [
+        ReaderProgress(pk, pseudonym, simulated, done, total, last_at)
+        for pk, pseudonym, simulated, done, last_at in rows
+    ]
+
+
+def reader_studies(*, user: AbstractBaseUser) -> list[ReaderStudy]:
+    """The studies a reader is enrolled in that are open or closed, with their progress."""
+    rows = (
+        Enrolment.objects.filter(reader_id=user.pk)
+        .exclude(study__status=Study.Status.DRAFT)
+        .select_related("study")
+        .annotate(done=Coalesce(_done_subquery(), 0), total=Coalesce(_total_subquery(), 0))
+        .order_by("-study__created_at")
+    )
+    studies = [ReaderStudy(row.study, row.done, row.total) for row in rows]
+    # Open studies first: those are the ones to work on.
+    return sorted(studies, key=lambda row: row.study.status != Study.Status.OPEN)
+
+
+def final_decisions(study: Study) -> QuerySet:
+    """The last answer of every reader to every case they answered (one row per pair).
+
+    Rows are dicts with enrolment_id, pseudonym, simulated, case_id, biopsy (bool), confidence,
+    revision, served_at, submitted_at, active_ms; ordered by pseudonym, then case position.
+    """
+    later = Decision.objects.filter(
+        enrolment_id=OuterRef("enrolment_id"),
+        case_id=OuterRef("case_id"),
+        revision__gt=OuterRef("revision"),
+    )
+    return (
+        Decision.objects.filter(enrolment__study=study)
+        .filter(~Exists(later))
+        .annotate(
+            pseudonym=F("enrolment__pseudonym"),
+            simulated=F("enrolment__simulated"),
+            biopsy=ExpressionWrapper(Q(decision=Decision.Choice.BIOPSY), BooleanField()),
+        )
+        .order_by("enrolment__pseudonym", "case__position")
+        .values(
+            "enrolment_id",
+            "pseudonym",
+            "simulated",
+            "case_id",
+            "biopsy",
+            "confidence",
+            "revision",
+            "served_at",
+            "submitted_at",
+            "active_ms",
+        )
+    )
+
+
+def decisions_iter(study: Study, *, chunk_size: int = 2000) -> Iterator[tuple]:
+    """Every decision of a study, all revisions, as tuples in DECISION_EXPORT_COLUMNS order.
+
+    Streams from the database in chunks (a server-side cursor on PostgreSQL), so an export of
+    any size runs in constant memory.
+    """
+    return (
+        Decision.objects.filter(enrolment__study=study)
+        .order_by("enrolment__pseudonym", "case__position", "revision")
+        .values_list(
+            "pk",
+            "enrolment_id",
+            "enrolment__pseudonym",
+            "enrolment__simulated",
+            "case_id",
+            "case__public_id",
+            "decision",
+            "confidence",
+            "revision",
+            "served_at",
+            "submitted_at",
+            "active_ms",
+        )
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def _cnn_scores(study: Study) -> dict[int, float]:
+    """The CNN's probability of the positive class per case id, from the model active for the
+    study's task (cases it has not scored yet are missing)."""
+    from readerstudy.scoring.selectors import study_cnn_probabilities
+
+    return study_cnn_probabilities(study)
+
+
+def feedback_rows(enrolment: Enrolment) -> list[FeedbackRow]:
+    """Per case, in the reader's order: their final answer, the truth and the CNN's score.
+
+    Only for a reader who has answered every case; the view checks that first.
+    """
+    order = ReadingOrder.objects.filter(enrolment=enrolment).values_list("case_ids", flat=True)
+    order_ids = list(order.first() or [])
+    place = {case_id: n for n, case_id in enumerate(order_ids, start=1)}
+    scores = _cnn_scores(enrolment.study)
+    answers = {
+        row["case_id"]: row for row in final_decisions(enrolment.study).filter(enrolment=enrolment)
+    }
+    cases = Case.objects.filter(study_id=enrolment.study_id).only(
+        "id", "public_id", "position", "diagnosis_label", "diagnosis", "truth"
+    )
+    rows = [
+        FeedbackRow(
+            number=place.get(case.pk, len(place) + case.position + 1),
+            public_id=case.public_id,
+            biopsy=answers[case.pk]["biopsy"],
+            confidence=answers[case.pk]["confidence"],
+            diagnosis_label=case.diagnosis_label or case.diagnosis,
+            truth=case.truth,
+            cnn_probability=scores.get(case.pk),
+        )
+        for case in cases
+        if case.pk in answers
+    ]
+    return sorted(rows, key=lambda row: row.number)

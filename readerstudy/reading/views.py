@@ -1,0 +1,180 @@
+"""Pages for readers: their studies, the grading page, the finish page, and case images.
+
+Every page needs the Reader role; a study the reader is not enrolled in, or that is not open,
+answers 404, exactly like one that does not exist. The grading page works as a plain form
+(submit, redirect, next case) and grading.js upgrades it to submit through the API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from readerstudy.accounts.roles import Role, has_role
+from readerstudy.reading import selectors, services
+from readerstudy.reading.presenters import serving_payload, study_settings
+from readerstudy.studies.media import case_image_response
+
+View = Callable[..., HttpResponse]
+
+
+def reader_required(view: View) -> View:
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not has_role(request.user, Role.READER):
+            # As everywhere: a user without the role learns nothing, not even that it exists.
+            raise Http404("Only readers grade cases.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@reader_required
+@require_GET
+def reader_home(request: HttpRequest) -> HttpResponse:
+    studies = selectors.reader_studies(user=request.user)
+    return render(request, "reading/home.html", {"reader_studies": studies})
+
+
+def _grading_page(request: HttpRequest, serving: services.CaseServing, study: Any) -> HttpResponse:
+    payload = serving_payload(serving, study)
+    context = {
+        "study": study,
+        "settings": study_settings(study),
+        "serving": serving,
+        "case": payload["case"],
+        "payload": payload,
+        "confidence_choices": range(study.confidence_range[0], study.confidence_range[1] + 1),
+    }
+    return render(request, "reading/grade.html", context)
+
+
+@never_cache
+@reader_required
+@require_http_methods(["GET", "POST"])
+def grade(request: HttpRequest, study_id: int) -> HttpResponse:
+    """The next unanswered case (GET) or the answer to a served case (POST, then redirect)."""
+    enrolment = selectors.grading_enrolment_get(user=request.user, study_id=study_id)
+    if enrolment is None:
+        raise Http404("No such study to grade.")
+    if request.method == "POST":
+        try:
+            outcome = services.decision_submit(
+                enrolment=enrolment,
+                token=request.POST.get("token", ""),
+                decision=request.POST.get("decision", ""),
+                confidence=request.POST.get("confidence"),
+                active_ms=request.POST.get("active_ms") or None,
+            )
+        except services.ServedCaseNotFound:
+            raise Http404("No such case.") from None
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            if not outcome.created:
+                messages.info(request, "That case had already been answered; the answer is kept.")
+        return redirect("reading:grade", study_id=study_id)
+    serving = services.next_case_serve(enrolment=enrolment)
+    if serving.finished:
+        return redirect("reading:finished", study_id=study_id)
+    return _grading_page(request, serving, enrolment.study)
+
+
+@never_cache
+@reader_required
+@require_GET
+def grade_back(request: HttpRequest, study_id: int) -> HttpResponse:
+    """An answered case shown again so the reader can change the answer (if the study allows)."""
+    enrolment = selectors.grading_enrolment_get(user=request.user, study_id=study_id)
+    if enrolment is None or not enrolment.study.allow_answer_changes:
+        raise Http404("No such study to grade.")
+    try:
+        before = uuid.UUID(request.GET["before"]) if request.GET.get("before") else None
+    except ValueError:
+        raise Http404("No such case.") from None
+    serving = services.previous_case_serve(enrolment=enrolment, before=before)
+    if serving is None:
+        return redirect("reading:grade", study_id=study_id)
+    return _grading_page(request, serving, enrolment.study)
+
+
+@never_cache
+@reader_required
+@require_GET
+def finished(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Thanks, and (when the study enables it) feedback: only once every case is answered."""
+    enrolment = selectors.finished_enrolment_get(user=request.user, study_id=study_id)
+    if enrolment is None:
+        raise Http404("No such study.")
+    study = enrolment.study
+    done, total = selectors.reader_progress(enrolment)
+    is_finished = total > 0 and done >= total
+    if not is_finished and study.status == study.Status.OPEN:
+        return redirect("reading:grade", study_id=study_id)
+    rows = selectors.feedback_rows(enrolment) if is_finished and study.show_feedback else []
+    summary = _feedback_summary(rows)
+    return render(
+        request,
+        "reading/finished.html",
+        {
+            "study": study,
+            "done": done,
+            "total": total,
+            "is_finished": is_finished,
+            "feedback": rows,
+            "summary": summary,
+            "show_cnn": any(row.cnn_probability is not None for row in rows),
+            "home_url": reverse("reading:home"),
+        },
+    )
+
+
+def _feedback_summary(rows: list[selectors.FeedbackRow]) -> dict[str, int] | None:
+    if not rows:
+        return None
+    positives = [row for row in rows if row.truth]
+    negatives = [row for row in rows if not row.truth]
+    return {
+        "positives": len(positives),
+        "negatives": len(negatives),
+        "true_positives": sum(row.biopsy for row in positives),
+        "true_negatives": sum(not row.biopsy for row in negatives),
+    }
+
+
+def _image(request: HttpRequest, public_id: uuid.UUID, variant: str) -> HttpResponse:
+    case = selectors.reader_image_case_get(user=request.user, public_id=public_id, variant=variant)
+    if case is None:
+        raise Http404("No such image.")
+    return case_image_response(case, variant)  # type: ignore[arg-type]
+
+
+@reader_required
+@require_GET
+def case_image(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    return _image(request, public_id, "display")
+
+
+@reader_required
+@require_GET
+def case_image_full(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    return _image(request, public_id, "full")
+
+
+@reader_required
+@require_GET
+def case_image_thumbnail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    return _image(request, public_id, "thumbnail")

@@ -1,0 +1,160 @@
+"""Blinding: truth, diagnosis, source ids and original file names never reach a reader.
+
+Every case carries unique canary strings in its diagnosis label, source id, original file name
+and lesion id, and its original image carries them in EXIF, a JPEG comment and XMP. A reader
+then goes through everything the reading package offers (pages, API, images, scripts, styles,
+headers, URLs) and none of it may contain a canary, a source id or a diagnosis.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.test import Client
+from PIL import Image
+
+from readerstudy.studies.models import Case
+from tests.factories import StudyFactory
+from tests.reading.conftest import enrol
+from tests.reading.realcases import (
+    DX_LABELS,
+    TASK,
+    biopsy_proven_originals,
+    real_cases_add,
+    with_canary,
+)
+
+CANARY = "CANARY7f3a9c"
+
+
+def original_with_canary_metadata(path, canary: str) -> bytes:
+    with Image.open(path) as image:
+        exif = image.getexif()
+        exif[0x010E] = f"{canary}-EXIF-description"  # ImageDescription
+        exif[0x013B] = f"{canary}-EXIF-artist"  # Artist
+        buffer = io.BytesIO()
+        xmp = f'<x:xmpmeta xmlns:x="adobe:ns:meta/">{canary}-XMP</x:xmpmeta>'.encode()
+        image.save(buffer, format="JPEG", exif=exif, comment=f"{canary}-COMMENT", xmp=xmp)
+    data = buffer.getvalue()
+    assert data.count(canary.encode()) >= 3, "the canary must really be in the original file"
+    return data
+
+
+def received_everything(client: Client, study) -> list[tuple[str, bytes]]:
+    """Walk the whole reading flow as the reader, keeping every response body and header."""
+    seen: list[tuple[str, bytes]] = []
+
+    def keep(url: str, response) -> None:
+        body = (
+            b"".join(response.streaming_content)
+            if getattr(response, "streaming", False)
+            else response.content
+        )
+        headers = "\n".join(f"{k}: {v}" for k, v in response.items()).encode()
+        seen.append((url, url.encode() + b"\n" + headers + b"\n" + body))
+
+    def get(url: str, **kwargs):
+        response = client.get(url, **kwargs)
+        keep(url, response)
+        return response
+
+    get("/")
+    get("/reading/")
+    get("/api/v1/reading/studies/")
+    while True:
+        page = get(f"/reading/studies/{study.pk}/", follow=True)
+        html = page.content.decode()
+        for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+            get(asset)
+        served = get(f"/api/v1/reading/studies/{study.pk}/next/").json()
+        if served["finished"]:
+            break
+        case = served["case"]
+        for url in (case["image_url"], case["full_image_url"], served["upcoming_image_url"]):
+            if url:
+                get(url)
+        get(f"/reading/images/{case['id']}/thumbnail/")
+        response = client.post(
+            f"/api/v1/reading/studies/{study.pk}/decisions/",
+            {"token": case["token"], "decision": "biopsy", "confidence": 50, "active_ms": 10},
+            content_type="application/json",
+        )
+        keep("submit", response)
+        get(f"/api/v1/reading/studies/{study.pk}/progress/")
+    get(f"/reading/studies/{study.pk}/finished/")
+    get("/api/v1/reading/studies/")
+    return seen
+
+
+@pytest.mark.django_db
+def test_a_canary_in_truth_ids_names_and_image_metadata_never_reaches_a_reader(
+    reader_a, reader_a_client
+):
+    study = StudyFactory(
+        task=TASK,
+        show_clinical_info=True,
+        allow_answer_changes=True,
+        show_feedback=False,
+        task_definition={
+            "name": TASK,
+            "label": "Malignant or benign",
+            "positive": [],
+            "negative": [],
+        },
+    )
+    originals = [
+        with_canary(original, f"{CANARY}{n}")
+        for n, original in enumerate(biopsy_proven_originals(4))
+    ]
+    real_cases_add(
+        study,
+        originals,
+        original_bytes=[
+            original_with_canary_metadata(o.path, f"{CANARY}{n}") for n, o in enumerate(originals)
+        ],
+    )
+    enrol(study, reader_a)
+    cases = list(Case.objects.filter(study=study))
+    assert all(CANARY in case.source_id and CANARY in case.diagnosis_label for case in cases)
+
+    received = received_everything(reader_a_client, study)
+
+    assert len(received) > 20
+    forbidden = [CANARY.encode()]
+    for case in cases:
+        forbidden += [
+            case.source_id.encode(),
+            case.source_filename.encode(),
+            case.lesion_id.encode(),
+            case.diagnosis_label.encode(),
+            case.image.name.encode(),
+            case.display_image.name.encode(),
+            case.pixel_sha256.encode(),
+        ]
+    forbidden += [original.path.stem.encode() for original in biopsy_proven_originals(4)]
+    for url, data in received:
+        for needle in forbidden:
+            assert needle not in data, f"{needle!r} reached the reader in {url}"
+    # Nor does anything name a diagnosis or carry a truth field.
+    text = b"\n".join(data for url, data in received if not url.startswith("/reading/images/"))
+    for word in [label.encode() for label in DX_LABELS.values()] + [b'"truth"', b"diagnosis"]:
+        assert word not in text, word
+
+
+@pytest.mark.django_db
+def test_served_images_are_re_encoded_without_the_originals_metadata(reader_a, reader_a_client):
+    study = StudyFactory(task=TASK)
+    original = biopsy_proven_originals(1)[0]
+    data = original_with_canary_metadata(original.path, CANARY)
+    real_cases_add(study, [with_canary(original, CANARY)], original_bytes=[data])
+    enrol(study, reader_a)
+    case = study.cases.get()
+    for variant in ("", "full/", "thumbnail/"):
+        response = reader_a_client.get(f"/reading/images/{case.public_id}/{variant}")
+        body = b"".join(response.streaming_content)
+        image = Image.open(io.BytesIO(body))
+        assert not image.getexif(), variant
+        assert not {"comment", "xmp", "exif", "icc_profile"} & set(image.info), variant
+        assert body != data

@@ -1,0 +1,250 @@
+"""A dermatologist grading real cases in headless Chromium: mouse, keyboard, reload, double
+click, a tablet, and an accessibility check (axe-core, WCAG 2.1 A and AA)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from readerstudy.reading.models import Decision
+from readerstudy.reading.ordering import order_extend
+from tests.factories import PASSWORD
+from tests.reading.conftest import enrol
+from tests.reading.realcases import real_study
+from tests.support.env import REPO_ROOT
+
+AXE = REPO_ROOT / "tests" / "support" / "axe" / "axe.min.js"
+PERCENT_LABEL = "Confidence (0\u2013100)"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
+
+
+def case_heading(page, number: int, total: int):
+    return page.get_by_role("heading", name=f"Case {number} of {total}")
+
+
+def shown_case_id(page) -> str:
+    return page.locator("#case-image").get_attribute("data-display-src").split("/")[3]
+
+
+def accessibility_violations(page) -> list[dict]:
+    result = page.evaluate(
+        """() => axe.run(document, {runOnly: {type: 'tag',
+              values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
+    )
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]
+    ]
+
+
+def test_a_reader_grades_five_real_cases_with_mouse_and_keyboard(
+    page, reader_a, reader_b, artifacts
+):
+    study = real_study(5, show_clinical_info=True, confidence_scale="0-100")
+    enrolment = enrol(study, reader_a)
+    enrol(study, reader_b)
+    other_study = real_study(1)
+    enrol(other_study, reader_b)
+    page.add_init_script(path=str(AXE))
+
+    log_in(page, "reader_a")
+    page.get_by_role("link", name="Reading", exact=True).click()
+    page.get_by_text("0 of 5 cases answered").wait_for()
+    page.get_by_role("link", name="Start grading").click()
+    case_heading(page, 1, 5).wait_for()
+    assert page.get_by_text("Age", exact=True).is_visible()
+    assert page.get_by_text("Body site", exact=True).is_visible()
+    assert page.get_by_role("progressbar").get_attribute("value") == "0"
+    assert accessibility_violations(page) == []
+
+    # Case 1, by mouse: zoom with the wheel, drag, double-click to reset, full resolution.
+    stage = page.locator("#viewer-stage")
+    image = page.locator("#case-image")
+    box = stage.bounding_box()
+    assert box["width"] > 700 and box["height"] > 500, "the image should fill the screen"
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -600)
+    page.wait_for_function("!!document.getElementById('case-image').style.transform")
+    assert "scale(1)" not in image.evaluate("el => el.style.transform")
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 40)
+    page.mouse.up()
+    stage.dblclick()
+    assert image.evaluate("el => el.style.transform") == "translate(0px, 0px) scale(1)"
+    page.get_by_role("button", name="Full resolution").click()
+    page.wait_for_function(
+        "() => { const i = document.getElementById('case-image');"
+        " return i.currentSrc.endsWith('/full/') && i.complete && i.naturalWidth === 600; }"
+    )
+    page.locator("label[for=decision-biopsy]").click()
+    page.get_by_label(PERCENT_LABEL).fill("80")
+    first_case = shown_case_id(page)
+    page.get_by_role("button", name="Submit answer").click()
+    case_heading(page, 2, 5).wait_for()
+    assert page.locator("#progress-text").inner_text() == "1 of 5 answered"
+    assert "/full/" not in image.get_attribute("src"), "a new case starts at display size"
+
+    # Case 2, by keyboard only: R, digits, Enter.
+    page.keyboard.press("r")
+    page.keyboard.type("25")
+    assert page.get_by_label(PERCENT_LABEL).input_value() == "25"
+    page.keyboard.press("Enter")
+    case_heading(page, 3, 5).wait_for()
+
+    # Reload midway: the same case comes back, with the same token.
+    third_case = shown_case_id(page)
+    token = page.locator("#token").input_value()
+    page.reload()
+    case_heading(page, 3, 5).wait_for()
+    assert shown_case_id(page) == third_case
+    assert page.locator("#token").input_value() == token
+
+    # Case 3: a double click on Submit stores one decision.
+    page.keyboard.press("b")
+    page.keyboard.type("60")
+    page.get_by_role("button", name="Submit answer").dblclick()
+    case_heading(page, 4, 5).wait_for()
+    assert Decision.objects.filter(enrolment=enrolment).count() == 3
+
+    # Case 4: the same submit sent twice at once by the browser still stores one decision.
+    token = page.locator("#token").input_value()
+    statuses = page.evaluate(
+        """async ([url, token]) => {
+            const csrf = document.querySelector('input[name=csrfmiddlewaretoken]').value;
+            const send = () => fetch(url, {method: 'POST', credentials: 'same-origin',
+                headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},
+                body: JSON.stringify({token, decision: 'reassure', confidence: 5})});
+            const answers = await Promise.all([send(), send()]);
+            return answers.map(a => a.status).sort();
+        }""",
+        [f"/api/v1/reading/studies/{study.pk}/decisions/", token],
+    )
+    assert statuses == [200, 201]
+    assert Decision.objects.filter(enrolment=enrolment).count() == 4
+    page.reload()
+    case_heading(page, 5, 5).wait_for()
+    page.screenshot(path=str(artifacts / "grading-page.png"), full_page=True)
+
+    page.keyboard.press("r")
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Thank you — you have answered all 5 cases").wait_for()
+    assert accessibility_violations(page) == []
+
+    decisions = list(Decision.objects.filter(enrolment=enrolment).order_by("submitted_at"))
+    assert len(decisions) == 5
+    assert [(d.decision, d.confidence) for d in decisions[:3]] == [
+        ("biopsy", 80),
+        ("reassure", 25),
+        ("biopsy", 60),
+    ]
+    assert all(d.served_at <= d.submitted_at for d in decisions)
+    assert all(d.active_ms and d.active_ms > 0 for d in decisions if d.confidence != 5)
+    order = order_extend(enrolment.order_seed, [], study.cases.values_list("pk", "public_id"))
+    assert [d.case_id for d in decisions] == order
+    assert str(study.cases.get(pk=order[0]).public_id) == first_case
+
+
+def test_other_readers_cases_and_other_studies_answer_404_in_the_browser(page, reader_a, reader_b):
+    study = real_study(2)
+    enrol(study, reader_a)
+    enrol(study, reader_b)
+    other_study = real_study(1)
+    enrol(other_study, reader_b)
+    reader_b_session = Client()
+    reader_b_session.force_login(reader_b)
+    b_next = reader_b_session.get(f"/api/v1/reading/studies/{study.pk}/next/")
+    assert b_next.status_code == 200, b_next.content
+    b_case = b_next.json()["case"]
+    other_image = f"/reading/images/{other_study.cases.get().public_id}/"
+
+    log_in(page, "reader_a")
+    page.goto(f"/reading/studies/{study.pk}/")
+    case_heading(page, 1, 2).wait_for()
+    # Requests from the browser context, with its session cookie and CSRF token (a 404 in the
+    # page itself would count as a console error).
+    csrf = page.locator("#decision-form input[name=csrfmiddlewaretoken]").input_value()
+    answer = page.request.post(
+        f"/api/v1/reading/studies/{study.pk}/decisions/",
+        data={"token": b_case["token"], "decision": "biopsy", "confidence": 50},
+        headers={"X-CSRFToken": csrf},
+    ).status
+    assert answer == 404
+    assert page.request.get(other_image).status == 404
+    assert page.request.get(f"/reading/studies/{other_study.pk}/").status == 404
+    assert page.request.get(f"/api/v1/reading/studies/{other_study.pk}/next/").status == 404
+    assert Decision.objects.count() == 0
+
+
+def test_grading_on_a_tablet_with_a_five_point_scale_and_going_back_to_change_an_answer(
+    browser, live_server, reader_a, artifacts
+):
+    study = real_study(3, confidence_scale="1-5", allow_answer_changes=True, show_feedback=True)
+    enrolment = enrol(study, reader_a)
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 820, "height": 1180}, has_touch=True
+    )
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.add_init_script(path=str(AXE))
+    try:
+        log_in(page, "reader_a")
+        page.goto(f"/reading/studies/{study.pk}/")
+        case_heading(page, 1, 3).wait_for()
+        stage = page.locator("#viewer-stage").bounding_box()
+        panel = page.locator(".answer-panel").bounding_box()
+        assert stage["width"] > 760 and panel["y"] >= stage["y"] + stage["height"]
+        submit_button = page.get_by_role("button", name="Submit answer").bounding_box()
+        assert submit_button["y"] + submit_button["height"] <= 1180, "answer without scrolling"
+        assert accessibility_violations(page) == []
+
+        page.locator("label[for=decision-reassure]").tap()
+        page.get_by_text("probably benign").tap()
+        page.get_by_role("button", name="Submit answer").tap()
+        case_heading(page, 2, 3).wait_for()
+        page.get_by_role("button", name="Back").tap()
+        case_heading(page, 1, 3).wait_for()
+        page.get_by_text("You are changing your answer").wait_for()
+        assert page.get_by_label("Reassure").is_checked()
+        assert page.locator("#confidence-2").is_checked()
+        page.locator("label[for=decision-biopsy]").tap()
+        page.keyboard.press("4")
+        page.get_by_role("button", name="Submit answer").tap()
+        case_heading(page, 2, 3).wait_for()
+        page.screenshot(path=str(artifacts / "grading-page-tablet.png"), full_page=True)
+        page.keyboard.press("b")
+        page.keyboard.press("5")
+        page.keyboard.press("Enter")
+        case_heading(page, 3, 3).wait_for()
+        page.keyboard.press("b")
+        page.keyboard.press("5")
+        page.keyboard.press("Enter")
+        page.get_by_role("heading", name="Feedback: your answers and the truth").wait_for()
+        assert accessibility_violations(page) == []
+        page.screenshot(path=str(artifacts / "feedback-page-tablet.png"), full_page=True)
+    finally:
+        context.close()
+    revisions = list(
+        Decision.objects.filter(enrolment=enrolment).values_list(
+            "revision", "decision", "confidence"
+        )
+    )
+    assert sorted(revisions) == [
+        (1, "biopsy", 5),
+        (1, "biopsy", 5),
+        (1, "reassure", 2),
+        (2, "biopsy", 4),
+    ]
+    assert not problems, problems
