@@ -1,0 +1,15 @@
+"""Skin-lesion CNNs for the reader studies: train, evaluate, predict, explain.
+
+PyTorch only; never imports Django. Importing this package loads nothing heavy: the modules
+(``classifier.predictor``, ``classifier.train``, ...) import torch when they are used.
+"""
+
+from pathlib import Path
+
+MODELS_DIR = Path(__file__).with_name("models")
+# The shipped dermoscopy model (see classifier/MODEL_CARD.md) and the split it was trained on:
+# a CSV lesion_id,image_id,dx,dx_type,split with split in train|val|test.
+DEFAULT_CHECKPOINT: Path = MODELS_DIR / "default.pt"
+DEFAULT_SPLIT: Path = MODELS_DIR / "split.csv"
+
+__all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_SPLIT", "MODELS_DIR"]

@@ -1,0 +1,222 @@
+"""Batched inference: training-class probabilities, inference-class sums and embeddings.
+
+``Predictor.from_checkpoint(path)`` loads a checkpoint once; ``predict`` runs a batch under
+``torch.inference_mode()`` in channels_last, with bf16 autocast on CPUs that compute bf16 in
+hardware (AVX512-BF16 or AMX) and on CUDA, fp32 otherwise (or when asked). Optional flip
+test-time augmentation averages the probabilities of the image and its three flips.
+
+The network's softmax gives one probability per output; outputs finer than the taxonomy's
+training classes (``"nv:biopsied"``) are summed into their class, so ``Prediction.fine``
+always has the taxonomy's training classes as columns, in ``config.class_names`` order.
+
+Process safety: nothing here starts threads or holds global state at import. Under a prefork
+server (Celery), build the predictor in each worker process after the fork (e.g. with
+``cached_predictor`` from the task body), never in the parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from classifier.checkpoint import ModelConfig, build_network, file_sha256, load_checkpoint
+from classifier.models import forward_with_features
+from classifier.taxonomy import Taxonomy
+from classifier.transforms import eval_transform
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Per-image probabilities of the training classes (rows sum to 1) and, when asked, the
+    pooled penultimate-layer feature vectors from the same forward pass."""
+
+    fine: np.ndarray  # (n, n_classes) float64
+    class_names: tuple[str, ...]
+    features: np.ndarray | None = None  # (n, D) float32
+
+    def inference(self, taxonomy: Taxonomy) -> dict[str, np.ndarray]:
+        """P(u) = sum over v in C(u) of P(v) per inference class u (Esteva et al. 2017)."""
+        return taxonomy.inference_probabilities(self._in_taxonomy_order(taxonomy))
+
+    def task_probability(self, taxonomy: Taxonomy, task: str) -> np.ndarray:
+        """P(positive | task) = P(pos) / (P(pos) + P(neg)); see classifier.taxonomy."""
+        return taxonomy.task_probability(self._in_taxonomy_order(taxonomy), taxonomy.task(task))
+
+    def _in_taxonomy_order(self, taxonomy: Taxonomy) -> np.ndarray:
+        if self.class_names == taxonomy.training_classes:
+            return self.fine
+        missing = set(taxonomy.training_classes) - set(self.class_names)
+        if missing:
+            raise ValueError(f"model has no output for training classes {sorted(missing)}")
+        index = [self.class_names.index(c) for c in taxonomy.training_classes]
+        return self.fine[:, index]
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX-BF16). Without them
+    PyTorch emulates bf16 and is slower than fp32 (measured in bench/classifier.py)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool({"avx512_bf16", "amx_bf16"} & flags)
+    except OSError:
+        pass
+    return False
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """ "auto": bf16 on CUDA with bf16 support (else fp16) and on CPUs with hardware bf16,
+    fp32 otherwise."""
+    if precision == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_supports_bf16() else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be auto or one of {PRECISIONS}, not {precision!r}")
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("fp16 autocast is for CUDA; use bf16 or fp32 on a CPU")
+    return precision
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
+    """Autocast for a precision ("fp32": none)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def output_to_class_matrix(config: ModelConfig) -> torch.Tensor:
+    """(outputs x classes) 0/1 matrix that sums each output into its training class."""
+    matrix = torch.zeros(config.num_outputs, len(config.class_names))
+    for row, output in enumerate(config.output_classes):
+        matrix[row, config.class_names.index(config.output_parent(output))] = 1.0
+    return matrix
+
+
+class Predictor:
+    """A loaded model ready to score images (timm-style inference wrapper)."""
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        config: ModelConfig,
+        *,
+        device: str | torch.device = "auto",
+        precision: str = "auto",
+        tta: bool = False,
+        sha256: str = "",
+    ) -> None:
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.config = config
+        self.tta = tta
+        self.sha256 = sha256
+        self.network = network.eval().to(self.device).to(memory_format=torch.channels_last)
+        self._to_classes = output_to_class_matrix(config).to(self.device)
+        self._transform = eval_transform(config)
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        device: str | torch.device = "auto",
+        precision: str = "auto",
+        tta: bool = False,
+    ) -> Predictor:
+        """Load a checkpoint (see classifier.checkpoint); raises CheckpointError for a bad
+        file."""
+        checkpoint = load_checkpoint(path)
+        return cls(
+            build_network(checkpoint),
+            checkpoint.config,
+            device=device,
+            precision=precision,
+            tta=tta,
+            sha256=file_sha256(path),
+        )
+
+    def transform(self, image: Image.Image) -> torch.Tensor:
+        """The eval preset: a normalised CHW float tensor at the model's input size."""
+        return self._transform(image)
+
+    def predict(self, batch: torch.Tensor, *, features: bool = False) -> Prediction:
+        """Class probabilities for a batch (N, 3, H, W) of transformed images."""
+        if batch.ndim != 4 or batch.shape[1] != 3:
+            raise ValueError(f"expected a batch of shape (N, 3, H, W), got {tuple(batch.shape)}")
+        x = batch.to(self.device, dtype=torch.float32).contiguous(memory_format=torch.channels_last)
+        views = [x, x.flip(3), x.flip(2), x.flip(2, 3)] if self.tta else [x]
+        probabilities = torch.zeros(len(x), self.config.num_outputs, device=self.device)
+        pooled: torch.Tensor | None = None
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            for view in views:
+                logits, vector = forward_with_features(self.network, view)
+                probabilities += torch.softmax(logits.float(), dim=1)
+                if features:
+                    pooled = vector.float() if pooled is None else pooled + vector.float()
+        fine = (probabilities / len(views)) @ self._to_classes
+        vectors = None
+        if features and pooled is not None:
+            vectors = (pooled / len(views)).cpu().numpy().astype(np.float32)
+        return Prediction(
+            fine=fine.cpu().double().numpy(), class_names=self.config.class_names, features=vectors
+        )
+
+    def predict_images(
+        self,
+        images: Sequence[Image.Image],
+        *,
+        batch_size: int = 32,
+        features: bool = False,
+    ) -> Prediction:
+        """Transform and score PIL images in batches."""
+        parts = [
+            self.predict(torch.stack([self.transform(im) for im in chunk]), features=features)
+            for chunk in _chunks(images, batch_size)
+        ]
+        if not parts:
+            empty = np.zeros((0, len(self.config.class_names)))
+            return Prediction(empty, self.config.class_names, None)
+        fine = np.concatenate([p.fine for p in parts])
+        vectors = None
+        if features:
+            vectors = np.concatenate([p.features for p in parts if p.features is not None])
+        return Prediction(fine, self.config.class_names, vectors)
+
+
+def _chunks(items: Sequence[Image.Image], size: int) -> Iterator[Sequence[Image.Image]]:
+    if size < 1:
+        raise ValueError("batch_size must be at least 1")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@functools.cache
+def _cached(path: str, device: str, precision: str, tta: bool, pid: int) -> Predictor:
+    return Predictor.from_checkpoint(path, device=device, precision=precision, tta=tta)
+
+
+def cached_predictor(
+    path: str | Path, device: str = "auto", precision: str = "auto", tta: bool = False
+) -> Predictor:
+    """One Predictor per (checkpoint, settings) per process: a forked worker builds its own
+    on first use instead of inheriting the parent's."""
+    return _cached(str(Path(path).resolve()), device, precision, tta, os.getpid())

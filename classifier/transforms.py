@@ -1,0 +1,181 @@
+"""Image transforms: the eval preset every prediction uses and the training augmentations.
+
+The eval preset resizes the image (with antialiasing) until it covers the model's input size,
+keeping its aspect ratio, and crops the centre: a 4:3 dermoscopy image at a 4:3 input size is
+used whole. Training augments as dermoscopy allows, since a lesion has no up or down: the eight
+flips and quarter turns, a small rotation, a random crop guided by the lesion's bounding box
+(when the metadata has one; HAM10000 does) and colour jitter for camera and lighting.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageEnhance
+
+from classifier.checkpoint import ModelConfig
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom in pixels
+
+
+def to_tensor(image: Image.Image, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """An RGB PIL image as a normalised float CHW tensor."""
+    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    tensor = torch.from_numpy(array.copy()).permute(2, 0, 1)
+    m = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+    return (tensor - m) / s
+
+
+def resize_cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Resize (antialiased, bilinear) so the image covers ``size`` (height, width), then crop
+    the centre to exactly ``size``."""
+    height, width = size
+    scale = max(height / image.height, width / image.width)
+    new_w = max(width, round(image.width * scale))
+    new_h = max(height, round(image.height * scale))
+    if (new_w, new_h) != image.size:
+        image = image.resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=None)
+    left = (new_w - width) // 2
+    top = (new_h - height) // 2
+    return image.crop((left, top, left + width, top + height))
+
+
+def eval_transform(config: ModelConfig) -> Callable[[Image.Image], torch.Tensor]:
+    """The eval preset for a model: cover-resize, centre crop, normalise (timm-style)."""
+
+    def transform(image: Image.Image) -> torch.Tensor:
+        return to_tensor(
+            resize_cover(image.convert("RGB"), config.input_size), config.mean, config.std
+        )
+
+    return transform
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Strength of the training augmentations (defaults: the shipped recipe)."""
+
+    dihedral: bool = True  # random flips and quarter turns
+    rotate_degrees: float = 20.0  # extra rotation in [-d, d], with probability 0.5
+    scale: tuple[float, float] = (0.35, 1.0)  # crop area as a fraction of the image
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)  # crop aspect relative to the input's
+    box_guided: bool = True  # keep the lesion box's centre inside the crop
+    brightness: float = 0.25
+    contrast: float = 0.25
+    saturation: float = 0.25
+    hue: float = 0.03
+
+
+class TrainTransform:
+    """Training augmentation for one model config; randomness from ``random`` (seeded by the
+    trainer, so a run is reproducible)."""
+
+    def __init__(self, config: ModelConfig, augmentation: Augmentation | None = None) -> None:
+        self.config = config
+        self.augmentation = augmentation or Augmentation()
+
+    def __call__(self, image: Image.Image, box: Box | None = None) -> torch.Tensor:
+        aug = self.augmentation
+        image = image.convert("RGB")
+        if box is None or not aug.box_guided:
+            box = (0.0, 0.0, float(image.width), float(image.height))
+        if aug.dihedral:
+            image, box = _random_dihedral(image, box)
+        if aug.rotate_degrees > 0 and random.random() < 0.5:
+            image, box = _rotate(
+                image, box, random.uniform(-aug.rotate_degrees, aug.rotate_degrees)
+            )
+        image = self._crop(image, box)
+        image = _colour_jitter(image, aug)
+        return to_tensor(image, self.config.mean, self.config.std)
+
+    def _crop(self, image: Image.Image, box: Box) -> Image.Image:
+        """A random-resized crop (Szegedy et al. 2015) whose window holds the lesion centre."""
+        aug = self.augmentation
+        height, width = self.config.input_size
+        area = image.width * image.height
+        target_ratio = width / height
+        fraction = random.uniform(*aug.scale)
+        log_lo, log_hi = math.log(aug.ratio[0]), math.log(aug.ratio[1])
+        ratio = target_ratio * math.exp(random.uniform(log_lo, log_hi))
+        crop_w = min(image.width, max(8.0, math.sqrt(area * fraction * ratio)))
+        crop_h = min(image.height, max(8.0, math.sqrt(area * fraction / ratio)))
+        left = _window_start(box[0], box[2], crop_w, image.width)
+        top = _window_start(box[1], box[3], crop_h, image.height)
+        window = (left, top, left + crop_w, top + crop_h)
+        return image.resize(
+            (width, height), Image.Resampling.BILINEAR, box=window, reducing_gap=None
+        )
+
+
+def _window_start(lo: float, hi: float, size: float, limit: float) -> float:
+    """A random start of a window of ``size`` within [0, limit] that holds the whole of
+    [lo, hi] when it fits, else lies inside it; the lesion centre is always inside."""
+    if size >= hi - lo:
+        first, last = hi - size, lo
+    else:
+        first, last = lo, hi - size
+    first, last = max(0.0, first), min(limit - size, last)
+    if first > last:
+        centre = (lo + hi) / 2
+        first = last = min(max(0.0, centre - size / 2), limit - size)
+    return random.uniform(first, last)
+
+
+def _random_dihedral(image: Image.Image, box: Box) -> tuple[Image.Image, Box]:
+    left, top, right, bottom = box
+    if random.random() < 0.5:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        left, right = image.width - right, image.width - left
+    if random.random() < 0.5:
+        image = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+        top, bottom = image.height - bottom, image.height - top
+    if random.random() < 0.5:
+        image = image.transpose(Image.Transpose.TRANSPOSE)
+        left, top, right, bottom = top, left, bottom, right
+    return image, (left, top, right, bottom)
+
+
+def _rotate(image: Image.Image, box: Box, degrees: float) -> tuple[Image.Image, Box]:
+    """Rotate about the centre (counter-clockwise, as PIL does) and return the bounding box
+    of the rotated lesion box."""
+    cx, cy = image.width / 2, image.height / 2
+    theta = math.radians(degrees)
+    cos, sin = math.cos(theta), math.sin(theta)
+    xs, ys = [], []
+    for x, y in ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3])):
+        xs.append(cx + (x - cx) * cos + (y - cy) * sin)
+        ys.append(cy - (x - cx) * sin + (y - cy) * cos)
+    rotated = image.rotate(degrees, resample=Image.Resampling.BILINEAR)
+    clipped = (
+        max(0.0, min(xs)),
+        max(0.0, min(ys)),
+        min(float(image.width), max(xs)),
+        min(float(image.height), max(ys)),
+    )
+    return rotated, clipped
+
+
+def _colour_jitter(image: Image.Image, aug: Augmentation) -> Image.Image:
+    enhancements = [
+        (ImageEnhance.Brightness, aug.brightness),
+        (ImageEnhance.Contrast, aug.contrast),
+        (ImageEnhance.Color, aug.saturation),
+    ]
+    random.shuffle(enhancements)
+    for enhancer, strength in enhancements:
+        if strength > 0:
+            image = enhancer(image).enhance(random.uniform(1 - strength, 1 + strength))
+    if aug.hue > 0:
+        shift = round(random.uniform(-aug.hue, aug.hue) * 255)
+        if shift:
+            h, s, v = image.convert("HSV").split()
+            h = h.point(lambda p: (p + shift) % 256)
+            image = Image.merge("HSV", (h, s, v)).convert("RGB")
+    return image

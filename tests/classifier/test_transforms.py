@@ -1,0 +1,110 @@
+"""The eval preset and the training augmentation."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from classifier.checkpoint import ModelConfig
+from classifier.transforms import (
+    Augmentation,
+    TrainTransform,
+    _window_start,
+    eval_transform,
+    resize_cover,
+)
+
+CONFIG = ModelConfig(
+    arch="efficientnet_lite0",
+    input_size=(150, 200),
+    mean=(0.5, 0.5, 0.5),
+    std=(0.5, 0.5, 0.5),
+    class_names=("a", "b"),
+    taxonomy_version="1",
+)
+
+
+def gradient_image(width: int, height: int) -> Image.Image:
+    x = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None, None]
+    array = np.concatenate(
+        [
+            np.broadcast_to(x, (height, width, 1)),
+            np.broadcast_to(y, (height, width, 1)),
+            np.full((height, width, 1), 128.0),
+        ],
+        axis=2,
+    )
+    return Image.fromarray(array.astype(np.uint8))
+
+
+@pytest.mark.parametrize("size", [(200, 150), (1024, 768), (919, 802), (150, 200)])
+def test_eval_preset_gives_the_input_size_normalised(size: tuple[int, int]) -> None:
+    tensor = eval_transform(CONFIG)(gradient_image(*size))
+    assert tensor.shape == (3, 150, 200)
+    assert tensor.dtype == torch.float32
+    assert -1.0 <= float(tensor.min()) and float(tensor.max()) <= 1.0
+
+
+def test_eval_preset_keeps_a_4_by_3_image_whole() -> None:
+    image = gradient_image(400, 300)
+    out = resize_cover(image, (150, 200))
+    assert out.size == (200, 150)
+    # The left and right edges of the image survive: no crop.
+    assert np.asarray(out)[:, 0, 0].mean() < 3
+    assert np.asarray(out)[:, -1, 0].mean() > 252
+
+
+def test_eval_preset_crops_the_centre_of_a_square_image() -> None:
+    out = np.asarray(resize_cover(gradient_image(300, 300), (150, 200)))
+    assert out.shape == (150, 200, 3)
+    assert out[0, :, 1].mean() > 25  # the top eighth was cut away
+
+
+def test_training_transform_gives_the_input_size_and_varies() -> None:
+    transform = TrainTransform(CONFIG)
+    random.seed(0)
+    image = gradient_image(200, 150)
+    first = transform(image, (50.0, 40.0, 120.0, 100.0))
+    second = transform(image, (50.0, 40.0, 120.0, 100.0))
+    assert first.shape == second.shape == (3, 150, 200)
+    assert not torch.equal(first, second)
+
+
+def test_training_transform_is_reproducible_from_the_seed() -> None:
+    transform = TrainTransform(CONFIG)
+    image = gradient_image(200, 150)
+    random.seed(5)
+    first = transform(image)
+    random.seed(5)
+    assert torch.equal(first, transform(image))
+
+
+def test_box_guided_crop_keeps_the_lesion_centre_in_view() -> None:
+    """A white lesion on black skin stays in every crop."""
+    array = np.zeros((150, 200, 3), dtype=np.uint8)
+    array[20:40, 150:180] = 255  # a small lesion near the top-right corner
+    image = Image.fromarray(array)
+    transform = TrainTransform(
+        CONFIG, Augmentation(rotate_degrees=0, brightness=0, contrast=0, saturation=0, hue=0)
+    )
+    random.seed(1)
+    for _ in range(40):
+        crop = transform(image, (150.0, 20.0, 180.0, 40.0))
+        assert float(crop.max()) > 0.9
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "size", "limit"),
+    [(50, 120, 100, 200), (50, 120, 40, 200), (0, 200, 200, 200), (180, 200, 100, 200)],
+)
+def test_crop_window_holds_the_box_centre(lo: float, hi: float, size: float, limit: float) -> None:
+    random.seed(2)
+    for _ in range(50):
+        start = _window_start(lo, hi, size, limit)
+        assert 0 <= start <= limit - size
+        assert start <= (lo + hi) / 2 <= start + size
