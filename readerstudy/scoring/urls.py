@@ -1,6 +1,12 @@
 """Pages of the scoring package (mounted at /scoring/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from readerstudy.scoring import views
 
 app_name = "scoring"
-urlpatterns: list = []
+urlpatterns = [
+    path("studies/<int:pk>/progress.json", views.study_progress, name="study_progress"),
+    path("studies/<int:pk>/score/", views.study_score, name="study_score"),
+    path("studies/<int:pk>/retry-failed/", views.study_retry_failed, name="study_retry_failed"),
+]

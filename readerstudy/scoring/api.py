@@ -1,0 +1,157 @@
+"""REST API of the scoring package: model versions and study scoring."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from readerstudy.accounts.permissions import IsCoordinator, IsCoordinatorOrAnalyst
+from readerstudy.core.access import study_for_staff
+from readerstudy.scoring.models import ActiveModel, ModelVersion
+from readerstudy.scoring.selectors import study_scoring_progress
+from readerstudy.scoring.services import (
+    ModelRegistrationError,
+    model_version_activate,
+    model_version_register_upload,
+    study_scoring_enqueue,
+)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    active_for = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "name",
+            "arch",
+            "sha256",
+            "taxonomy_version",
+            "input_size",
+            "class_names",
+            "metrics",
+            "data_summary",
+            "created_at",
+            "active_for",
+        ]
+        read_only_fields = fields
+
+    def get_active_for(self, obj: ModelVersion) -> list[str]:
+        return sorted(ActiveModel.objects.filter(model_version=obj).values_list("task", flat=True))
+
+
+class ModelUploadSerializer(serializers.Serializer):
+    checkpoint = serializers.FileField(help_text="A checkpoint written by classifier.train")
+    name = serializers.CharField(required=False, max_length=128)
+
+
+class ActivateSerializer(serializers.Serializer):
+    tasks = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        min_length=1,
+        help_text='Task names, or ["*"] for every task without a model of its own',
+    )
+
+
+class ScoringProgressSerializer(serializers.Serializer):
+    model = inline_serializer(
+        "ScoringModel",
+        {
+            "id": serializers.IntegerField(),
+            "name": serializers.CharField(),
+            "sha256": serializers.CharField(),
+        },
+        allow_null=True,
+    )
+    total = serializers.IntegerField()
+    scored = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    done = serializers.BooleanField()
+    rate_per_second = serializers.FloatField(allow_null=True)
+    eta_seconds = serializers.FloatField(allow_null=True)
+    failures = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+
+
+class ModelVersionList(generics.ListCreateAPIView):
+    """Registered model versions; coordinators upload new checkpoints here."""
+
+    queryset = ModelVersion.objects.all()
+    serializer_class = ModelVersionSerializer
+    parser_classes = [MultiPartParser]
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.request.method == "POST":
+            return [IsCoordinator()]
+        return [IsCoordinatorOrAnalyst()]
+
+    @extend_schema(request=ModelUploadSerializer, responses={201: ModelVersionSerializer})
+    def post(self, request: Request) -> Response:
+        upload = ModelUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        file = upload.validated_data["checkpoint"]
+        try:
+            model_version = model_version_register_upload(
+                upload=file,
+                filename=file.name,
+                created_by=request.user,  # type: ignore[arg-type]
+                name=upload.validated_data.get("name"),
+            )
+        except ModelRegistrationError as error:
+            raise ValidationError({"checkpoint": [str(error)]}) from None
+        return Response(ModelVersionSerializer(model_version).data, status=status.HTTP_201_CREATED)
+
+
+class ModelVersionDetail(generics.RetrieveAPIView):
+    queryset = ModelVersion.objects.all()
+    serializer_class = ModelVersionSerializer
+    permission_classes = [IsCoordinatorOrAnalyst]
+
+
+class ModelVersionActivate(APIView):
+    """Make a model version score the studies of some tasks; their unscored cases are sent."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=ActivateSerializer, responses={200: ModelVersionSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        model_version = ModelVersion.objects.filter(pk=pk).first()
+        if model_version is None:
+            raise NotFound()
+        body = ActivateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with transaction.atomic():
+            model_version_activate(
+                model_version=model_version,
+                tasks=body.validated_data["tasks"],
+                requested_by=request.user,  # type: ignore[arg-type]
+            )
+        return Response(ModelVersionSerializer(model_version).data)
+
+
+class StudyScoring(APIView):
+    """GET: scoring progress of a study. POST: send its unscored cases to the workers."""
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [IsCoordinator()] if self.request.method == "POST" else [IsCoordinatorOrAnalyst()]
+
+    @extend_schema(responses={200: ScoringProgressSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        study = study_for_staff(request.user, pk)
+        return Response(study_scoring_progress(study).to_dict())
+
+    @extend_schema(request=None, responses={202: ScoringProgressSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        study = study_for_staff(request.user, pk, change=True)
+        run = study_scoring_enqueue(study=study, reason="api", requested_by=request.user)  # type: ignore[arg-type]
+        if run is None:
+            raise ValidationError({"model": [f"no model is active for the task {study.task}"]})
+        return Response(study_scoring_progress(study).to_dict(), status=status.HTTP_202_ACCEPTED)

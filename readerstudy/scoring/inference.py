@@ -1,0 +1,139 @@
+"""The worker's scoring loop: one model per process, images decoded while the CNN runs.
+
+Each worker process keeps the predictors it has loaded, keyed by the checkpoint's sha256, so
+a model is read from disk once per process. Images are decoded and transformed by a small
+thread pool (Pillow releases the GIL), so the next batch is ready while the current batch is
+in the network; scores are written batch by batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from django.conf import settings
+
+from classifier.taxonomy import load_taxonomy
+from readerstudy.scoring.models import CnnScore, ModelVersion
+from readerstudy.studies.models import Case
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:  # torch loads in the worker only, on first use
+    import torch
+
+    from classifier.predictor import Predictor
+
+_PREDICTORS: dict[str, Predictor] = {}
+
+
+def _torch_threads() -> int:
+    return settings.READERSTUDY_TORCH_THREADS or max(1, os.cpu_count() or 1)
+
+
+def predictor_for(model_version: ModelVersion) -> Predictor:
+    """The process's predictor for ``model_version`` (loaded on first use)."""
+    predictor = _PREDICTORS.get(model_version.sha256)
+    if predictor is None:
+        import torch
+
+        from classifier.predictor import Predictor
+
+        torch.set_num_threads(_torch_threads())
+        path = Path(model_version.checkpoint.path)
+        predictor = Predictor.from_checkpoint(
+            path, device=settings.READERSTUDY_SCORING_DEVICE, precision="auto"
+        )
+        if predictor.sha256 != model_version.sha256:
+            raise RuntimeError(
+                f"checkpoint {path} has sha256 {predictor.sha256}, "
+                f"but model version {model_version.pk} is {model_version.sha256}"
+            )
+        _PREDICTORS[model_version.sha256] = predictor
+        log.info("loaded %s on %s (%s)", model_version, predictor.device, predictor.precision)
+    return predictor
+
+
+def load_case_tensor(predictor: Predictor, case: Case) -> torch.Tensor:
+    """Decode the case's stored display image and apply the model's eval transform."""
+    from PIL import Image
+
+    with case.display_image.open("rb") as handle, Image.open(handle) as image:
+        return predictor.transform(image.convert("RGB"))
+
+
+@dataclass
+class ScoredBatch:
+    scores: list[CnnScore] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+def score_cases_in_batches(
+    *, model_version: ModelVersion, cases: Sequence[Case], hostname: str | None = None
+) -> Iterator[ScoredBatch]:
+    """Score ``cases`` with ``model_version``, one batch at a time, for the caller to store.
+
+    A case whose image fails to load is reported in its batch's ``errors`` (case id ->
+    message); the others are scored.
+    """
+    import torch
+
+    predictor = predictor_for(model_version)
+    taxonomy = load_taxonomy()
+    batch_size = int(settings.READERSTUDY_SCORING_BATCH)
+    hostname = hostname or socket.gethostname()
+    device = f"{predictor.device}:{predictor.precision}"
+    tasks = {}
+    with ThreadPoolExecutor(max_workers=settings.READERSTUDY_DECODE_THREADS) as pool:
+        futures: list[tuple[Case, Future[torch.Tensor]]] = [
+            (case, pool.submit(load_case_tensor, predictor, case)) for case in cases
+        ]
+        for start in range(0, len(futures), batch_size):
+            batch = ScoredBatch()
+            batch_cases, tensors = [], []
+            for case, future in futures[start : start + batch_size]:
+                try:
+                    tensors.append(future.result())
+                    batch_cases.append(case)
+                except Exception as error:  # noqa: BLE001 (a bad image must not stop the rest)
+                    batch.errors[case.pk] = f"{type(error).__name__}: {error}"
+            if not batch_cases:
+                yield batch
+                continue
+            began = time.perf_counter()
+            prediction = predictor.predict(torch.stack(tensors), features=True)
+            seconds = time.perf_counter() - began
+            fine = np.asarray(prediction.fine, dtype=np.float64)
+            features = prediction.features
+            for row, case in enumerate(batch_cases):
+                study = case.study
+                if study.pk not in tasks:
+                    tasks[study.pk] = taxonomy.task_from_mapping(
+                        study.task_definition, source=f"study {study.pk}"
+                    )
+                probability = float(taxonomy.task_probability(fine[row], tasks[study.pk])[0])
+                batch.scores.append(
+                    CnnScore(
+                        case=case,
+                        model_version=model_version,
+                        probability=probability,
+                        fine_probabilities=dict(
+                            zip(model_version.class_names, map(float, fine[row]), strict=True)
+                        ),
+                        embedding=None
+                        if features is None
+                        else np.asarray(features[row], dtype=np.float16).tobytes(),
+                        device=device,
+                        worker_host=hostname,
+                        duration_ms=1000.0 * seconds / len(batch_cases),
+                    )
+                )
+            yield batch

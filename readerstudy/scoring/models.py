@@ -1,0 +1,118 @@
+"""The CNN's side of a study: registered model versions and their scores for every case.
+
+A model version is identified by the sha256 of its checkpoint file. Each score says which
+model version produced it; ``UNIQUE(case, model_version)`` makes a redelivered scoring task
+harmless. ``CaseScoring`` tracks each case's attempts with each model, so that an image that
+keeps failing (even by killing the worker process) ends FAILED after at most three attempts.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+# An ActiveModel row for this task name serves every task without a row of its own
+# (custom tasks included).
+ANY_TASK = "*"
+
+
+class ModelVersion(models.Model):
+    name = models.CharField(max_length=128)
+    arch = models.CharField(max_length=64)
+    # Content-addressed: models/<sha256>.pt under MEDIA_ROOT, shared by web and workers.
+    checkpoint = models.FileField(upload_to="models/", max_length=255)
+    sha256 = models.CharField(max_length=64, unique=True)
+    taxonomy_version = models.CharField(max_length=32)
+    input_size = models.JSONField(help_text="[height, width] of the network input")
+    class_names = models.JSONField()
+    metrics = models.JSONField(default=dict, blank=True)
+    data_summary = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha256[:12]})"
+
+
+class ActiveModel(models.Model):
+    """Which model version scores the studies of a task (one per task)."""
+
+    task = models.CharField(max_length=64, unique=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="activations"
+    )
+    activated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.task}: {self.model_version}"
+
+
+class CnnScore(models.Model):
+    case = models.ForeignKey("studies.Case", on_delete=models.CASCADE, related_name="cnn_scores")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="scores")
+    probability = models.FloatField(help_text="P(positive) for the study's task")
+    fine_probabilities = models.JSONField(help_text="Training class -> probability")
+    # Penultimate-layer features from the same forward pass, float16 bytes.
+    embedding = models.BinaryField(null=True, blank=True)
+    device = models.CharField(max_length=32)
+    worker_host = models.CharField(max_length=255)
+    duration_ms = models.FloatField(help_text="This image's share of its batch's wall time")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "model_version"], name="cnn_score_unique")
+        ]
+        indexes = [models.Index(fields=["model_version", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.case} by {self.model_version}: {self.probability:.3f}"
+
+
+class CaseScoring(models.Model):
+    """Bookkeeping of one case with one model: when it was sent, how often tried, failure."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        FAILED = "failed", "Failed"
+
+    case = models.ForeignKey("studies.Case", on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "model_version"], name="case_scoring_unique")
+        ]
+        indexes = [models.Index(fields=["model_version", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.case} with {self.model_version}: {self.status}, {self.attempts} attempts"
+
+
+class ScoringRun(models.Model):
+    """One request to score a study with a model: the basis of progress and ETA."""
+
+    study = models.ForeignKey("studies.Study", on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    n_cases = models.PositiveIntegerField(help_text="Cases without a score when the run began")
+    reason = models.CharField(max_length=32)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.study} with {self.model_version}: {self.n_cases} cases ({self.reason})"

@@ -1,0 +1,141 @@
+"""Reads of the scoring package: which model scores a task, what is scored, progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from readerstudy.scoring.models import ANY_TASK, ActiveModel, CaseScoring, CnnScore, ModelVersion
+from readerstudy.studies.models import Case, Study
+
+
+def active_model_for_task(task: str) -> ModelVersion | None:
+    """The model version active for ``task``, else the one active for every task ("*")."""
+    rows = {
+        row.task: row.model_version
+        for row in ActiveModel.objects.filter(task__in=[task, ANY_TASK]).select_related(
+            "model_version"
+        )
+    }
+    return rows.get(task) or rows.get(ANY_TASK)
+
+
+def cases_needing_score(study: Study, model_version: ModelVersion) -> QuerySet[Case]:
+    """Cases of ``study`` with neither a score from ``model_version`` nor a FAILED mark."""
+    return (
+        Case.objects.filter(study=study)
+        .exclude(pk__in=CnnScore.objects.filter(model_version=model_version).values("case_id"))
+        .exclude(
+            pk__in=CaseScoring.objects.filter(
+                model_version=model_version, status=CaseScoring.Status.FAILED
+            ).values("case_id")
+        )
+        .order_by("position")
+    )
+
+
+@dataclass(frozen=True)
+class ScoringProgress:
+    model_version: ModelVersion | None
+    total: int
+    scored: int
+    failed: int
+    rate_per_second: float | None
+    eta_seconds: float | None
+    failures: list[dict[str, str]]
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.scored - self.failed
+
+    @property
+    def done(self) -> bool:
+        return self.pending == 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "model": None
+            if self.model_version is None
+            else {
+                "id": self.model_version.pk,
+                "name": self.model_version.name,
+                "sha256": self.model_version.sha256,
+            },
+            "total": self.total,
+            "scored": self.scored,
+            "failed": self.failed,
+            "pending": self.pending,
+            "done": self.done,
+            "rate_per_second": self.rate_per_second,
+            "eta_seconds": self.eta_seconds,
+            "failures": self.failures,
+        }
+
+
+def study_scoring_progress(
+    study: Study, model_version: ModelVersion | None = None
+) -> ScoringProgress:
+    """Scored / total, failures and an ETA from the rate since the latest scoring request."""
+    from readerstudy.scoring.models import ScoringRun
+
+    model_version = model_version or active_model_for_task(study.task)
+    total = Case.objects.filter(study=study).count()
+    if model_version is None:
+        return ScoringProgress(None, total, 0, 0, None, None, [])
+    scores = CnnScore.objects.filter(model_version=model_version, case__study=study)
+    scored = scores.count()
+    failed_rows = CaseScoring.objects.filter(
+        model_version=model_version, case__study=study, status=CaseScoring.Status.FAILED
+    ).select_related("case")
+    failures = [
+        {"case": str(row.case.public_id), "source_id": row.case.source_id, "error": row.error}
+        for row in failed_rows[:50]
+    ]
+    failed = failed_rows.count()
+    rate = eta = None
+    run = (
+        ScoringRun.objects.filter(study=study, model_version=model_version, n_cases__gt=0)
+        .order_by("-started_at")
+        .first()
+    )
+    remaining = total - scored - failed
+    if run is not None and remaining > 0:
+        elapsed = (timezone.now() - run.started_at).total_seconds()
+        done_since = scores.filter(created_at__gte=run.started_at).count()
+        if done_since and elapsed > 0:
+            rate = done_since / elapsed
+            eta = remaining / rate
+    return ScoringProgress(model_version, total, scored, failed, rate, eta, failures)
+
+
+def study_cnn_probabilities(
+    study: Study, model_version: ModelVersion | None = None
+) -> dict[int, float]:
+    """Case id -> the CNN's positive probability for the study's task."""
+    model_version = model_version or active_model_for_task(study.task)
+    if model_version is None:
+        return {}
+    return dict(
+        CnnScore.objects.filter(model_version=model_version, case__study=study).values_list(
+            "case_id", "probability"
+        )
+    )
+
+
+def study_embeddings(study: Study, model_version: ModelVersion) -> tuple[list[int], np.ndarray]:
+    """Case ids and their penultimate-layer features (float32 rows) for one model."""
+    rows = list(
+        CnnScore.objects.filter(
+            model_version=model_version, case__study=study, embedding__isnull=False
+        )
+        .order_by("case__position")
+        .values_list("case_id", "embedding")
+    )
+    if not rows:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    ids = [case_id for case_id, _ in rows]
+    matrix = np.stack([np.frombuffer(bytes(blob), dtype=np.float16) for _, blob in rows])
+    return ids, matrix.astype(np.float32)

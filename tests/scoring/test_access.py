@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import StudyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def study(coordinator):
+    return StudyFactory(created_by=coordinator)
+
+
+def test_coordinators_of_the_study_and_analysts_see_scoring_progress(
+    study, coordinator_client, analyst_client
+) -> None:
+    for client in (coordinator_client, analyst_client):
+        response = client.get(f"/scoring/studies/{study.pk}/progress.json")
+        assert response.status_code == 200
+        assert response.json()["total"] == 0
+        assert client.get(f"/api/v1/scoring/studies/{study.pk}/").status_code == 200
+
+
+def test_readers_and_other_coordinators_get_404_for_scoring(
+    study, reader_a_client, other_coordinator
+) -> None:
+    from tests.conftest import logged_in
+
+    for client in (reader_a_client, logged_in(other_coordinator)):
+        assert client.get(f"/scoring/studies/{study.pk}/progress.json").status_code == 404
+        assert client.post(f"/scoring/studies/{study.pk}/score/").status_code == 404
+        assert client.get(f"/api/v1/scoring/studies/{study.pk}/").status_code == 404
+        assert client.post(f"/api/v1/scoring/studies/{study.pk}/").status_code == 404
+
+
+def test_analysts_cannot_start_scoring(study, analyst_client) -> None:
+    assert analyst_client.post(f"/scoring/studies/{study.pk}/score/").status_code == 404
+    assert analyst_client.post(f"/api/v1/scoring/studies/{study.pk}/").status_code == 404
