@@ -1,5 +1,9 @@
 """REST API routes of the analysis package (mounted at /api/v1/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from readerstudy.analysis import api
+
+urlpatterns = [
+    path("analysis/studies/<int:pk>/", api.StudyAnalysisView.as_view(), name="analysis-study"),
+]

@@ -1,6 +1,21 @@
 """Pages of the analysis package (mounted at /analysis/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from readerstudy.analysis import insight_views, views
 
 app_name = "analysis"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.study_list, name="studies"),
+    path("studies/<int:pk>/", views.study_analysis_page, name="study"),
+    path("studies/<int:pk>/data.json", views.study_analysis_data, name="study_data"),
+    path("studies/<int:pk>/export/<str:fmt>/", views.study_export, name="export"),
+    path("studies/<int:pk>/tsne.json", insight_views.tsne_data, name="tsne_data"),
+    path("studies/<int:pk>/errors/", insight_views.errors_page, name="errors"),
+    path(
+        "cases/<uuid:public_id>/image/<str:variant>/",
+        insight_views.case_image,
+        name="case_image",
+    ),
+    path("cases/<uuid:public_id>/saliency/", insight_views.saliency, name="saliency"),
+]

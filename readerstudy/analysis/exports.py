@@ -1,0 +1,250 @@
+"""Exports of a study for analysts: every decision as CSV (streamed in constant memory), the
+ratings for MRMC software (iMRMC, RJafroc, long CSV), and a self-contained HTML report."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from readerstudy.reading.selectors import decisions_iter
+from readerstudy.studies.models import Case, Study
+
+# The statistics, plotly and numpy load only for the exports that need them: the streamed
+# decisions CSV runs in a process of constant, small memory.
+if TYPE_CHECKING:
+    from readerstudy.analysis.formats import RatingsTable
+    from readerstudy.analysis.selectors import StudyData
+    from readerstudy.analysis.study import StudyAnalysis
+
+EXPORT_FORMATS = {
+    "csv": ("text/csv; charset=utf-8", "decisions.csv"),
+    "json": ("application/json", "analysis.json"),
+    "imrmc": ("text/plain; charset=utf-8", "ratings.imrmc"),
+    "ratings": ("text/csv; charset=utf-8", "ratings.csv"),
+    "html": ("text/html; charset=utf-8", "report.html"),
+    "png": ("image/png", "roc.png"),
+    "svg": ("image/svg+xml", "roc.svg"),
+}
+
+DECISION_COLUMNS = [
+    "decision_id",
+    "reader",
+    "simulated",
+    "case",
+    "source_id",
+    "diagnosis",
+    "truth",
+    "decision",
+    "confidence",
+    "revision",
+    "served_at",
+    "submitted_at",
+    "active_ms",
+]
+
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CNN_READER = "CNN"
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Prefix text that a spreadsheet would evaluate with an apostrophe; numbers pass."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for csv.writer over a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat()
+
+
+def decisions_csv_lines(study: Study, *, identities: bool = False) -> Iterator[str]:
+    """Every decision of the study, all revisions, one CSV line at a time.
+
+    Memory stays constant whatever the number of decisions: rows stream from a database
+    cursor and only the case table (truth per case) is held.
+    """
+    writer = csv.writer(_Echo())
+    yield writer.writerow(DECISION_COLUMNS)
+    cases = {
+        pk: (str(public_id), source_id, diagnosis, int(truth))
+        for pk, public_id, source_id, diagnosis, truth in Case.objects.filter(
+            study=study
+        ).values_list("pk", "public_id", "source_id", "diagnosis", "truth")
+    }
+    names: dict[int, str] = {}
+    if identities:
+        names = dict(study.enrolments.values_list("pk", "reader__username"))
+    for (
+        pk,
+        enrolment_id,
+        pseudonym,
+        simulated,
+        case_id,
+        _public_id,
+        decision,
+        confidence,
+        revision,
+        served_at,
+        submitted_at,
+        active_ms,
+    ) in decisions_iter(study):
+        public_id, source_id, diagnosis, truth = cases[case_id]
+        yield writer.writerow(
+            [
+                spreadsheet_safe(value)
+                for value in (
+                    pk,
+                    names.get(enrolment_id, pseudonym),
+                    int(simulated),
+                    public_id,
+                    source_id,
+                    diagnosis,
+                    truth,
+                    decision,
+                    confidence,
+                    revision,
+                    _iso(served_at),
+                    _iso(submitted_at),
+                    "" if active_ms is None else active_ms,
+                )
+            ]
+        )
+
+
+def ratings_table(data: StudyData, *, identities: bool = False) -> RatingsTable:
+    """One modality: each reader's confidence ratings and the CNN's probabilities as the
+    reader "CNN", ready for ``analyze --algorithm CNN`` or RJafroc's StCadVsRad."""
+    import numpy as np
+
+    from readerstudy.analysis.formats import RatingsTable
+
+    readers: list[str] = []
+    cases: list[str] = []
+    truth: list[int] = []
+    rating: list[float] = []
+    case_names = [str(pk) for pk in data.case_ids]
+    for n, name in enumerate(case_names):
+        readers.append(CNN_READER)
+        cases.append(name)
+        truth.append(int(data.truth[n]))
+        rating.append(float(data.cnn[n]))
+    for reader in data.readers:
+        label = data.labels.get(reader.reader)
+        name = label.name(identities) if label else reader.reader
+        for index, value in zip(reader.case_index, reader.rating, strict=True):
+            readers.append(name)
+            cases.append(case_names[index])
+            truth.append(int(data.truth[index]))
+            rating.append(float(value))
+    return RatingsTable(
+        reader=tuple(readers),
+        modality=tuple("readers" for _ in readers),
+        case=tuple(cases),
+        truth=np.asarray(truth, dtype=np.int8),
+        rating=np.asarray(rating, dtype=np.float64),
+        source=f"study {data.study.pk}",
+    )
+
+
+def report_html(
+    data: StudyData,
+    analysis: StudyAnalysis | None,
+    *,
+    identities: bool = False,
+    extra_sections: Iterable[str] = (),
+) -> str:
+    """A single HTML file that opens offline: plotly.js, the figure and every table inline."""
+    from django.template.loader import render_to_string
+
+    from readerstudy.analysis.figures import roc_figure
+
+    context: dict[str, Any] = {
+        "data": data,
+        "study": data.study,
+        "analysis": None if analysis is None else analysis.to_dict(),
+        "identities": identities,
+        "generated_at": timezone.now(),
+        "extra_sections": list(extra_sections),
+    }
+    if analysis is not None:
+        figure = roc_figure(data, analysis, identities=identities)
+        context["figure_html"] = figure.to_html(
+            full_html=False, include_plotlyjs=True, config={"displaylogo": False}
+        )
+        context["reader_rows"] = reader_rows(data, analysis, identities=identities)
+    return render_to_string("analysis/report.html", context)
+
+
+def reader_rows(
+    data: StudyData, analysis: StudyAnalysis, *, identities: bool
+) -> list[dict[str, Any]]:
+    """The per-reader table with display names and the simulated flag."""
+    rows = []
+    for row in analysis.to_dict()["readers"]:
+        label = data.labels.get(row["reader"])
+        rows.append(
+            {
+                **row,
+                "name": label.name(identities) if label else row["reader"],
+                "simulated": bool(label and label.simulated),
+            }
+        )
+    return rows
+
+
+class NoFigureYet(LookupError):
+    """The CNN has not scored cases of both classes, so there is no curve to draw."""
+
+
+def export_bytes(study: Study, fmt: str, *, identities: bool) -> bytes:
+    """Every export but the streamed decisions CSV, as bytes (the page and the command)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from readerstudy.analysis.selectors import analysis_dict, study_analysis_get
+
+    data, analysis = study_analysis_get(study)
+    if fmt == "json":
+        return json.dumps(analysis_dict(data, analysis, identities=identities), indent=2).encode()
+    if fmt in ("imrmc", "ratings"):
+        from readerstudy.analysis.formats import write_imrmc, write_long_csv
+
+        table = ratings_table(data, identities=identities)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "ratings"
+            if fmt == "imrmc":
+                write_imrmc(table, path, description=f"readerstudy: {study.name}")
+            else:
+                write_long_csv(table, path)
+            return path.read_bytes()
+    if fmt == "html":
+        from readerstudy.analysis.insight import gallery_report_section, operating_threshold
+
+        sections = []
+        if data.model_version is not None and data.n_cases:
+            sections.append(
+                gallery_report_section(
+                    study, data.model_version, threshold=operating_threshold(analysis)[0]
+                )
+            )
+        return report_html(data, analysis, identities=identities, extra_sections=sections).encode()
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"unknown export format {fmt!r}")
+    if analysis is None:
+        raise NoFigureYet("no figure yet: the CNN has not scored cases of both classes")
+    from readerstudy.analysis.figures import figure_image, roc_figure
+
+    return figure_image(roc_figure(data, analysis, identities=identities), fmt)  # type: ignore[arg-type]

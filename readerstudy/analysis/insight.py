@@ -1,0 +1,250 @@
+"""Inside the CNN: the t-SNE map of case embeddings, Grad-CAM saliency maps, and the error
+gallery (the cases the CNN gets wrong and those where it and most readers disagree).
+
+t-SNE (van der Maaten & Hinton 2008) runs on the penultimate-layer features that the scoring
+worker stored with each score, reduced first to at most 50 principal components for speed.
+Grad-CAM (Selvaraju et al. 2017) needs the network and runs on a scoring worker.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
+
+from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
+from readerstudy.analysis.study import StudyAnalysis
+from readerstudy.celery import enqueue_on_commit
+from readerstudy.reading.selectors import final_decisions
+from readerstudy.scoring.models import CnnScore, ModelVersion
+from readerstudy.scoring.selectors import study_embeddings
+from readerstudy.studies.models import Case, Study
+
+TARGET_TOP = "top"
+
+
+def _embedding_source(study: Study, model_version: ModelVersion) -> str:
+    stats = CnnScore.objects.filter(
+        case__study=study, model_version=model_version, embedding__isnull=False
+    ).aggregate(n=Count("pk"), last=Max("pk"))
+    return f"{stats['n']}:{stats['last']}"
+
+
+def tsne_map_request(study: Study, model_version: ModelVersion) -> TsneMap:
+    """The study's t-SNE map; (re)computed by a worker when missing or out of date."""
+    from readerstudy.analysis.tasks import tsne_compute
+
+    source = _embedding_source(study, model_version)
+    with transaction.atomic():
+        tsne, created = TsneMap.objects.select_for_update().get_or_create(
+            study=study,
+            model_version=model_version,
+            defaults={"source": source, "status": InsightStatus.PENDING},
+        )
+        stale = tsne.source != source and tsne.status != InsightStatus.PENDING
+        if created or stale:
+            tsne.source = source
+            tsne.status = InsightStatus.PENDING
+            tsne.save(update_fields=["source", "status", "updated_at"])
+            enqueue_on_commit(tsne_compute, tsne_map_id=tsne.pk)
+    return tsne
+
+
+def tsne_coordinates(embeddings: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """2-D t-SNE (van der Maaten & Hinton 2008) after PCA to <= 50 dimensions."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    n = embeddings.shape[0]
+    if n < 3:
+        return np.zeros((n, 2))
+    reduced = PCA(
+        n_components=min(50, n - 1, embeddings.shape[1]), random_state=seed
+    ).fit_transform(embeddings)
+    tsne = TSNE(
+        n_components=2,
+        perplexity=float(min(30, max(2, (n - 1) // 3))),
+        init="pca",
+        learning_rate="auto",
+        random_state=seed,
+    )
+    return tsne.fit_transform(reduced)
+
+
+def tsne_map_compute(*, tsne_map_id: int) -> None:
+    tsne = TsneMap.objects.select_related("study", "model_version").get(pk=tsne_map_id)
+    began = time.perf_counter()
+    try:
+        case_ids, embeddings = study_embeddings(tsne.study, tsne.model_version)
+        points = tsne_coordinates(embeddings)
+    except Exception as error:
+        TsneMap.objects.filter(pk=tsne.pk).update(
+            status=InsightStatus.FAILED, error=f"{type(error).__name__}: {error}"
+        )
+        raise
+    TsneMap.objects.filter(pk=tsne.pk).update(
+        status=InsightStatus.READY,
+        coordinates={
+            str(pk): [float(x), float(y)] for pk, (x, y) in zip(case_ids, points, strict=True)
+        },
+        error="",
+        seconds=time.perf_counter() - began,
+    )
+
+
+def saliency_map_request(case: Case, model_version: ModelVersion, target: str) -> SaliencyMap:
+    """The case's Grad-CAM map for ``target``; computed by a scoring worker on first request."""
+    from readerstudy.analysis.tasks import saliency_compute
+
+    try:
+        with transaction.atomic():
+            saliency, created = SaliencyMap.objects.get_or_create(
+                case=case,
+                model_version=model_version,
+                target=target,
+                defaults={"status": InsightStatus.PENDING},
+            )
+            if created:
+                enqueue_on_commit(saliency_compute, saliency_map_id=saliency.pk)
+    except IntegrityError:  # two first requests at once: the other one sent the task
+        saliency = SaliencyMap.objects.get(case=case, model_version=model_version, target=target)
+    return saliency
+
+
+def saliency_map_compute(*, saliency_map_id: int) -> None:
+    """Run Grad-CAM on the case's display image and store the overlay as PNG."""
+    from PIL import Image
+
+    from classifier.explain import grad_cam, overlay
+    from readerstudy.scoring.inference import predictor_for
+
+    saliency = SaliencyMap.objects.select_related("case", "model_version").get(pk=saliency_map_id)
+    predictor = predictor_for(saliency.model_version)
+    with saliency.case.display_image.open("rb") as handle, Image.open(handle) as raw:
+        image = raw.convert("RGB")
+    target = None if saliency.target == TARGET_TOP else saliency.target
+    cam = grad_cam(predictor, image, target=target)
+    buffer = io.BytesIO()
+    overlay(image, cam).save(buffer, format="PNG")
+    name = f"saliency/{saliency.case.study_id}/{secrets.token_hex(12)}.png"
+    saliency.overlay.save(name, ContentFile(buffer.getvalue()), save=False)
+    saliency.status = InsightStatus.READY
+    saliency.error = ""
+    saliency.save(update_fields=["overlay", "status", "error", "updated_at"])
+
+
+def operating_threshold(analysis: StudyAnalysis | None) -> tuple[float, str]:
+    """The study's operating point for the gallery: the CNN's threshold at the readers' mean
+    sensitivity (Brinker 2019) once readers have graded, else a probability of 0.5; with a
+    phrase saying which."""
+    brinker = analysis.to_dict().get("brinker") if analysis is not None else None
+    if brinker and brinker.get("cnn_threshold") is not None:
+        return float(brinker["cnn_threshold"]), (
+            f"the readers' mean sensitivity ({100 * brinker['target']:.1f}%)"
+        )
+    return 0.5, "a probability of 0.5"
+
+
+@dataclass(frozen=True)
+class GalleryRow:
+    case: Case
+    truth: bool
+    probability: float
+    cnn_positive: bool
+    readers: int
+    biopsy_votes: int
+
+    @property
+    def cnn_wrong(self) -> bool:
+        return self.cnn_positive != self.truth
+
+    @property
+    def majority_positive(self) -> bool | None:
+        if not self.readers:
+            return None
+        return 2 * self.biopsy_votes > self.readers
+
+    @property
+    def disagrees_with_readers(self) -> bool:
+        majority = self.majority_positive
+        return majority is not None and majority != self.cnn_positive
+
+
+def error_gallery(
+    study: Study, model_version: ModelVersion, *, threshold: float
+) -> list[GalleryRow]:
+    """Cases the CNN calls wrongly at ``threshold`` and cases where the CNN and most readers
+    disagree, most confident mistakes first."""
+    scores = dict(
+        CnnScore.objects.filter(case__study=study, model_version=model_version).values_list(
+            "case_id", "probability"
+        )
+    )
+    votes: dict[int, list[int]] = {}
+    for row in final_decisions(study).values_list("case_id", "biopsy"):
+        tally = votes.setdefault(row[0], [0, 0])
+        tally[0] += 1
+        tally[1] += int(row[1])
+    rows = []
+    for case in Case.objects.filter(study=study, pk__in=scores).order_by("position"):
+        probability = scores[case.pk]
+        readers, biopsy = votes.get(case.pk, [0, 0])
+        row = GalleryRow(
+            case=case,
+            truth=case.truth,
+            probability=probability,
+            cnn_positive=probability >= threshold,
+            readers=readers,
+            biopsy_votes=biopsy,
+        )
+        if row.cnn_wrong or row.disagrees_with_readers:
+            rows.append(row)
+    return sorted(rows, key=lambda r: -abs(r.probability - threshold) if r.cnn_wrong else 1)
+
+
+def _data_uri(field, content_type: str) -> str:
+    import base64
+
+    try:
+        with field.open("rb") as handle:
+            return f"data:{content_type};base64,{base64.b64encode(handle.read()).decode()}"
+    except (OSError, ValueError):
+        return ""
+
+
+def gallery_report_section(study: Study, model_version: ModelVersion, *, threshold: float) -> str:
+    """The error gallery for the HTML report, images inline (data URIs) so it opens offline.
+
+    Saliency maps appear where a worker has already computed them."""
+    from django.template.loader import render_to_string
+
+    rows = error_gallery(study, model_version, threshold=threshold)
+    ready = {
+        saliency.case_id: saliency
+        for saliency in SaliencyMap.objects.filter(
+            case__study=study,
+            model_version=model_version,
+            target=TARGET_TOP,
+            status=InsightStatus.READY,
+        )
+    }
+    items = [
+        {
+            "row": row,
+            "thumbnail": _data_uri(row.case.thumbnail, "image/jpeg"),
+            "saliency": _data_uri(ready[row.case.pk].overlay, "image/png")
+            if row.case.pk in ready
+            else "",
+        }
+        for row in rows
+    ]
+    return render_to_string(
+        "analysis/_report_gallery.html",
+        {"items": items, "threshold": threshold, "model_version": model_version},
+    )

@@ -1,0 +1,139 @@
+"""Pages and data for the views inside the CNN (analysts and the study's coordinators)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from readerstudy.analysis.insight import (
+    TARGET_TOP,
+    error_gallery,
+    operating_threshold,
+    saliency_map_request,
+    tsne_map_request,
+)
+from readerstudy.analysis.models import InsightStatus
+from readerstudy.analysis.selectors import study_analysis_get
+from readerstudy.core.access import study_for_staff
+from readerstudy.scoring.models import CnnScore
+from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.studies.media import case_image_response
+from readerstudy.studies.models import Case
+
+VARIANTS = ("thumbnail", "display", "full")
+
+
+def _case_for_staff(request: HttpRequest, public_id: uuid.UUID) -> Case:
+    case = Case.objects.filter(public_id=public_id).select_related("study").first()
+    if case is None:
+        raise Http404("no such case")
+    study_for_staff(request.user, case.study_id)
+    return case
+
+
+@login_required
+@require_GET
+def case_image(request: HttpRequest, public_id: uuid.UUID, variant: str) -> HttpResponse:
+    if variant not in VARIANTS:
+        raise Http404("no such image")
+    return case_image_response(_case_for_staff(request, public_id), variant)  # type: ignore[arg-type]
+
+
+def _model_or_404(study):
+    model_version = active_model_for_task(study.task)
+    if model_version is None:
+        raise Http404("no model is active for this task")
+    return model_version
+
+
+@login_required
+@never_cache
+@require_GET
+def tsne_data(request: HttpRequest, pk: int) -> JsonResponse:
+    """The t-SNE map's points (case, position, truth, diagnosis, CNN score, thumbnail), or
+    its status while a worker computes it."""
+    study = study_for_staff(request.user, pk)
+    model_version = _model_or_404(study)
+    tsne = tsne_map_request(study, model_version)
+    if tsne.status != InsightStatus.READY:
+        return JsonResponse({"status": tsne.status, "error": tsne.error, "points": []})
+    scores = dict(
+        CnnScore.objects.filter(case__study=study, model_version=model_version).values_list(
+            "case_id", "probability"
+        )
+    )
+    cases = Case.objects.filter(pk__in=[int(k) for k in tsne.coordinates]).only(
+        "pk", "public_id", "diagnosis", "truth"
+    )
+    points = []
+    for case in cases:
+        x, y = tsne.coordinates[str(case.pk)]
+        points.append(
+            {
+                "case": str(case.public_id),
+                "x": x,
+                "y": y,
+                "truth": int(case.truth),
+                "diagnosis": case.diagnosis,
+                "score": scores.get(case.pk),
+                "thumbnail": reverse("analysis:case_image", args=[case.public_id, "thumbnail"]),
+            }
+        )
+    return JsonResponse(
+        {
+            "status": tsne.status,
+            "seconds": tsne.seconds,
+            "model": model_version.name,
+            "points": points,
+        }
+    )
+
+
+@login_required
+@never_cache
+@require_GET
+def saliency(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The Grad-CAM overlay (PNG) once ready; 202 with the status while a worker computes it."""
+    case = _case_for_staff(request, public_id)
+    model_version = _model_or_404(case.study)
+    target = request.GET.get("target") or TARGET_TOP
+    if target != TARGET_TOP and target not in model_version.class_names:
+        raise Http404("no such class")
+    saliency_map = saliency_map_request(case, model_version, target)
+    if saliency_map.status == InsightStatus.READY:
+        response = FileResponse(saliency_map.overlay.open("rb"), content_type="image/png")
+        response.headers.pop("Content-Disposition", None)
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+    status = 500 if saliency_map.status == InsightStatus.FAILED else 202
+    return JsonResponse({"status": saliency_map.status, "error": saliency_map.error}, status=status)
+
+
+@login_required
+@require_GET
+def errors_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """The error gallery at the study's operating point: the CNN's threshold at the readers'
+    mean sensitivity (Brinker 2019) when readers have graded, else 0.5."""
+    study = study_for_staff(request.user, pk)
+    model_version = _model_or_404(study)
+    _, analysis = study_analysis_get(study, model_version)
+    threshold, basis = operating_threshold(analysis)
+    rows = error_gallery(study, model_version, threshold=threshold)
+    return render(
+        request,
+        "analysis/errors.html",
+        {
+            "study": study,
+            "model_version": model_version,
+            "rows": rows,
+            "threshold": threshold,
+            "basis": basis,
+            "classes": model_version.class_names,
+        },
+    )

@@ -1,0 +1,194 @@
+"""From the database to the pure statistics: a study's truth, CNN scores and readers' last
+answers as arrays, and the cached analysis of them.
+
+Readers appear under their pseudonym (R01, R02, ...) unless identities are asked for.
+The analysis covers the cases the CNN has scored; while scoring is under way the pages say
+how many cases that is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.core.cache import cache
+from django.db.models import Count, Max
+
+from readerstudy.analysis.readers import ReaderInput
+from readerstudy.analysis.study import StudyAnalysis, study_analysis
+from readerstudy.reading.models import Decision
+from readerstudy.reading.selectors import final_decisions
+from readerstudy.scoring.models import CnnScore, ModelVersion
+from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.studies.models import Case, Enrolment, Study
+
+ANALYSIS_CACHE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class ReaderLabel:
+    pseudonym: str
+    username: str
+    simulated: bool
+
+    def name(self, identities: bool) -> str:
+        return self.username if identities else self.pseudonym
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """The arrays of one study, restricted to the cases the CNN has scored."""
+
+    study: Study
+    model_version: ModelVersion | None
+    case_ids: list[int]
+    truth: np.ndarray
+    cnn: np.ndarray
+    readers: list[ReaderInput]
+    labels: dict[str, ReaderLabel]
+    n_cases_total: int
+    n_decisions: int
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.case_ids)
+
+    @property
+    def analysable(self) -> bool:
+        """The CNN's curve needs scored cases of both classes."""
+        return self.n_cases > 0 and 0 < int(self.truth.sum()) < self.n_cases
+
+
+def study_fingerprint(study: Study, model_version: ModelVersion | None) -> str:
+    """Changes whenever a decision or a score of the study is added."""
+    decisions = Decision.objects.filter(enrolment__study=study).aggregate(
+        n=Count("pk"), last=Max("pk")
+    )
+    scores = (
+        CnnScore.objects.filter(case__study=study, model_version=model_version).aggregate(
+            n=Count("pk"), last=Max("pk")
+        )
+        if model_version
+        else {"n": 0, "last": None}
+    )
+    cases = Case.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    return (
+        f"{study.pk}:{model_version.pk if model_version else '-'}:"
+        f"{decisions['n']}.{decisions['last']}:{scores['n']}.{scores['last']}:"
+        f"{cases['n']}.{cases['last']}"
+    )
+
+
+def study_data_get(study: Study, model_version: ModelVersion | None = None) -> StudyData:
+    model_version = model_version or active_model_for_task(study.task)
+    cases = list(Case.objects.filter(study=study).order_by("position").values_list("pk", "truth"))
+    scores: dict[int, float] = {}
+    if model_version is not None:
+        scores = dict(
+            CnnScore.objects.filter(case__study=study, model_version=model_version).values_list(
+                "case_id", "probability"
+            )
+        )
+    scored = [(pk, truth) for pk, truth in cases if pk in scores]
+    index = {pk: n for n, (pk, _) in enumerate(scored)}
+    labels = {
+        row.pseudonym: ReaderLabel(row.pseudonym, row.reader.get_username(), row.simulated)
+        for row in Enrolment.objects.filter(study=study).select_related("reader")
+    }
+    per_reader: dict[str, tuple[list[int], list[bool], list[float]]] = {}
+    n_decisions = 0
+    for row in final_decisions(study).iterator(chunk_size=5000):
+        n_decisions += 1
+        position = index.get(row["case_id"])
+        if position is None:
+            continue
+        cases_of, decisions_of, ratings_of = per_reader.setdefault(row["pseudonym"], ([], [], []))
+        cases_of.append(position)
+        decisions_of.append(bool(row["biopsy"]))
+        ratings_of.append(float(row["confidence"]))
+    readers = [
+        ReaderInput(
+            reader=pseudonym,
+            case_index=np.asarray(cases_of, dtype=np.int64),
+            decision=np.asarray(decisions_of, dtype=bool),
+            rating=np.asarray(ratings_of, dtype=np.float64),
+        )
+        for pseudonym, (cases_of, decisions_of, ratings_of) in sorted(per_reader.items())
+    ]
+    return StudyData(
+        study=study,
+        model_version=model_version,
+        case_ids=[pk for pk, _ in scored],
+        truth=np.asarray([int(truth) for _, truth in scored], dtype=np.int8),
+        cnn=np.asarray([scores[pk] for pk, _ in scored], dtype=np.float64),
+        readers=readers,
+        labels=labels,
+        n_cases_total=len(cases),
+        n_decisions=n_decisions,
+    )
+
+
+def _usable_readers(data: StudyData) -> list[ReaderInput]:
+    """Readers with at least one graded case (a reader who has not started has no point)."""
+    return [reader for reader in data.readers if len(reader.case_index)]
+
+
+def study_analysis_get(
+    study: Study, model_version: ModelVersion | None = None, *, n_bootstrap: int = 2000
+) -> tuple[StudyData, StudyAnalysis | None]:
+    """The study's data and its full analysis (None until the CNN has scored both classes).
+
+    The analysis is cached until a decision, a score or a case is added.
+    """
+    model_version = model_version or active_model_for_task(study.task)
+    key = f"analysis:{study_fingerprint(study, model_version)}:{n_bootstrap}"
+    data = study_data_get(study, model_version)
+    if not data.analysable:
+        return data, None
+    analysis = cache.get(key)
+    if analysis is None:
+        analysis = study_analysis(
+            data.truth, data.cnn, _usable_readers(data), n_bootstrap=n_bootstrap
+        )
+        cache.set(key, analysis, ANALYSIS_CACHE_SECONDS)
+    return data, analysis
+
+
+def analysis_dict(
+    data: StudyData, analysis: StudyAnalysis | None, *, identities: bool
+) -> dict[str, Any]:
+    """The JSON export: the study, the model, the scope, and every figure of the analysis."""
+    study = data.study
+    result: dict[str, Any] = {
+        "study": {
+            "id": study.pk,
+            "name": study.name,
+            "task": study.task_definition,
+            "modality": study.modality,
+            "confidence_scale": study.confidence_scale,
+        },
+        "model": None
+        if data.model_version is None
+        else {
+            "id": data.model_version.pk,
+            "name": data.model_version.name,
+            "sha256": data.model_version.sha256,
+        },
+        "cases_total": data.n_cases_total,
+        "cases_scored": data.n_cases,
+        "reader_identities": "names" if identities else "pseudonyms",
+        "analysis": None if analysis is None else analysis.to_dict(),
+    }
+    labels = data.labels
+    if result["analysis"] is not None:
+        for row in result["analysis"]["readers"]:
+            label = labels.get(row["reader"])
+            row["simulated"] = bool(label and label.simulated)
+            if identities and label:
+                row["reader"] = label.username
+        if identities:
+            result["analysis"]["mrmc_readers"] = [
+                labels[p].username if p in labels else p for p in result["analysis"]["mrmc_readers"]
+            ]
+    return result

@@ -1,0 +1,114 @@
+"""Analyst pages: the CNN's ROC curve with every reader on it, tables, and exports."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.text import slugify
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from readerstudy.accounts.roles import Role, user_roles
+from readerstudy.analysis import exports
+from readerstudy.analysis.csp import plotly_page
+from readerstudy.analysis.selectors import study_analysis_get, study_fingerprint
+from readerstudy.core.access import studies_for_staff, study_for_staff
+from readerstudy.scoring.selectors import active_model_for_task, study_scoring_progress
+
+
+def _flag(request: HttpRequest, name: str) -> bool:
+    return request.GET.get(name) in ("1", "true", "on")
+
+
+@login_required
+@require_GET
+def study_list(request: HttpRequest) -> HttpResponse:
+    if not user_roles(request.user) & {Role.ANALYST, Role.COORDINATOR}:
+        raise Http404("no analyses for this account")
+    studies = studies_for_staff(request.user).annotate(
+        n_cases=Count("cases", distinct=True), n_readers=Count("enrolments", distinct=True)
+    )
+    return render(request, "analysis/study_list.html", {"studies": studies})
+
+
+def _tables_context(request: HttpRequest, pk: int) -> dict:
+    study = study_for_staff(request.user, pk)
+    identities = _flag(request, "identities")
+    data, analysis = study_analysis_get(study)
+    context = {
+        "study": study,
+        "data": data,
+        "analysis": None if analysis is None else analysis.to_dict(),
+        "identities": identities,
+        "scoring": study_scoring_progress(study),
+        "fingerprint": study_fingerprint(study, data.model_version),
+    }
+    if analysis is not None:
+        context["reader_rows"] = exports.reader_rows(data, analysis, identities=identities)
+        from readerstudy.analysis.figures import figure_json, roc_figure  # plotly, on demand
+
+        context["figure"] = figure_json(
+            roc_figure(
+                data, analysis, identities=identities, reader_curves=_flag(request, "curves")
+            )
+        )
+    return context
+
+
+@plotly_page
+@login_required
+@require_GET
+def study_analysis_page(request: HttpRequest, pk: int) -> HttpResponse:
+    context = _tables_context(request, pk)
+    return render(request, "analysis/study.html", context)
+
+
+@login_required
+@never_cache
+@require_GET
+def study_analysis_data(request: HttpRequest, pk: int) -> JsonResponse:
+    """What the page polls: a fingerprint, and when it changed, the new figure and tables."""
+    study = study_for_staff(request.user, pk)
+    fingerprint = study_fingerprint(study, active_model_for_task(study.task))
+    if request.GET.get("since") == fingerprint:
+        return JsonResponse({"fingerprint": fingerprint, "changed": False})
+    context = _tables_context(request, pk)
+    return JsonResponse(
+        {
+            "fingerprint": context["fingerprint"],
+            "changed": True,
+            "figure": context.get("figure"),
+            "tables_html": render_to_string("analysis/_tables.html", context, request=request),
+        }
+    )
+
+
+@login_required
+@require_GET
+def study_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """Downloads: csv (every decision), json, imrmc, ratings (long CSV), html, png, svg.
+
+    Readers appear by pseudonym unless ``identities=1``.
+    """
+    if fmt not in exports.EXPORT_FORMATS:
+        raise Http404("unknown export format")
+    study = study_for_staff(request.user, pk)
+    identities = _flag(request, "identities")
+    content_type, suffix = exports.EXPORT_FORMATS[fmt]
+    filename = f"{slugify(study.name) or 'study'}-{study.pk}-{suffix}"
+    if fmt == "csv":
+        response: HttpResponse = StreamingHttpResponse(
+            exports.decisions_csv_lines(study, identities=identities), content_type=content_type
+        )
+    else:
+        try:
+            body = exports.export_bytes(study, fmt, identities=identities)
+        except exports.NoFigureYet as error:
+            raise Http404(str(error)) from None
+        response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
