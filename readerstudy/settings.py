@@ -9,6 +9,7 @@ README's configuration table lists every variable.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -239,7 +240,11 @@ CONTENT_SECURITY_POLICY = {
 # --- Static files -----------------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js comes from the pinned plotly package itself, served like every other asset.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+]
 STATIC_ROOT = env_path("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles")
 # Images built into the container run collectstatic and serve hashed names; a checkout
 # serves straight from the source folders through WhiteNoise's finders.
@@ -263,6 +268,29 @@ STORAGES = {
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("READERSTUDY_UPLOAD_MAX_FILES", 20_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Image ingest -----------------------------------------------------------------------
+
+# Every image is checked against these limits before its pixels are decoded, and every zip
+# before anything in it is extracted (readerstudy/studies/ingest/).
+READERSTUDY_INGEST = {
+    # width x height read from the file header; larger images are refused undecoded.
+    "MAX_PIXELS": env_int("READERSTUDY_IMAGE_MAX_PIXELS", 50_000_000),
+    "MAX_IMAGE_BYTES": env_int("READERSTUDY_IMAGE_MAX_BYTES", 256 * 1024 * 1024),
+    "DISPLAY_MAX_SIDE": env_int("READERSTUDY_DISPLAY_MAX_SIDE", 1600),
+    "THUMBNAIL_MAX_SIDE": env_int("READERSTUDY_THUMBNAIL_MAX_SIDE", 256),
+    "JPEG_QUALITY": env_int("READERSTUDY_JPEG_QUALITY", 95),
+    "ZIP_MAX_MEMBERS": env_int("READERSTUDY_ZIP_MAX_MEMBERS", 25_000),
+    "ZIP_MAX_TOTAL_BYTES": env_int("READERSTUDY_ZIP_MAX_TOTAL_BYTES", 8 * 1024**3),
+    # Photographs barely compress; a member that inflates more than this is a zip bomb.
+    "ZIP_MAX_RATIO": env_int("READERSTUDY_ZIP_MAX_RATIO", 100),
+    "MANIFEST_MAX_BYTES": env_int("READERSTUDY_MANIFEST_MAX_BYTES", 64 * 1024 * 1024),
+    "MANIFEST_MAX_ROWS": env_int("READERSTUDY_MANIFEST_MAX_ROWS", 200_000),
+    # A coordinator fixes a manifest in one go: report up to this many errors per import.
+    "MAX_ERRORS": env_int("READERSTUDY_IMPORT_MAX_ERRORS", 200),
+    # Threads that decode and re-encode images in parallel (1 = in the calling thread).
+    "WORKERS": env_int("READERSTUDY_INGEST_WORKERS", 2),
+}
 
 # --- API --------------------------------------------------------------------------------
 
@@ -298,6 +326,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "readerstudy.studies.models.Study.Status",
+        "ImportJobStatusEnum": "readerstudy.studies.models.ImportJob.Status",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------
@@ -329,6 +361,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Scoring tasks go to the queue of the workers that should run the CNN: "cpu" or "gpu".
 READERSTUDY_SCORING_QUEUE = env_str("READERSTUDY_SCORING_QUEUE", "cpu")
+# "auto" = CUDA when the worker has a GPU, else the CPU (bf16 where the CPU supports it).
+READERSTUDY_SCORING_DEVICE = env_str("READERSTUDY_SCORING_DEVICE", "auto")
+READERSTUDY_SCORING_CHUNK = env_int("READERSTUDY_SCORING_CHUNK", 64)
+READERSTUDY_SCORING_BATCH = env_int("READERSTUDY_SCORING_BATCH", 32)
+READERSTUDY_DECODE_THREADS = env_int("READERSTUDY_DECODE_THREADS", 2)
+# torch threads per worker process (0: one per CPU core; with N pool processes use cores / N).
+READERSTUDY_TORCH_THREADS = env_int("READERSTUDY_TORCH_THREADS", 0)
+# The reconciler re-sends cases still unscored this long after they were sent.
+READERSTUDY_SCORING_STALE_SECONDS = env_int("READERSTUDY_SCORING_STALE_SECONDS", 600)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-scores": {
+        "task": "readerstudy.scoring.tasks.reconcile_scores",
+        "schedule": env_int("READERSTUDY_RECONCILE_SECONDS", 120),
+    },
+}
+
+# Headless Chromium that renders figures to PNG/SVG (kaleido); nothing is downloaded.
+READERSTUDY_CHROMIUM = env_path("READERSTUDY_CHROMIUM", Path("/usr/bin/chromium"))
 
 # --- Logging, locale --------------------------------------------------------------------
 

@@ -79,3 +79,15 @@ def test_env_helpers_refuse_values_they_cannot_read(monkeypatch) -> None:
     monkeypatch.setenv("SOME_NUMBER", "ten")
     with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be an integer"):
         project_settings.env_int("SOME_NUMBER", 1)
+
+
+def test_every_setting_read_from_the_environment_is_in_the_readme() -> None:
+    import re
+
+    names = set(
+        re.findall(r'env_\w+\("([A-Z_]+)"', (REPO_ROOT / "readerstudy" / "settings.py").read_text())
+    )
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+    assert names, "the settings read their values with env_* helpers"
+    assert names <= table, f"missing from the README's configuration table: {names - table}"

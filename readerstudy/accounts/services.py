@@ -6,7 +6,11 @@ import secrets
 from collections.abc import Iterable
 
 from django.contrib.auth.models import Group, User
+from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
 
 from readerstudy.accounts.roles import Role
@@ -57,3 +61,18 @@ def api_token_regenerate(*, user: User) -> Token:
     with transaction.atomic():
         Token.objects.filter(user=user).delete()
         return Token.objects.create(user=user)
+
+
+def password_set_path(user: User) -> str:
+    """The path of a one-time link at which ``user`` chooses a password.
+
+    Django's password-reset token: it stops working once the password is set (the token
+    covers the password hash and last login) and after PASSWORD_RESET_TIMEOUT (3 days).
+    """
+    return reverse(
+        "accounts:password_set",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )

@@ -91,3 +91,37 @@ def test_api_views_without_permissions_deny_everyone() -> None:
     from readerstudy.accounts.permissions import DenyAll
 
     assert api_settings.DEFAULT_PERMISSION_CLASSES == [DenyAll]
+
+
+@pytest.mark.django_db
+def test_role_permissions_answer_404_to_users_without_the_role_and_401_to_anonymous(
+    reader_a,
+) -> None:
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.views import APIView
+
+    from readerstudy.accounts.permissions import IsCoordinatorOrAnalyst
+
+    class Probe(APIView):
+        permission_classes = [IsCoordinatorOrAnalyst]
+
+        def get(self, request):
+            from rest_framework.response import Response
+
+            return Response({"ok": True})
+
+    factory = APIRequestFactory()
+    assert Probe.as_view()(factory.get("/probe")).status_code == 401
+    request = factory.get("/probe")
+    from rest_framework.test import force_authenticate
+
+    force_authenticate(request, user=reader_a)
+    assert Probe.as_view()(request).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_role_groups_survive_a_database_flush() -> None:
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
+    assert set(Group.objects.values_list("name", flat=True)) >= {r.value for r in Role}
