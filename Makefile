@@ -25,14 +25,16 @@ demo: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py demo $(DEMO_ARGS)
 
-## test: install the test tools and run the whole suite
+## test: install the test tools and run the whole suite: everything, then the fault tests,
+## which kill workers, Redis and PostgreSQL and so use a Redis server of their own (port 6390)
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not faults" $(PYTEST_ARGS)
+	CELERY_BROKER_URL=redis://127.0.0.1:6390/0 $(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy classifier readerstudy/analysis
+	$(VENV)/bin/mypy classifier readerstudy/analysis readerstudy/scoring
 
 clean-local:
 	rm -rf var staticfiles

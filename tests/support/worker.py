@@ -121,6 +121,7 @@ def start_worker(
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     ready_timeout: float = 90.0,
+    app: str = "readerstudy.celery",
 ) -> WorkerProcess:
     """Start ``celery worker`` and wait until it reports ready."""
     name = f"test-{uuid.uuid4().hex[:8]}"
@@ -130,7 +131,7 @@ def start_worker(
         "-m",
         "celery",
         "-A",
-        "readerstudy.celery",
+        app,
         "worker",
         "--hostname",
         f"{name}@%h",
