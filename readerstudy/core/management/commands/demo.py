@@ -1,15 +1,25 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
 from readerstudy.core.demo import (
+    DemoDataMissing,
     DemoProcesses,
     demo_accounts_ensure,
+    demo_data_locate,
     demo_logins_path,
+    demo_panel_ensure,
+    demo_readers_enrol,
+    demo_reset,
+    demo_study_create,
+    demo_study_get,
     demo_web_start,
     demo_worker_start,
     wait_for_http,
@@ -19,41 +29,103 @@ from readerstudy.core.services import worker_ping
 
 class Command(BaseCommand):
     help = (
-        "Run the demo: accounts for every role, a Celery worker on the embedded broker and "
-        "the web server. Safe to run again; --reset starts over."
+        "Run the demo study: accounts for every role, a melanoma-vs-nevus study of "
+        "biopsy-proven images scored by the shipped CNN through a worker, a simulated "
+        "reader panel, and the web server. Safe to run again; --reset starts over."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--readers", type=int, default=3, help="reader accounts to create (default 3)"
+            "--data",
+            type=Path,
+            default=None,
+            help="folder with ham10000/ and isic-uda1-demo/ (default: ../shared/data)",
+        )
+        parser.add_argument(
+            "--readers", type=int, default=3, help="reader accounts for people (default 3)"
+        )
+        parser.add_argument(
+            "--simulated",
+            type=int,
+            default=20,
+            help="simulated readers in the panel (default 20; 0 for none)",
+        )
+        parser.add_argument(
+            "--sample",
+            default=None,
+            help="held-out HAM10000 cases per diagnosis (default mel=50,nv=120)",
+        )
+        parser.add_argument(
+            "--reset", action="store_true", help="delete the demo study and accounts first"
         )
         parser.add_argument("--host", default="127.0.0.1", help="address to serve on")
         parser.add_argument("--port", type=int, default=8000, help="port to serve on")
         parser.add_argument(
             "--no-serve",
             action="store_true",
-            help="prepare everything, then exit instead of serving",
+            help="build and score the study, then stop instead of serving",
         )
 
     def handle(self, *args: object, **options: object) -> None:
         readers = int(options["readers"])  # type: ignore[call-overload]
         if readers < 1:
             raise CommandError("--readers must be at least 1")
+        folder = Path(options["data"] or settings.SHARED_DATA_DIR)  # type: ignore[arg-type]
+        try:
+            data = demo_data_locate(folder)
+        except DemoDataMissing as error:
+            raise CommandError(f"the demo data is not there.\n{error}") from None
+        sample = None
+        if options["sample"]:
+            from classifier.taxonomy import load_taxonomy
+            from readerstudy.studies.ingest.selection import sample_parse
+
+            try:
+                sample = sample_parse(str(options["sample"]), taxonomy=load_taxonomy())
+            except ValueError as error:
+                raise CommandError(f"--sample: {error}") from None
+        began = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
+        if options["reset"]:
+            demo_reset()
+            self.stdout.write("Removed the demo study and accounts.")
         logins = demo_accounts_ensure(readers=readers)
-        if options["no_serve"]:
-            self._print_logins(logins, url=None)
-            return
+        coordinator = User.objects.get(username="coordinator")
 
         processes = DemoProcesses()
         try:
             self.stdout.write("Starting a Celery worker on the embedded broker ...")
             processes.worker = demo_worker_start()
-            if worker_ping(timeout=120) is None:
+            if worker_ping(timeout=180) is None:
                 raise CommandError(
-                    "the worker did not answer within 120 s; see "
-                    f"{settings.VAR_DIR / 'log' / 'worker.log'}"
+                    f"the worker did not answer; see {settings.VAR_DIR / 'log' / 'worker.log'}"
                 )
+            study = demo_study_get()
+            if study is None:
+                with tqdm(unit="image", desc="importing") as bar:
+
+                    def progress(phase: str, done: int, total: int) -> None:
+                        bar.set_description(phase)
+                        bar.total = total
+                        bar.n = done
+                        bar.refresh()
+
+                    study = demo_study_create(
+                        coordinator=coordinator, data=data, sample=sample, progress=progress
+                    )
+            demo_readers_enrol(study=study, logins=logins, coordinator=coordinator)
+            added = demo_panel_ensure(
+                study=study,
+                n_readers=int(options["simulated"]),  # type: ignore[call-overload]
+                coordinator=coordinator,
+            )
+            if added:
+                self.stdout.write(f"Added {added} simulated readers (labelled simulated).")
+            self._score(study)
+            self.stdout.write(f"Demo study ready in {time.monotonic() - began:.0f} s.")
+            if options["no_serve"]:
+                self._print_logins(logins, url=None, study=study)
+                return
             host, port = str(options["host"]), int(options["port"])  # type: ignore[call-overload]
             url = f"http://{host}:{port}/"
             processes.web = demo_web_start(host=host, port=port)
@@ -62,7 +134,7 @@ class Command(BaseCommand):
                     f"the web server did not answer at {url}; see "
                     f"{settings.VAR_DIR / 'log' / 'web.log'}"
                 )
-            self._print_logins(logins, url=url)
+            self._print_logins(logins, url=url, study=study)
             self.stdout.write("Press Ctrl-C to stop the web server and the worker.")
             while all(p.poll() is None for p in (processes.web, processes.worker) if p):
                 time.sleep(1)
@@ -72,9 +144,34 @@ class Command(BaseCommand):
         finally:
             processes.stop()
 
-    def _print_logins(self, logins: list, *, url: str | None) -> None:
+    def _score(self, study) -> None:
+        from readerstudy.scoring.selectors import study_scoring_progress
+        from readerstudy.scoring.services import study_scoring_enqueue
+
+        progress = study_scoring_progress(study)
+        if progress.model_version is None:
+            raise CommandError("no CNN model is registered: is classifier/models/default.pt there?")
+        if progress.done:
+            return
+        study_scoring_enqueue(study=study, reason="demo")
+        deadline = time.monotonic() + 900
+        with tqdm(total=progress.total, unit="case", desc="CNN scoring") as bar:
+            while not progress.done:
+                if time.monotonic() > deadline:
+                    raise CommandError("scoring did not finish in 15 minutes; see var/log/")
+                time.sleep(0.5)
+                progress = study_scoring_progress(study)
+                bar.n = progress.scored + progress.failed
+                bar.refresh()
+        if progress.failed:
+            self.stdout.write(self.style.WARNING(f"{progress.failed} cases failed to score"))
+
+    def _print_logins(self, logins: list, *, url: str | None, study) -> None:
         if url:
             self.stdout.write(self.style.SUCCESS(f"\nreaderstudy is running at {url}"))
+            self.stdout.write(f"  study:    {url}studies/{study.pk}/")
+            self.stdout.write(f"  grading:  {url}reading/")
+            self.stdout.write(f"  analysis: {url}analysis/studies/{study.pk}/")
         self.stdout.write(f"Logins (also in {demo_logins_path()}):")
         for login in logins:
             self.stdout.write(f"  {login.role.value:<12} {login.username:<14} {login.password}")

@@ -1,0 +1,477 @@
+"""Benchmark of grading: simulated readers against gunicorn + PostgreSQL over real HTTP.
+
+Each simulated reader logs in through the login form (CSRF and all), opens the grading page,
+and then repeats what the grading page does for every case: POST the answer to the reading
+API (the response carries the next case) and GET the next case's image. The latency of that
+pair is "submit + load next case".
+
+Two phases, each on a fresh study (every reader starts at case 1):
+
+1. paced: ``--readers`` readers, each pausing ``--pause`` seconds between cases (1 s: ten times
+   faster than a dermatologist), for ``--duration`` seconds: p50/p95/p99 latency;
+2. saturation: the same readers with no pause for ``--saturation-duration`` seconds:
+   decisions per second.
+
+Both report errors and the decisions stored in the database against the submits that the
+server acknowledged (201). Targets on 2 cores: p95 <= 50 ms, >= 150 decisions/s, 0 errors,
+stored == acknowledged.
+
+Run (PostgreSQL must be running; the database is created when missing):
+
+    .venv/bin/python bench/grading.py --database-url postgres://postgres@127.0.0.1:5432/rs_grading_bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "bench-reader-password-8c1f"  # noqa: S105 (a throwaway account on a bench database)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rs_grading_bench"
+        ),
+    )
+    parser.add_argument("--readers", type=int, default=50)
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=60.0, help="paced phase, seconds")
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between cases")
+    parser.add_argument("--saturation-duration", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--phase", choices=["both", "paced", "saturation"], default="both")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    return parser.parse_args()
+
+
+def bench_environment(database_url: str) -> dict[str, str]:
+    """Production settings (DEBUG off) on plain HTTP on localhost, with the bench's own files."""
+    var = REPO_ROOT / "var" / "bench"
+    return {
+        **os.environ,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_HSTS_SECONDS": "0",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": "filesystem://",
+        "READERSTUDY_VAR_DIR": str(var),
+        "MEDIA_ROOT": str(var / "media"),
+    }
+
+
+def database_create(database_url: str) -> None:
+    import psycopg2
+
+    parts = urlparse(database_url)
+    name = parts.path.lstrip("/")
+    admin = psycopg2.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username,
+        password=parts.password,
+        dbname="postgres",
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def django_setup(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "readerstudy.settings")
+    sys.path.insert(0, str(REPO_ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def case_images(count: int) -> list[bytes]:
+    """``count`` distinct 600x450 JPEGs made from the real HAM10000 sample (each one a slightly
+    different crop, so every case has its own pixels)."""
+    from django.conf import settings
+    from PIL import Image
+
+    folder = Path(settings.SHARED_DATA_DIR) / "ham10000-fullres-sample" / "images"
+    originals = sorted(folder.glob("*.jpg"))
+    if not originals:
+        raise SystemExit(f"no images under {folder}: the benchmark needs ../shared/data")
+    images = []
+    for n in range(count):
+        with Image.open(originals[n % len(originals)]) as opened:
+            picture = opened.convert("RGB")
+        shift = n // len(originals)
+        picture = picture.crop((shift, shift, picture.width, picture.height)).resize((600, 450))
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=90)
+        images.append(buffer.getvalue())
+    return images
+
+
+@dataclass
+class BenchSetup:
+    study_id: int
+    usernames: list[str]
+
+
+def readers_ensure(count: int) -> list[str]:
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Group, User
+
+    reader_group = Group.objects.get(name="Reader")
+    hashed = make_password(PASSWORD)
+    names = [f"bench-reader-{n:03d}" for n in range(count)]
+    for name in names:
+        user, created = User.objects.get_or_create(username=name, defaults={"password": hashed})
+        if not created and not user.check_password(PASSWORD):
+            user.password = hashed
+            user.save(update_fields=["password"])
+        user.groups.add(reader_group)
+    return names
+
+
+def study_create(label: str, usernames: list[str], images: list[bytes]) -> BenchSetup:
+    """A fresh open study with one case per image and every bench reader enrolled."""
+    import hashlib
+    import uuid
+
+    from django.contrib.auth.models import User
+    from django.core.files.base import ContentFile
+
+    from classifier.taxonomy import load_taxonomy
+    from readerstudy.studies.models import Case, Enrolment, Study
+
+    task = load_taxonomy().task("melanoma-vs-nevus")
+    owner = User.objects.get(username=usernames[0])
+    study = Study.objects.create(
+        name=f"Bench {label} {time.strftime('%H:%M:%S')}",
+        task=task.name,
+        task_definition=task.to_dict(),
+        taxonomy_version="1",
+        modality=Study.Modality.DERMOSCOPIC,
+        status=Study.Status.OPEN,
+        created_by=owner,
+        show_clinical_info=True,
+    )
+    for position, data in enumerate(images):
+        name = uuid.uuid4().hex
+        Case.objects.create(
+            study=study,
+            position=position,
+            image=ContentFile(data, name=f"bench/{name}-full.jpg"),
+            display_image=ContentFile(data, name=f"bench/{name}-display.jpg"),
+            thumbnail=ContentFile(data, name=f"bench/{name}-thumb.jpg"),
+            width=600,
+            height=450,
+            pixel_sha256=hashlib.sha256(data).hexdigest(),
+            diagnosis="mel" if position % 5 == 0 else "nv",
+            truth=position % 5 == 0,
+            biopsy_proven=True,
+            age=50,
+            sex="female",
+            site="back",
+        )
+    users = User.objects.filter(username__in=usernames)
+    Enrolment.objects.bulk_create(
+        [
+            Enrolment(study=study, reader=user, pseudonym=f"B{n:03d}")
+            for n, user in enumerate(users.order_by("username"))
+        ]
+    )
+    return BenchSetup(study.pk, usernames)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def gunicorn_start(env: dict[str, str], port: int, workers: int, threads: int):
+    command = [
+        str(REPO_ROOT / ".venv" / "bin" / "gunicorn"),
+        "readerstudy.wsgi:application",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        "--worker-class=" + ("gthread" if threads > 1 else "sync"),
+        "--backlog=2048",
+        "--log-level=warning",
+    ]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return process
+        except requests.RequestException:
+            time.sleep(0.3)
+    process.terminate()
+    raise SystemExit("gunicorn did not answer /healthz within 60 s")
+
+
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+SERVING = re.compile(r'<script id="serving-data" type="application/json">(.*?)</script>', re.S)
+
+
+@dataclass
+class ReaderResult:
+    latencies_ms: list[float] = field(default_factory=list)
+    acknowledged: int = 0
+    replayed: int = 0
+    errors: list[str] = field(default_factory=list)
+    finished: bool = False
+
+
+class SimulatedReader(threading.Thread):
+    def __init__(self, base: str, session, study_id: int, pause: float, stop_at: list[float],
+                 ready: threading.Barrier) -> None:  # fmt: skip
+        super().__init__(daemon=True)
+        self.base, self.session, self.study_id = base, session, study_id
+        self.pause, self.stop_at, self.ready = pause, stop_at, ready
+        self.result = ReaderResult()
+
+    def run(self) -> None:
+        import requests
+
+        session = self.session
+        try:
+            page = session.get(f"{self.base}/reading/studies/{self.study_id}/", timeout=60)
+            page.raise_for_status()
+            csrf = CSRF_INPUT.findall(page.text)[-1]
+            serving = json.loads(SERVING.search(page.text).group(1))
+            session.get(self.base + serving["case"]["image_url"], timeout=60).raise_for_status()
+        except Exception as error:  # noqa: BLE001 (any failure to start counts as an error)
+            self.result.errors.append(f"start: {error!r}")
+            self.ready.wait()
+            return
+        self.ready.wait()
+        submit_url = f"{self.base}/api/v1/reading/studies/{self.study_id}/decisions/"
+        headers = {"X-CSRFToken": csrf, "Accept": "application/json"}
+        n = 0
+        while time.monotonic() < self.stop_at[0]:
+            if self.pause:
+                time.sleep(self.pause)
+                if time.monotonic() >= self.stop_at[0]:
+                    break
+            n += 1
+            body = {
+                "token": serving["case"]["token"],
+                "decision": "biopsy" if n % 3 == 0 else "reassure",
+                "confidence": (n * 37) % 101,
+                "active_ms": 900,
+            }
+            started = time.perf_counter()
+            try:
+                answer = session.post(submit_url, json=body, headers=headers, timeout=30)
+                if answer.status_code not in (200, 201):
+                    self.result.errors.append(f"submit {answer.status_code}: {answer.text[:200]}")
+                    continue
+                result = answer.json()
+                serving = result["next"]
+                if serving["finished"]:
+                    self.result.latencies_ms.append((time.perf_counter() - started) * 1000)
+                    self._count(answer.status_code)
+                    self.result.finished = True
+                    return
+                image = session.get(self.base + serving["case"]["image_url"], timeout=30)
+                if image.status_code != 200 or not image.content:
+                    self.result.errors.append(f"image {image.status_code}")
+                    continue
+            except requests.RequestException as error:
+                self.result.errors.append(f"request: {error!r}")
+                continue
+            self.result.latencies_ms.append((time.perf_counter() - started) * 1000)
+            self._count(answer.status_code)
+
+    def _count(self, status: int) -> None:
+        if status == 201:
+            self.result.acknowledged += 1
+        else:
+            self.result.replayed += 1
+
+
+def log_in(base: str, username: str):
+    """A requests session logged in through the login form, as a browser would."""
+    import requests
+
+    session = requests.Session()
+    login = session.get(f"{base}/accounts/login/", timeout=60)
+    csrf = CSRF_INPUT.search(login.text).group(1)
+    response = session.post(
+        f"{base}/accounts/login/",
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf},
+        timeout=120,
+    )
+    response.raise_for_status()
+    if "sessionid" not in session.cookies:
+        raise RuntimeError(f"{username} could not log in")
+    return session
+
+
+def baseline(base: str, seconds: float = 5.0, clients: int = 10) -> float:
+    """Requests per second that this machine serves for /healthz right now: a yardstick for how
+    busy the machine is (the figures below are only comparable at a similar baseline)."""
+    import requests
+
+    stop = time.monotonic() + seconds
+    counts: list[int] = []
+
+    def hammer() -> None:
+        session, n = requests.Session(), 0
+        while time.monotonic() < stop:
+            session.get(f"{base}/healthz", timeout=30)
+            n += 1
+        counts.append(n)
+
+    threads = [threading.Thread(target=hammer) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def run_phase(
+    name: str, base: str, setup: BenchSetup, sessions: list, pause: float, duration: float
+) -> dict:
+    from readerstudy.reading.models import Decision
+
+    stop_at = [float("inf")]
+    ready = threading.Barrier(len(sessions) + 1)
+    readers = [
+        SimulatedReader(base, session, setup.study_id, pause, stop_at, ready)
+        for session in sessions
+    ]
+    for reader in readers:
+        reader.start()
+    ready.wait()  # everyone has logged in and sees their first case
+    started = time.monotonic()
+    stop_at[0] = started + duration
+    for reader in readers:
+        reader.join()
+    elapsed = time.monotonic() - started
+    latencies = [ms for r in readers for ms in r.result.latencies_ms]
+    errors = [e for r in readers for e in r.result.errors]
+    acknowledged = sum(r.result.acknowledged for r in readers)
+    stored = Decision.objects.filter(enrolment__study_id=setup.study_id).count()
+    return {
+        "phase": name,
+        "readers": len(readers),
+        "pause_s": pause,
+        "seconds": round(elapsed, 1),
+        "decisions": len(latencies),
+        "decisions_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "errors": len(errors),
+        "error_examples": errors[:5],
+        "acknowledged": acknowledged,
+        "replayed": sum(r.result.replayed for r in readers),
+        "stored": stored,
+        "readers_finished": sum(r.result.finished for r in readers),
+    }
+
+
+def report(result: dict) -> None:
+    print(
+        f"\n== {result['phase']}: {result['readers']} readers, pause {result['pause_s']} s, "
+        f"{result['seconds']} s"
+    )
+    print(
+        f"submit + load next case: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
+        f"p99 {result['p99_ms']} ms (mean {result['mean_ms']} ms)"
+    )
+    print(f"throughput: {result['decisions_per_s']} decisions/s ({result['decisions']} in all)")
+    print(
+        f"errors: {result['errors']}; stored {result['stored']} vs acknowledged "
+        f"{result['acknowledged']} (replays {result['replayed']}); "
+        f"{'EQUAL' if result['stored'] == result['acknowledged'] else 'MISMATCH'}"
+    )
+    for example in result["error_examples"]:
+        print(f"  e.g. {example}")
+
+
+def main() -> None:
+    args = parse_args()
+    env = bench_environment(args.database_url)
+    database_create(args.database_url)
+    django_setup(env)
+    print(f"setting up {args.readers} readers and studies of {args.cases} cases ...", flush=True)
+    usernames = readers_ensure(args.readers)
+    images = case_images(args.cases)
+    port = args.port or free_port()
+    server = gunicorn_start(env, port, args.workers, args.threads)
+    base = f"http://127.0.0.1:{port}"
+    results = []
+    try:
+        print(
+            f"gunicorn: {args.workers} workers x {args.threads} threads on {base}; "
+            f"{os.cpu_count()} CPUs; PostgreSQL {urlparse(args.database_url).path.lstrip('/')}"
+        )
+        print(f"baseline: /healthz at {baseline(base):.0f} requests/s (10 clients)", flush=True)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            sessions = list(pool.map(lambda name: log_in(base, name), usernames))
+        print(f"{len(sessions)} readers logged in", flush=True)
+        if args.phase in ("both", "paced"):
+            setup = study_create("paced", usernames, images)
+            results.append(run_phase("paced", base, setup, sessions, args.pause, args.duration))
+            report(results[-1])
+        if args.phase in ("both", "saturation"):
+            setup = study_create("saturation", usernames, images)
+            results.append(
+                run_phase("saturation", base, setup, sessions, 0.0, args.saturation_duration)
+            )
+            report(results[-1])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

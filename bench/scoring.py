@@ -1,0 +1,188 @@
+"""Benchmark: score 500 real images through a real worker, Redis and PostgreSQL.
+
+Prints, in one run:
+  1. the Predictor's raw forward rate on pre-made tensors of the worker's batch size, with the
+     same number of torch threads as the worker;
+  2. the end-to-end rate: from sending the scoring tasks to the last score committed (image
+     decoding, transforms, the network, database writes, the broker);
+  3. their ratio. Target on a 2-core CPU: >= 0.8.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/readerstudy \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/scoring.py
+
+It works on a throwaway copy of the database (``test_<name>``, created and dropped here), a
+temporary media folder and its own queue; nothing of an installation is touched. Without the
+two URLs it runs on the embedded SQLite and filesystem broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "ham10000")
+    parser.add_argument("--images", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=32, help="worker batch size")
+    parser.add_argument("--chunk", type=int, default=64, help="cases per task")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
+    os.environ.setdefault("DJANGO_DEBUG", "true")
+    os.environ.update(
+        {
+            "MEDIA_ROOT": str(scratch / "media"),
+            "READERSTUDY_UPLOAD_ROOT": str(scratch / "uploads"),
+            "READERSTUDY_BROKER_DIR": str(scratch / "broker"),
+            "READERSTUDY_SCORING_BATCH": str(args.batch),
+            "READERSTUDY_SCORING_CHUNK": str(args.chunk),
+            "READERSTUDY_TORCH_THREADS": str(args.threads),
+            # Let the timed request re-send the cases that the import already sent.
+            "READERSTUDY_SCORING_STALE_SECONDS": "0",
+        }
+    )
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "readerstudy.settings")
+    django.setup()
+    from django.db import connection
+
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        run(args, scratch)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def raw_forward_rate(batch: int, threads: int, n_images: int) -> tuple[float, str]:
+    import torch
+
+    from classifier import DEFAULT_CHECKPOINT
+    from classifier.predictor import Predictor
+
+    torch.set_num_threads(threads)
+    predictor = Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="auto", precision="auto")
+    height, width = predictor.config.input_size
+    tensors = torch.randn(batch, 3, height, width)
+    predictor.predict(tensors, features=True)  # warm-up
+    rounds = max(1, n_images // batch)
+    began = time.perf_counter()
+    for _ in range(rounds):
+        predictor.predict(tensors, features=True)
+    seconds = time.perf_counter() - began
+    return rounds * batch / seconds, f"{predictor.device} {predictor.precision}"
+
+
+def run(args: argparse.Namespace, scratch: Path) -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    from readerstudy.accounts.roles import Role
+    from readerstudy.accounts.services import user_create
+    from readerstudy.scoring.models import CnnScore
+    from readerstudy.scoring.selectors import active_model_for_task
+    from readerstudy.scoring.services import study_scoring_enqueue
+    from readerstudy.studies.services import (
+        ImportOptions,
+        ImportSource,
+        study_create,
+        study_import,
+        task_resolve,
+    )
+    from tests.support.worker import purge_queues, start_worker, worker_environment
+
+    manifest = scratch / "manifest.csv"
+    with (args.data / "HAM10000_metadata.csv").open(newline="") as source:
+        reader = csv.DictReader(source)
+        rows = list(reader)[: args.images]
+        fields = reader.fieldnames
+    with manifest.open("w", newline="") as target:
+        writer = csv.DictWriter(target, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    coordinator, _ = user_create(username="bench-coordinator", roles=[Role.COORDINATOR])
+    study = study_create(
+        name="scoring benchmark",
+        task=task_resolve(name="malignant-vs-benign"),
+        modality="dermoscopic",
+        created_by=coordinator,
+        require_biopsy_proven=False,
+    )
+    study_import(
+        study=study,
+        source=ImportSource(images=args.data / "images", manifest=manifest),
+        options=ImportOptions(),
+        created_by=coordinator,
+    )
+    purge_queues([settings.READERSTUDY_SCORING_QUEUE])
+    model_version = active_model_for_task(study.task)
+    n_cases = study.cases.count()
+
+    raw, device = raw_forward_rate(args.batch, args.threads, n_cases)
+
+    worker = start_worker(
+        log_dir=scratch,
+        queues=[settings.READERSTUDY_SCORING_QUEUE],
+        concurrency=1,
+        env=worker_environment(),
+    )
+    try:
+        # Load the model in the worker before timing, as a running installation has it.
+        warm = study_create(
+            name="warm-up",
+            task=task_resolve(name="malignant-vs-benign"),
+            modality="dermoscopic",
+            created_by=coordinator,
+            require_biopsy_proven=False,
+        )
+        warm_rows = scratch / "warm.csv"
+        with warm_rows.open("w", newline="") as target:
+            writer = csv.DictWriter(target, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows[:1])
+        study_import(
+            study=warm,
+            source=ImportSource(images=args.data / "images", manifest=warm_rows),
+            options=ImportOptions(),
+            created_by=coordinator,
+        )
+        while not CnnScore.objects.filter(case__study=warm).exists():
+            time.sleep(0.1)
+
+        began = time.perf_counter()
+        study_scoring_enqueue(study=study, reason="benchmark")
+        while (
+            CnnScore.objects.filter(case__study=study, model_version=model_version).count()
+            < n_cases
+        ):
+            if worker.process.poll() is not None:
+                raise SystemExit(worker.log())
+            time.sleep(0.05)
+        seconds = time.perf_counter() - began
+    finally:
+        worker.stop()
+    end_to_end = n_cases / seconds
+    print(f"database        {connection.vendor}; broker {settings.CELERY_BROKER_URL.split(':')[0]}")
+    print(f"model           {model_version.name} ({model_version.arch}), {device}")
+    print(f"cpu cores       {os.cpu_count()}; torch threads {args.threads}; batch {args.batch}")
+    print(f"raw forward     {raw:7.1f} images/s (pre-made tensors)")
+    print(f"end to end      {end_to_end:7.1f} images/s ({n_cases} images in {seconds:.1f} s)")
+    print(f"ratio           {end_to_end / raw:7.2f} (target >= 0.8)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""The main job: ``manage.py demo`` on a fresh SQLite database, the embedded broker and a small
+sample of the real data, run and served as a newcomer would, then visited in Chromium by each
+role. The screenshots are the README's tour (READERSTUDY_UPDATE_SCREENSHOTS=1 writes them to
+docs/screenshots/)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from classifier import DEFAULT_SPLIT
+from tests.support.env import CHROMIUM, REPO_ROOT, chromium_available, require, shared_data
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def small_data(target: Path) -> Path:
+    """A data folder like ../shared/data with 10 held-out melanomas, 14 nevi and 4 ISIC
+    melanomas (real images, copied into a temporary folder only)."""
+    heldout = {
+        row["lesion_id"] for row in csv.DictReader(DEFAULT_SPLIT.open()) if row["split"] == "test"
+    }
+    ham = shared_data("ham10000")
+    with (ham / "HAM10000_metadata.csv").open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames
+        rows = [r for r in reader if r["lesion_id"] in heldout and r["dx_type"] == "histo"]
+    chosen = [r for r in rows if r["dx"] == "mel"][:10] + [r for r in rows if r["dx"] == "nv"][:14]
+    (target / "ham10000" / "images").mkdir(parents=True)
+    with (target / "ham10000" / "HAM10000_metadata.csv").open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(chosen)
+    for row in chosen:
+        name = f"{row['image_id']}.jpg"
+        shutil.copy(ham / "images" / name, target / "ham10000" / "images" / name)
+    isic = shared_data("isic-uda1-demo")
+    with (isic / "metadata.csv").open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames
+        melanomas = [r for r in reader if r["diagnosis_confirm_type"] == "histopathology"][:4]
+    (target / "isic-uda1-demo" / "images").mkdir(parents=True)
+    with (target / "isic-uda1-demo" / "metadata.csv").open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(melanomas)
+    for row in melanomas:
+        name = f"{row['isic_id']}.jpg"
+        shutil.copy(isic / "images" / name, target / "isic-uda1-demo" / "images" / name)
+    return target
+
+
+def demo_environment(root: Path) -> dict[str, str]:
+    """The embedded defaults, in a folder of the test's own: SQLite, local files, filesystem
+    broker (never the suite's PostgreSQL or Redis)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "READERSTUDY_BROKER_DIR")
+        and not k.startswith("READERSTUDY_UPLOAD")
+    }
+    env.update(
+        {
+            "DJANGO_DEBUG": "true",
+            "READERSTUDY_VAR_DIR": str(root / "var"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_demo_without_its_data_says_what_to_download_and_exits_non_zero(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "demo", "--data", str(tmp_path / "nowhere")],
+        cwd=REPO_ROOT,
+        env=demo_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    message = result.stderr
+    assert "HAM10000" in message and "ISIC" in message and "--data PATH" in message
+    assert "doi.org/10.7910/DVN/DBW86T" in message
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_demo_builds_a_scored_study_with_a_simulated_panel_and_serves_it(
+    tmp_path, artifacts
+) -> None:
+    require(chromium_available(), f"Chromium is not installed at {CHROMIUM}")
+    data = small_data(tmp_path / "data")
+    env = demo_environment(tmp_path)
+    port = free_port()
+    command = [
+        sys.executable,
+        "manage.py",
+        "demo",
+        "--data",
+        str(data),
+        "--sample",
+        "mel=8,nv=12",
+        "--simulated",
+        "6",
+        "--readers",
+        "1",
+        "--port",
+        str(port),
+    ]
+    log_path = tmp_path / "demo.log"
+    with log_path.open("wb") as log:
+        demo = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 600
+        while "readerstudy is running at" not in log_path.read_text(errors="replace"):
+            assert demo.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.5)
+
+        database = sqlite3.connect(tmp_path / "var" / "readerstudy.sqlite3")
+        ((study_id, n_cases),) = database.execute(
+            "SELECT s.id, COUNT(c.id) FROM studies_study s JOIN studies_case c ON c.study_id = s.id"
+            " GROUP BY s.id"
+        ).fetchall()
+        assert n_cases == 8 + 12 + 4
+        (scored,) = database.execute("SELECT COUNT(*) FROM scoring_cnnscore").fetchone()
+        assert scored == n_cases
+        (simulated,) = database.execute(
+            "SELECT COUNT(*) FROM studies_enrolment WHERE simulated"
+        ).fetchone()
+        assert simulated == 6
+        (decisions,) = database.execute("SELECT COUNT(*) FROM reading_decision").fetchone()
+        assert decisions == 6 * n_cases
+        logins = json.loads((tmp_path / "var" / "demo-logins.json").read_text())
+        _tour(f"http://127.0.0.1:{port}", study_id, logins, artifacts)
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)
+        try:
+            demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+    assert "Stopping" in log_path.read_text()
+    database = sqlite3.connect(tmp_path / "var" / "readerstudy.sqlite3")
+    # The simulated panel's decisions and the one that reader1 made in the browser.
+    (decisions,) = database.execute("SELECT COUNT(*) FROM reading_decision").fetchone()
+    assert decisions == 6 * n_cases + 1
+
+    # Running it again is quick and changes nothing.
+    again = subprocess.run(
+        [*command[:-2], "--no-serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "importing" not in again.stderr
+    database = sqlite3.connect(tmp_path / "var" / "readerstudy.sqlite3")
+    assert database.execute("SELECT COUNT(*) FROM studies_case").fetchone() == (n_cases,)
+    assert database.execute("SELECT COUNT(*) FROM reading_decision").fetchone() == (decisions,)
+
+
+def _screenshots_dir(artifacts: Path) -> Path:
+    if os.environ.get("READERSTUDY_UPDATE_SCREENSHOTS") == "1":
+        folder = REPO_ROOT / "docs" / "screenshots"
+    else:
+        folder = artifacts / "tour"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _tour(base: str, study_id: int, logins: dict[str, str], artifacts: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = _screenshots_dir(artifacts)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        problems: list[str] = []
+
+        def session(username: str):
+            context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto("/accounts/login/")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill(logins[username])
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(re.compile(r".*/$"))
+            return context, page
+
+        # Coordinator: the study with its imports and CNN scoring.
+        context, page = session("coordinator")
+        page.goto(f"/studies/{study_id}/")
+        assert page.get_by_text("24 of 24 cases scored").is_visible()
+        page.screenshot(path=str(shots / "coordinator-study.png"), full_page=True)
+        context.close()
+
+        # Reader: grade one case by keyboard; the decision reaches the analysis.
+        context, page = session("reader1")
+        page.goto("/reading/")
+        page.screenshot(path=str(shots / "reader-home.png"))
+        page.get_by_role("link", name=re.compile("Start grading")).first.click()
+        page.wait_for_selector("#case-number")
+        page.screenshot(path=str(shots / "reader-grading.png"))
+        page.keyboard.press("b")
+        page.keyboard.press("8")
+        page.keyboard.press("Enter")
+        expect(page.locator("#progress-done")).to_have_text("1")
+        context.close()
+
+        # Analyst: the CNN's curve with the simulated panel and the real reader on it.
+        context, page = session("analyst")
+        page.goto(f"/analysis/studies/{study_id}/")
+        page.wait_for_selector("#roc-figure .main-svg")
+        assert page.get_by_text("CNN (AUC").first.is_visible()
+        assert page.locator("#roc-figure .scatterlayer .point").count() >= 7
+        assert page.get_by_text("simulated").first.is_visible()
+        readers = page.locator("table.readers tbody tr")
+        assert readers.count() == 7, "six simulated readers and reader1"
+        page.wait_for_selector("#tsne-figure .scatterlayer .point", timeout=120_000)
+        page.screenshot(path=str(shots / "analyst-roc.png"), full_page=True)
+        page.goto(f"/analysis/studies/{study_id}/errors/")
+        page.screenshot(path=str(shots / "analyst-errors.png"))
+        context.close()
+        browser.close()
+    assert not problems, problems
