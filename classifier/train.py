@@ -125,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
+        "--loader-workers",
+        type=int,
+        default=0,
+        help="processes that augment images (0: in the training process)",
+    )
+    p.add_argument(
         "--workdir", type=Path, default=None, help="resumable state (default: OUT.state/)"
     )
     p.add_argument("--resume", action="store_true", help="continue the run saved in --workdir")
@@ -257,6 +263,32 @@ def _auc(metrics: dict[str, Any] | None) -> float:
 def _batches(indices: torch.Tensor, batch_size: int) -> Iterator[list[int]]:
     for start in range(0, len(indices) - batch_size + 1, batch_size):
         yield indices[start : start + batch_size].tolist()
+
+
+class _EpochSamples(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
+    """The augmented images of one epoch, in its sampled order. Each draw seeds ``random``
+    from (seed, epoch, position), so the augmentations are the same whichever process makes
+    them and however many loader workers there are."""
+
+    def __init__(
+        self,
+        images: Sequence[Any],
+        cases: Sequence[Case],
+        transform: TrainTransform,
+        order: torch.Tensor,
+        seed: int,
+    ) -> None:
+        self.images, self.cases, self.transform = images, cases, transform
+        self.order = order.tolist()
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, position: int) -> tuple[torch.Tensor, int]:
+        index = self.order[position]
+        random.seed(self.seed * 1_000_003 + position)
+        return self.transform(self.images[index], self.cases[index].box), index
 
 
 class Trainer:
@@ -402,20 +434,32 @@ class Trainer:
         order = torch.multinomial(
             self.sample_weights, self.epoch_size, replacement=True, generator=generator
         )
-        random.seed(args.seed * 100_003 + self.epoch)
+        samples = _EpochSamples(
+            self.train_images,
+            self.train_cases,
+            self.transform,
+            order,
+            seed=args.seed * 100_003 + self.epoch,
+        )
+        loader = torch.utils.data.DataLoader(
+            samples,
+            batch_size=args.batch_size,
+            shuffle=False,
+            drop_last=True,
+            num_workers=args.loader_workers,
+            pin_memory=self.device.type == "cuda",
+        )
         losses: list[float] = []
         started = time.perf_counter()
         bar = tqdm(
-            list(_batches(order, args.batch_size)),
+            loader,
             desc=f"epoch {self.epoch + 1}/{args.epochs}",
             mininterval=1.0 if sys.stderr.isatty() else 60.0,
             file=sys.stderr,
         )
-        for batch in bar:
-            x = torch.stack(
-                [self.transform(self.train_images[i], self.train_cases[i].box) for i in batch]
-            ).to(self.device, memory_format=torch.channels_last)
-            y = self.targets[batch].to(self.device)
+        for images, indices in bar:
+            x = images.to(self.device, memory_format=torch.channels_last, non_blocking=True)
+            y = self.targets[indices].to(self.device, non_blocking=True)
             lr = cosine_schedule(
                 self.step, self.total_steps, self.warmup_steps, args.lr, args.min_lr
             )
