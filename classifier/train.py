@@ -36,7 +36,15 @@ from torch import nn
 from tqdm import tqdm
 
 from classifier.checkpoint import Checkpoint, ModelConfig, save_checkpoint
-from classifier.data import Case, load_image, read_ham10000, read_split, split_lesions, write_split
+from classifier.data import (
+    Case,
+    ManifestError,
+    load_image,
+    read_ham10000,
+    read_split,
+    split_lesions,
+    write_split,
+)
 from classifier.evaluate import evaluate_scores, youden_threshold
 from classifier.models import arch_spec, build_model
 from classifier.predictor import Predictor, autocast, resolve_device, resolve_precision
@@ -632,7 +640,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    Trainer(args).run()
+    try:
+        trainer = Trainer(args)
+    except ManifestError as error:
+        # Bad or missing data: one line that names the file, not a traceback.
+        raise SystemExit(f"error: {error}") from None
+    trainer.run()
     return 0
 
 
