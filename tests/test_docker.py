@@ -98,3 +98,16 @@ def test_the_web_health_check_script_passes_against_a_live_server(live_server) -
         [sys.executable, str(DOCKER / "healthcheck.py")], env=env, capture_output=True, timeout=30
     )
     assert result.returncode == 1
+
+
+def test_the_image_has_the_browser_that_renders_report_figures() -> None:
+    # PNG/SVG export runs kaleido in READERSTUDY_CHROMIUM (default /usr/bin/chromium): without
+    # Debian's chromium in the image every figure export fails at run time.
+    from django.conf import settings
+
+    text = (DOCKER / "Dockerfile").read_text()
+    installs = " ".join(re.findall(r"apt-get install[^&]*", text))
+    assert re.search(r"\bchromium\b", installs)
+    assert str(settings.READERSTUDY_CHROMIUM) == "/usr/bin/chromium"
+    requirements = (REPO_ROOT / "requirements.txt").read_text()
+    assert re.search(r"^kaleido==", requirements, flags=re.MULTILINE)
