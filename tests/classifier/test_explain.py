@@ -65,3 +65,28 @@ def test_explain_command_writes_the_overlay_png(heldout_cases: list[Case], tmp_p
         assert np.asarray(written.convert("RGB")).astype(int).sum() != (
             np.asarray(original.convert("RGB")).astype(int).sum()
         )
+
+
+def test_grad_cam_mass_lies_mostly_inside_the_lesion_box_for_most_of_a_fixed_set(
+    shipped_predictor: Predictor, heldout_cases: list[Case]
+) -> None:
+    # The first 12 biopsy-proven held-out melanomas, carcinomas and nevi with a lesion box
+    # (HAM10000 metadata top/bottom/left/right), each explained for its predicted class.
+    chosen = [
+        c
+        for c in heldout_cases
+        if c.diagnosis in ("mel", "bcc", "nv") and c.biopsy_proven and c.box is not None
+    ][:12]
+    assert len(chosen) == 12
+    inside, enrichment = [], []
+    for case in chosen:
+        image = load_image(case.path)
+        cam = explain.grad_cam(shipped_predictor, image)
+        assert case.box is not None
+        left, top, right, bottom = (round(v) for v in case.box)
+        fraction = float(cam[top:bottom, left:right].sum() / cam.sum())
+        share = (right - left) * (bottom - top) / (image.width * image.height)
+        inside.append(fraction)
+        enrichment.append(fraction / share)
+    assert sum(f > 0.5 for f in inside) >= 8, [round(f, 2) for f in inside]
+    assert float(np.median(enrichment)) > 1.5, [round(e, 2) for e in enrichment]
