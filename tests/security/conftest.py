@@ -198,5 +198,8 @@ def build_world() -> World:
 
 
 @pytest.fixture
-def world(db: None) -> World:
+def world(db: None, settings) -> World:
+    # Seven accounts per test: a fast hasher keeps the setup short (test_login.py, which is
+    # about passwords, keeps the real one).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return build_world()
