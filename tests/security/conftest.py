@@ -9,12 +9,13 @@ saliency map; every path parameter of every route is filled from these.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.test import Client
@@ -58,7 +59,7 @@ class World:
     answered_tokens: list[str]
     open_token: str
     new_account: User
-    extra: dict[str, object] = field(default_factory=dict)
+    password_token: str  # of new_account's one-time set-password link
 
     def client(self, actor: str) -> Client:
         return Client() if actor == ANONYMOUS else logged_in(self.users[actor])
@@ -84,7 +85,7 @@ class World:
             "variant": "display",
             "fmt": "csv",
             "uidb64": urlsafe_base64_encode(force_bytes(self.new_account.pk)),
-            "token": self.extra["password_token"],
+            "token": self.password_token,
         }
         if name not in simple:
             pytest.fail(f"tests/security/conftest.py has no object for {name!r} of {route.key}")
@@ -114,8 +115,6 @@ def png_bytes() -> bytes:
 
 
 def build_world() -> World:
-    from django.contrib.auth.tokens import default_token_generator
-
     users = {
         COORDINATOR: UserFactory(username="coordinator", roles=[Role.COORDINATOR]),
         OTHER_COORDINATOR: UserFactory(username="other_coordinator", roles=[Role.COORDINATOR]),
@@ -191,8 +190,8 @@ def build_world() -> World:
         answered_tokens=answered,
         open_token=open_serving.token,
         new_account=new_account,
+        password_token=default_token_generator.make_token(new_account),
     )
-    world.extra["password_token"] = default_token_generator.make_token(new_account)
     assert ServedCase.objects.filter(token=world.open_token, decision__isnull=True).exists()
     return world
 
