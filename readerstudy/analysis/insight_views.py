@@ -23,7 +23,7 @@ from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.core.access import study_for_staff
 from readerstudy.scoring.models import CnnScore
 from readerstudy.scoring.selectors import active_model_for_task
-from readerstudy.studies.media import case_image_response
+from readerstudy.studies.media import case_image_response, image_view
 from readerstudy.studies.models import Case
 
 VARIANTS = ("thumbnail", "display", "full")
@@ -37,7 +37,7 @@ def _case_for_staff(request: HttpRequest, public_id: uuid.UUID) -> Case:
     return case
 
 
-@login_required
+@image_view
 @require_GET
 def case_image(request: HttpRequest, public_id: uuid.UUID, variant: str) -> HttpResponse:
     if variant not in VARIANTS:
@@ -95,7 +95,7 @@ def tsne_data(request: HttpRequest, pk: int) -> JsonResponse:
     )
 
 
-@login_required
+@image_view
 @never_cache
 @require_GET
 def saliency(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:

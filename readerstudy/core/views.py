@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Each user's start page: the areas of the roles they hold."""
     return render(request, "core/home.html")

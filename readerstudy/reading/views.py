@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.reading import selectors, services
 from readerstudy.reading.presenters import serving_payload, study_settings
-from readerstudy.studies.media import case_image_response
+from readerstudy.studies.media import case_image_response, image_view
 
 View = Callable[..., HttpResponse]
 
@@ -162,18 +162,21 @@ def _image(request: HttpRequest, public_id: uuid.UUID, variant: str) -> HttpResp
     return case_image_response(case, variant)  # type: ignore[arg-type]
 
 
+@image_view
 @reader_required
 @require_GET
 def case_image(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return _image(request, public_id, "display")
 
 
+@image_view
 @reader_required
 @require_GET
 def case_image_full(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return _image(request, public_id, "full")
 
 
+@image_view
 @reader_required
 @require_GET
 def case_image_thumbnail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:

@@ -99,3 +99,8 @@ class CaseScoringAdmin(admin.ModelAdmin):
     list_display = ["case", "model_version", "status", "attempts", "enqueued_at"]
     list_filter = ["status", "model_version"]
     readonly_fields = [f.name for f in CaseScoring._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Every field is read-only, so "add" could only save an empty row (a 500 on its
+        # NOT NULL columns); bookkeeping rows come from the scoring services alone.
+        return False

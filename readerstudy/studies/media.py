@@ -4,14 +4,33 @@ checked that the user may see the case; image files are never served as plain me
 
 from __future__ import annotations
 
+import functools
 import mimetypes
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 
 from readerstudy.studies.models import Case
 
 ImageVariant = Literal["full", "display", "thumbnail"]
+
+
+def image_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """404 for anonymous callers, before any login redirect that the view's own checks make.
+
+    An image URL leads nowhere for anyone who may not see the image, signed in or not: no
+    redirect that carries the case's id into the login page's ``?next=``, and an ``<img>``
+    could not follow one anyway.
+    """
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            raise Http404("no such image")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def case_image_response(case: Case, variant: ImageVariant) -> FileResponse:

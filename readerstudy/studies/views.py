@@ -30,7 +30,7 @@ from readerstudy.studies.forms import (
 )
 from readerstudy.studies.ingest.issues import ImportRejected
 from readerstudy.studies.ingest.manifests import GENERIC_COLUMNS
-from readerstudy.studies.media import case_image_response
+from readerstudy.studies.media import case_image_response, image_view
 from readerstudy.studies.models import ImportJob, Study
 from readerstudy.studies.services import (
     import_job_create,
@@ -227,6 +227,7 @@ def enrol(request: HttpRequest, study_id: int) -> HttpResponse:
     return render(request, "studies/study_detail.html", context, status=400)
 
 
+@image_view
 @coordinator_required
 @require_GET
 def case_image(request: HttpRequest, study_id: int, public_id: str, variant: str) -> HttpResponse:

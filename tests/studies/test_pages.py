@@ -74,6 +74,9 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, study_with_case) 
     study, case, job = study_with_case
     for method, url in coordinator_pages(study, case, job.pk):
         response = getattr(client, method)(url)
+        if "/cases/" in url:  # an image URL leads nowhere, not even to the login page
+            assert response.status_code == 404, url
+            continue
         assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
 
 
