@@ -215,7 +215,7 @@ class ImportReportSerializer(serializers.ModelSerializer):
 
 
 class CaseSerializer(serializers.ModelSerializer):
-    import_job = serializers.IntegerField(source="import_job_id", read_only=True)
+    import_job = serializers.IntegerField(source="import_job_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Case
