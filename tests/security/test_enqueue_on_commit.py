@@ -8,9 +8,11 @@ shows here exactly as a worker would receive it.
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
@@ -46,9 +48,15 @@ def queued_tasks(queue: str) -> list[tuple[str, dict]]:
 
 @pytest.fixture
 def empty_queues() -> None:
+    """Empty queues before, and after: no worker ever runs what these tests send. The uploads
+    they stage are removed too (a worker would have)."""
+    staging = Path(django_settings.UPLOAD_ROOT) / "imports"
+    before = set(staging.glob("*"))
     purge_queues(QUEUES)
     yield
     purge_queues(QUEUES)
+    for folder in set(staging.glob("*")) - before:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
