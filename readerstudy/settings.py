@@ -308,8 +308,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_SCHEMA_CLASS": "readerstudy.core.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "readerstudy.core.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -326,6 +326,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "readerstudy.core.openapi.error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "StudyStatusEnum": "readerstudy.studies.models.Study.Status",
         "ImportJobStatusEnum": "readerstudy.studies.models.ImportJob.Status",

@@ -125,7 +125,9 @@ def decisions_csv_lines(study: Study, *, identities: bool = False) -> Iterator[s
 
 def ratings_table(data: StudyData, *, identities: bool = False) -> RatingsTable:
     """One modality: each reader's confidence ratings and the CNN's probabilities as the
-    reader "CNN", ready for ``analyze --algorithm CNN`` or RJafroc's StCadVsRad."""
+    reader "CNN", ready for ``analyze --algorithm CNN`` or RJafroc's StCadVsRad.
+
+    Reader names are spreadsheet-safe: the long CSV opens in a spreadsheet as it is."""
     import numpy as np
 
     from readerstudy.analysis.formats import RatingsTable
@@ -142,7 +144,7 @@ def ratings_table(data: StudyData, *, identities: bool = False) -> RatingsTable:
         rating.append(float(data.cnn[n]))
     for reader in data.readers:
         label = data.labels.get(reader.reader)
-        name = label.name(identities) if label else reader.reader
+        name = str(spreadsheet_safe(label.name(identities) if label else reader.reader))
         for index, value in zip(reader.case_index, reader.rating, strict=True):
             readers.append(name)
             cases.append(case_names[index])
@@ -226,7 +228,10 @@ def export_bytes(study: Study, fmt: str, *, identities: bool) -> bytes:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "ratings"
             if fmt == "imrmc":
-                write_imrmc(table, path, description=f"readerstudy: {study.name}")
+                # One line: a line break in the name would start a line of its own, which
+                # a spreadsheet reads as a cell (a formula, if it starts with "=").
+                name = " ".join(study.name.split())
+                write_imrmc(table, path, description=f"readerstudy: {name}")
             else:
                 write_long_csv(table, path)
             return path.read_bytes()

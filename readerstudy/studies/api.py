@@ -6,6 +6,8 @@ pages; anonymous calls get 401.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
@@ -16,18 +18,18 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.studies import selectors
-from readerstudy.studies.ingest.issues import ImportRejected
+from readerstudy.studies.ingest.issues import ImportIssue, ImportRejected
 from readerstudy.studies.models import ImportJob, Study
 from readerstudy.studies.serializers import (
     CaseSerializer,
     EnrolmentSerializer,
     EnrolRequestSerializer,
     EnrolResultSerializer,
-    ImportIssueSerializer,
     ImportJobSerializer,
     ImportReportSerializer,
     ImportUploadSerializer,
@@ -64,6 +66,23 @@ class CoordinatorAPIView(GenericAPIView):
 
 def _as_drf(error: DjangoValidationError) -> ValidationError:
     return ValidationError({"detail": error.messages})
+
+
+# The list of ImportIssue objects that an upload's refusal answers.
+ISSUE_LIST = {"type": "array", "items": {"$ref": "#/components/schemas/ImportIssue"}}
+
+
+def _serializer_issues(errors: Mapping[object, object], prefix: str = "") -> list[ImportIssue]:
+    """A serializer's errors as issues: ``images.3`` names the fourth image field."""
+    issues = []
+    for key, value in errors.items():
+        field = "" if key == api_settings.NON_FIELD_ERRORS_KEY else f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            issues += _serializer_issues(value, prefix=f"{field}.")
+        else:
+            messages = value if isinstance(value, list) else [value]
+            issues += [ImportIssue(field=field, message=str(message)) for message in messages]
+    return issues
 
 
 class StudyListCreateAPI(CoordinatorAPIView, ListAPIView):
@@ -118,14 +137,18 @@ class ImportListCreateAPI(CoordinatorAPIView, ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": ImportUploadSerializer},
-        responses={202: ImportJobSerializer, 400: ImportIssueSerializer(many=True)},
+        # A raw array: drf-spectacular documents many=True on an error answer as one object.
+        responses={202: ImportJobSerializer, 400: ISSUE_LIST},
         description="Upload a zip (images and manifest) or a manifest with image files. The "
         "import runs in a worker: poll the returned job until it is finished.",
     )
     def post(self, request: Request, study_id: int) -> Response:
         study = self.study()
         incoming = ImportUploadSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        if not incoming.is_valid():
+            # One shape for every refusal of an upload: a list of issues.
+            issues = _serializer_issues(incoming.errors)
+            return Response([i.as_dict() for i in issues], status=status.HTTP_400_BAD_REQUEST)
         try:
             job = import_job_create(
                 study=study,

@@ -119,19 +119,24 @@ class MultipleFileField(forms.FileField):
 
 
 class ImportUploadForm(_NoColon, forms.Form):
+    # Empty files are let through to the import, whose error names the file and its row
+    # (a form error would only say that one of the files is empty).
     archive = forms.FileField(
         required=False,
+        allow_empty_file=True,
         label="Zip with images and manifest",
         widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
     )
     manifest = forms.FileField(
         required=False,
+        allow_empty_file=True,
         label="Manifest (CSV)",
         help_text="Needed with separate image files; optional beside a zip that holds none",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
     images = MultipleFileField(
         required=False,
+        allow_empty_file=True,
         label="Image files",
         widget=MultipleFileInput(attrs={"accept": ".jpg,.jpeg,.png,.tif,.tiff"}),
     )

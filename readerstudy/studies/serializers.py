@@ -106,10 +106,17 @@ class StudyUpdateSerializer(serializers.Serializer):
 
 
 class ImportUploadSerializer(serializers.Serializer):
-    archive = serializers.FileField(required=False, help_text="A zip of images and manifest")
-    manifest = serializers.FileField(required=False, help_text="The manifest (CSV)")
+    # Empty files are let through to the import, whose error names the file and its row.
+    archive = serializers.FileField(
+        required=False, allow_empty_file=True, help_text="A zip of images and manifest"
+    )
+    manifest = serializers.FileField(
+        required=False, allow_empty_file=True, help_text="The manifest (CSV)"
+    )
     images = serializers.ListField(
-        child=serializers.FileField(), required=False, help_text="Image files (with manifest)"
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        help_text="Image files (with manifest)",
     )
     manifest_format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto")
     biopsy_proven_only = serializers.BooleanField(default=False)
@@ -208,7 +215,7 @@ class ImportReportSerializer(serializers.ModelSerializer):
 
 
 class CaseSerializer(serializers.ModelSerializer):
-    import_job = serializers.IntegerField(source="import_job_id", read_only=True)
+    import_job = serializers.IntegerField(source="import_job_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Case

@@ -89,6 +89,27 @@ def test_a_manifest_may_not_point_outside_the_upload(tmp_path) -> None:
     assert [(i.row, i.field) for i in issues] == [(2, "image"), (3, "image")]
 
 
+def test_cells_a_spreadsheet_would_run_as_formulas_are_refused_by_row_and_column(tmp_path):
+    path = tmp_path / "formulas.csv"
+    path.write_text(
+        "image,diagnosis,case_id,lesion_id,site,confirmation\n"
+        'a.jpg,nv,"=HYPERLINK(""http://x"")",L1,back,histo\n'
+        "b.jpg,nv,b,+1+1,back,histo\n"
+        "c.jpg,nv,c,L3,-2+3,histo\n"
+        "d.jpg,nv,d,L4,back,@SUM(A1)\n"
+        "e.jpg,nv,e,L5,-,histo\n"
+    )
+    manifest, issues = parse(path)
+    assert [(i.row, i.field) for i in issues] == [
+        (2, "case_id"),
+        (3, "lesion_id"),
+        (4, "site"),
+        (5, "confirmation"),
+    ]
+    assert all("formula" in i.message for i in issues)
+    assert [row.source_id for row in manifest.rows] == ["e"]  # a lone "-" is text
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [("mel=30,nv=70", {"mel": 30, "nv": 70}), ("melanoma=2, nevus=3", {"mel": 2, "nv": 3})],

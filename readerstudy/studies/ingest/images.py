@@ -84,18 +84,26 @@ def image_encode(path: Path, limits: ImageLimits) -> EncodedImage:
         raise ImageRejected("empty file")
     if size > limits.max_bytes:
         raise ImageRejected(f"file of {size} bytes exceeds the limit of {limits.max_bytes}")
+    # At the pixel limit every full-size copy is 200 MB (Pillow keeps RGB in 4 bytes a pixel),
+    # so no more than two are alive at once: the orientation is applied in place, RGB pixels
+    # are not converted again, and each image is closed as soon as the next one exists.
     with _opened(path) as image:
         source_format, _, _ = _checked_header(image, limits)
         try:
             image.load()
-            rgb = _to_srgb(ImageOps.exif_transpose(image))
+            ImageOps.exif_transpose(image, in_place=True)
+            rgb = _to_srgb(image)
         except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
             raise ImageRejected(f"cannot decode the image: {error}") from None
+        if rgb is not image:
+            image.close()
     pixels = rgb.tobytes()
     width, height = rgb.size
+    rgb.close()
+    pixel_sha256 = hashlib.sha256(pixels).hexdigest()
     # A fresh image from raw pixels has no info, so no metadata can leak into the copies.
     clean = Image.frombytes("RGB", (width, height), pixels)
-    del rgb
+    del pixels
     full = _jpeg(clean, limits.jpeg_quality)
     display = thumbnail = None
     if max(width, height) > limits.display_max_side:
@@ -105,7 +113,7 @@ def image_encode(path: Path, limits: ImageLimits) -> EncodedImage:
     return EncodedImage(
         width=width,
         height=height,
-        pixel_sha256=hashlib.sha256(pixels).hexdigest(),
+        pixel_sha256=pixel_sha256,
         source_format=source_format,
         full=full,
         display=display,
@@ -183,7 +191,7 @@ def _to_srgb(image: Image.Image) -> Image.Image:
             return ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # an unusable profile: treat the pixels as sRGB, as browsers do
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _fitted(image: Image.Image, max_side: int) -> Image.Image:

@@ -153,8 +153,8 @@ def study_import(
     # A redelivered task may find files of an attempt whose worker died: start clean.
     storage_folder_remove(storage_folder)
     try:
-        images_root = _unpack(source, staging, archive_limits, report_progress)
-        prepared = _prepare(study, source, images_root, options, config, issues)
+        images_root, left_out = _unpack(source, staging, archive_limits, report_progress)
+        prepared = _prepare(study, source, images_root, left_out, options, config, issues)
         report = import_report(
             task_name=study.task,
             images_name=source.images_name or source.images.name,
@@ -189,27 +189,29 @@ def study_import(
 
 def _unpack(
     source: ImportSource, staging: Path, limits: ArchiveLimits, progress: ProgressCallback
-) -> Path:
+) -> tuple[Path, list[str]]:
+    """The folder of images, and the zip members left packed (neither image nor CSV)."""
     name = source.images_name or source.images.name
     if source.images.is_dir():
-        return source.images
+        return source.images, []
     if not source.images.is_file():
         raise ImportRejected([ImportIssue(file=name, message="no such file or folder")])
     progress("unpacking the zip", 0, 0)
     shutil.rmtree(staging, ignore_errors=True)
-    archive_extract(source.images, staging, name=name, limits=limits)
-    return staging
+    plan = archive_extract(source.images, staging, name=name, limits=limits)
+    return staging, plan.ignored
 
 
 def _prepare(
     study: Study,
     source: ImportSource,
     images_root: Path,
+    left_out: list[str],
     options: ImportOptions,
     config: dict[str, int],
     issues: IssueCollector,
 ) -> _Prepared | None:
-    folder = ImageFolder.scan(images_root)
+    folder = ImageFolder.scan(images_root, left_out=left_out)
     manifest_path, manifest_name = source.manifest, source.manifest_name
     if manifest_path is None:
         found = sorted(p for p in images_root.rglob("*.csv") if "__MACOSX" not in p.parts)

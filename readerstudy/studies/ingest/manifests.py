@@ -10,6 +10,8 @@
 
 Header names are matched case-insensitively; the header is row 1, so a row number is the one
 a spreadsheet shows. Every problem is collected (up to a cap) rather than only the first.
+A stored cell (an id, a site, a confirmation) that starts with ``=``, ``+``, ``-`` or ``@`` is
+refused: a spreadsheet opening an export would run it as a formula.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ PROVEN_CONFIRMATIONS = frozenset({"histo", "histopathology", "histology", "biops
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0", ""})
 _MISSING = frozenset({"", "nan", "na", "n/a", "none", "null", "unknown"})
+# A spreadsheet runs a cell that starts with one of these as a formula. No identifier, site or
+# confirmation in a real manifest does, and one that did would reach the analysts' exports.
+FORMULA_PREFIXES = ("=", "+", "-", "@")
 MAX_LENGTHS = {"source_id": 128, "lesion_id": 64, "diagnosis_label": 128, "confirmation": 64}
 MAX_SITE = 64
 
@@ -282,6 +287,15 @@ def _parse_row(
             )
         )
 
+    for column in _text_columns(columns):
+        value = cells.get(column, "")
+        if _formula_like(value):
+            problem(
+                column,
+                f"starts with {value[0]!r}: a spreadsheet opening an export of this study would "
+                "run it as a formula; remove the leading character",
+            )
+
     image_ref = cells.get(columns.image, "")
     if not image_ref:
         problem(columns.image, "empty; every row must name its image")
@@ -365,6 +379,24 @@ def _parse_row(
         site=site,
         modality=cells.get(columns.modality, "") if columns.modality else "",
     )
+
+
+def _text_columns(columns: Columns) -> list[str]:
+    """The columns whose text is stored as it is (identifiers and free text)."""
+    named = (
+        columns.image,
+        columns.source_id,
+        columns.confirmation,
+        columns.lesion_id,
+        columns.site,
+        columns.modality,
+    )
+    return list(dict.fromkeys(c for c in named if c))
+
+
+def _formula_like(value: str) -> bool:
+    """A cell a spreadsheet would evaluate (OWASP "CSV injection"); a lone "-" is text."""
+    return value.startswith(FORMULA_PREFIXES) and value not in ("-", "+")
 
 
 def _safe_reference(reference: str) -> bool:

@@ -1,0 +1,305 @@
+"""Load bench: readers grading through locust against gunicorn while a worker scores images.
+
+50 simulated readers (``--readers``) log in and grade for 5 minutes (``--duration``) through
+gunicorn on PostgreSQL, each pausing about ``--pause`` seconds per case (10 to 20 times
+faster than a dermatologist), while a Celery worker scores 500 real HAM10000 images
+(``--images``) sent through Redis by their import. Prints the latency of "submit + next
+image" (p50/p95/p99) and of each request, the failed requests, the scoring progress, and
+whether the decisions stored equal the submits the server acknowledged; exits 1 when they
+differ or a request failed.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/readerstudy \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/load.py [--duration 300]
+
+It works on a throwaway copy of the database (``test_<name>``, created and dropped here), a
+temporary media folder and its own queue; nothing of an installation is touched. It needs
+../shared/data (the HAM10000 images) and PostgreSQL and Redis: SQLite would serialise the
+readers' writes, and the filesystem broker is not what a deployment runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=300, help="seconds of grading")
+    parser.add_argument("--readers", type=int, default=50)
+    parser.add_argument("--spawn-rate", type=float, default=5.0, help="readers started a second")
+    parser.add_argument("--pause", type=float, default=1.0, help="mean seconds per case")
+    parser.add_argument("--cases", type=int, default=400, help="cases of the graded study")
+    parser.add_argument("--images", type=int, default=500, help="images the worker scores")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "ham10000")
+    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn processes")
+    parser.add_argument(
+        "--torch-threads", type=int, default=1, help="the scoring worker's (leave cores to web)"
+    )
+    return parser.parse_args()
+
+
+def environment(scratch: Path, args: argparse.Namespace) -> dict[str, str]:
+    """Production settings (DEBUG off) on plain HTTP on localhost, with the bench's own files."""
+    database, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
+    if not database.startswith("postgres") or not broker.startswith("redis"):
+        raise SystemExit("set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://...")
+    return {
+        **os.environ,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_HSTS_SECONDS": "0",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "READERSTUDY_VAR_DIR": str(scratch / "var"),
+        "MEDIA_ROOT": str(scratch / "media"),
+        "READERSTUDY_UPLOAD_ROOT": str(scratch / "uploads"),
+        "READERSTUDY_TORCH_THREADS": str(args.torch_threads),
+        # The benchmark's own queue names would be the installation's: it purges them first.
+        "READERSTUDY_SCORING_QUEUE": "cpu",
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    env = environment(scratch, args)
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "readerstudy.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        run(args, scratch, env)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def scoring_study(args: argparse.Namespace, scratch: Path):
+    """Import ``--images`` HAM10000 images: the import sends them to the scoring queue."""
+    from readerstudy.accounts.roles import Role
+    from readerstudy.accounts.services import user_create
+    from readerstudy.studies.services import (
+        ImportOptions,
+        ImportSource,
+        study_create,
+        study_import,
+        task_resolve,
+    )
+
+    manifest = scratch / "manifest.csv"
+    with (args.data / "HAM10000_metadata.csv").open(newline="") as source:
+        reader = csv.DictReader(source)
+        rows = list(reader)[: args.images]
+        with manifest.open("w", newline="") as target:
+            writer = csv.DictWriter(target, fieldnames=reader.fieldnames or [])
+            writer.writeheader()
+            writer.writerows(rows)
+    coordinator, _ = user_create(username="bench-coordinator", roles=[Role.COORDINATOR])
+    study = study_create(
+        name="scoring under load",
+        task=task_resolve(name="malignant-vs-benign"),
+        modality="dermoscopic",
+        created_by=coordinator,
+        require_biopsy_proven=False,
+    )
+    study_import(
+        study=study,
+        source=ImportSource(images=args.data / "images", manifest=manifest),
+        options=ImportOptions(),
+        created_by=coordinator,
+    )
+    return study
+
+
+def locust_run(args: argparse.Namespace, env: dict, base: str, study_id: int, names: list[str],
+               scratch: Path) -> subprocess.Popen:  # fmt: skip
+    from bench.grading import PASSWORD
+
+    command = [
+        str(REPO / ".venv" / "bin" / "locust"),
+        "--locustfile", str(REPO / "bench" / "locustfile.py"),
+        "--headless",
+        "--users", str(args.readers),
+        "--spawn-rate", str(args.spawn_rate),
+        "--run-time", f"{args.duration}s",
+        # Users finish the case in hand: a submit cut off mid-flight could be stored
+        # without ever being counted as acknowledged.
+        "--stop-timeout", "30",
+        "--host", base,
+        # Written once every user has stopped (the CSV files are written before that).
+        "--json-file", str(scratch / "locust"),
+        "--skip-log",
+    ]  # fmt: skip
+    locust_env = {
+        **env,
+        "BENCH_READERS": ",".join(names),
+        "BENCH_PASSWORD": PASSWORD,
+        "BENCH_STUDY_ID": str(study_id),
+        "BENCH_PAUSE": str(args.pause),
+        "BENCH_RESULT": str(scratch / "counts.json"),
+    }
+    with (scratch / "locust.log").open("wb") as log:
+        return subprocess.Popen(command, cwd=REPO, env=locust_env, stdout=log, stderr=log)
+
+
+def percentile(histogram: dict[int, int], q: float) -> float:
+    """The q-th percentile of locust's response-time histogram (milliseconds -> count)."""
+    total = sum(histogram.values())
+    if not total:
+        return float("nan")
+    rank, seen = q / 100 * total, 0
+    for milliseconds in sorted(histogram):
+        seen += histogram[milliseconds]
+        if seen >= rank:
+            return float(milliseconds)
+    return float(max(histogram))
+
+
+def stats(scratch: Path, seconds: float) -> dict[str, dict[str, float]]:
+    """Per request name: count, failures, p50/p95/p99 ms and rate; "all" sums them."""
+    entries = json.loads((scratch / "locust.json").read_text())
+    rows: dict[str, dict[str, float]] = {}
+    together: dict[int, int] = {}
+    requests = [e for e in entries if e["method"] != "READ"]  # the pair counts in its parts
+    for entry in entries:
+        histogram = {int(float(ms)): n for ms, n in entry["response_times"].items()}
+        if entry in requests:
+            for ms, n in histogram.items():
+                together[ms] = together.get(ms, 0) + n
+        rows[entry["name"]] = summary(histogram, entry["num_requests"], entry["num_failures"])
+    rows["all requests"] = summary(
+        together,
+        sum(e["num_requests"] for e in requests),
+        sum(e["num_failures"] for e in requests),
+    )
+    for row in rows.values():
+        row["per_s"] = row["count"] / seconds
+    return rows
+
+
+def summary(histogram: dict[int, int], count: int, failures: int) -> dict[str, float]:
+    return {
+        "count": count,
+        "failed": failures,
+        **{f"p{q}": percentile(histogram, q) for q in (50, 95, 99)},
+    }
+
+
+def run(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
+    from django.conf import settings
+
+    from bench.grading import case_images, free_port, gunicorn_start, readers_ensure
+    from bench.grading import study_create as graded_study_create
+    from readerstudy.reading.models import Decision
+    from readerstudy.scoring.models import CnnScore
+    from tests.support.worker import (
+        purge_queues,
+        start_worker,
+        test_database_url,
+        worker_environment,
+    )
+
+    # The web server and the worker use the throwaway database this process just made.
+    env = {**env, "DATABASE_URL": test_database_url()}
+    purge_queues(["default", settings.READERSTUDY_SCORING_QUEUE])
+    print(f"importing {args.images} images to score and {args.cases} cases to grade ...")
+    scoring = scoring_study(args, scratch)
+    n_images = scoring.cases.count()
+    names = readers_ensure(args.readers)
+    graded = graded_study_create("load", names, case_images(args.cases))
+    port = free_port()
+    server = gunicorn_start(env, port, args.web_workers, 1)
+    worker_started = time.monotonic()
+    worker = start_worker(
+        log_dir=scratch, queues=[settings.READERSTUDY_SCORING_QUEUE], env=worker_environment()
+    )
+    base = f"http://127.0.0.1:{port}"
+    print(
+        f"{args.readers} readers for {args.duration} s (pause {args.pause} s) on gunicorn "
+        f"({args.web_workers} workers) at {base}; a worker scores {n_images} images "
+        f"({args.torch_threads} torch threads); {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    try:
+        began = time.monotonic()
+        load = locust_run(args, env, base, graded.study_id, names, scratch)
+        scored_at = None
+        while load.poll() is None:
+            scored = CnnScore.objects.filter(case__study=scoring).count()
+            if scored >= n_images and scored_at is None:
+                scored_at = time.monotonic() - worker_started
+            if worker.process.poll() is not None:
+                raise SystemExit("the worker exited:\n" + worker.log()[-3000:])
+            time.sleep(2)
+        scored = CnnScore.objects.filter(case__study=scoring).count()
+        seconds = time.monotonic() - began
+        if load.returncode not in (0, 1):  # 1: some requests failed, reported below
+            raise SystemExit((scratch / "locust.log").read_text()[-3000:])
+    finally:
+        worker.stop()
+        server.terminate()
+        server.wait(timeout=30)
+    rows = stats(scratch, seconds)
+    counts = json.loads((scratch / "counts.json").read_text())
+    stored = Decision.objects.filter(enrolment__study_id=graded.study_id).count()
+    report(rows, counts, stored, scored, n_images, scored_at)
+    if stored != counts["acknowledged"] or rows["all requests"]["failed"]:
+        sys.exit(1)
+
+
+def report(
+    rows: dict[str, dict[str, float]],
+    counts: dict[str, int],
+    stored: int,
+    scored: int,
+    n_images: int,
+    scored_at: float | None,
+) -> None:
+    print(f"\n{'request':<22} {'count':>7} {'failed':>6} {'p50':>6} {'p95':>6} {'p99':>6} (ms)")
+    for name, row in rows.items():
+        print(
+            f"{name:<22} {row['count']:>7.0f} {row['failed']:>6.0f} "
+            f"{row['p50']:>6.0f} {row['p95']:>6.0f} {row['p99']:>6.0f}"
+        )
+    pair, submit = rows.get("submit + next image"), rows.get("submit")
+    if pair and submit:
+        print(
+            f"\nsubmit + next image: p95 {pair['p95']:.0f} ms (submit alone: p95 "
+            f"{submit['p95']:.0f} ms; {submit['per_s']:.1f} decisions/s)"
+        )
+    print(f"failed requests: {rows['all requests']['failed']:.0f}")
+    verdict = "EQUAL" if stored == counts["acknowledged"] else "MISMATCH"
+    print(
+        f"decisions stored {stored} vs successful submits {counts['acknowledged']} "
+        f"(replays {counts['replayed']}): {verdict}"
+    )
+    when = (
+        f"all {scored_at:.0f} s after the worker started"
+        if scored_at is not None
+        else "not all during the run"
+    )
+    print(f"scoring: {scored} of {n_images} images scored meanwhile ({when})")
+
+
+if __name__ == "__main__":
+    main()
