@@ -49,6 +49,8 @@ def predictor_for(model_version: ModelVersion) -> Predictor:
 
         torch.set_num_threads(_torch_threads())
         path = Path(model_version.checkpoint.path)
+        if not path.exists():
+            path = _restore_shipped_checkpoint(model_version, path)
         predictor = Predictor.from_checkpoint(
             path, device=settings.READERSTUDY_SCORING_DEVICE, precision="auto"
         )
@@ -60,6 +62,28 @@ def predictor_for(model_version: ModelVersion) -> Predictor:
         _PREDICTORS[model_version.sha256] = predictor
         log.info("loaded %s on %s (%s)", model_version, predictor.device, predictor.precision)
     return predictor
+
+
+def _restore_shipped_checkpoint(model_version: ModelVersion, path: Path) -> Path:
+    """Put the shipped model's file back where its version expects it (a media volume
+    restored without ``models/``, say); any other missing checkpoint is an error that says
+    how to repair it."""
+    import shutil
+
+    from classifier import DEFAULT_CHECKPOINT
+    from classifier.checkpoint import file_sha256
+
+    if DEFAULT_CHECKPOINT.exists() and file_sha256(DEFAULT_CHECKPOINT) == model_version.sha256:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        shutil.copyfile(DEFAULT_CHECKPOINT, temporary)
+        os.replace(temporary, path)
+        log.warning("restored the shipped model's checkpoint at %s", path)
+        return path
+    raise FileNotFoundError(
+        f"model version {model_version.pk} ({model_version.name}): its checkpoint {path} is "
+        "missing; register the file again with manage.py register_model PATH"
+    )
 
 
 def load_case_tensor(predictor: Predictor, case: Case) -> torch.Tensor:

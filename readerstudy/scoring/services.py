@@ -66,6 +66,11 @@ def model_version_register(
     sha256 = file_sha256(path)
     existing = ModelVersion.objects.filter(sha256=sha256).first()
     if existing is not None:
+        if not default_storage.exists(existing.checkpoint.name):
+            # The row outlived its file (media restored without models/): the same bytes
+            # were just handed in, so put them back.
+            with path.open("rb") as handle:
+                default_storage.save(existing.checkpoint.name, File(handle))
         if activate_for:
             model_version_activate(model_version=existing, tasks=activate_for)
         return existing, False

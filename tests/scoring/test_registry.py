@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -19,6 +20,37 @@ def test_migrate_registers_the_shipped_model_for_every_task() -> None:
     assert active_model_for_task("carcinoma-vs-keratosis") == model_version
     assert model_version.class_names == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
     assert model_version.checkpoint.name == f"models/{model_version.sha256}.pt"
+
+
+def test_a_lost_checkpoint_file_is_restored_by_registering_it_again() -> None:
+    model_version = ModelVersion.objects.get(sha256=file_sha256(DEFAULT_CHECKPOINT))
+    stored = Path(model_version.checkpoint.path)
+    stored.unlink()
+    call_command("register_model", str(DEFAULT_CHECKPOINT), stdout=StringIO())
+    assert file_sha256(stored) == model_version.sha256
+
+
+def test_a_worker_restores_the_shipped_models_lost_file_and_refuses_other_lost_files() -> None:
+    from readerstudy.scoring import inference
+
+    model_version = ModelVersion.objects.get(sha256=file_sha256(DEFAULT_CHECKPOINT))
+    stored = Path(model_version.checkpoint.path)
+    stored.unlink()
+    inference._PREDICTORS.pop(model_version.sha256, None)
+    assert inference.predictor_for(model_version).sha256 == model_version.sha256
+    assert file_sha256(stored) == model_version.sha256
+
+    other = ModelVersion.objects.create(
+        name="uploaded",
+        arch="efficientnet_lite0",
+        checkpoint="models/" + "0" * 64 + ".pt",
+        sha256="0" * 64,
+        taxonomy_version="1",
+        input_size=[224, 224],
+        class_names=model_version.class_names,
+    )
+    with pytest.raises(FileNotFoundError, match="register the file again"):
+        inference.predictor_for(other)
 
 
 def test_register_model_twice_finds_the_same_version() -> None:
