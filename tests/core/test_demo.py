@@ -17,13 +17,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from classifier import DEFAULT_SPLIT
 from tests.support.env import CHROMIUM, REPO_ROOT, chromium_available, require, shared_data
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def small_data(target: Path) -> Path:
@@ -105,7 +104,7 @@ def test_the_demo_without_its_data_says_what_to_download_and_exits_non_zero(tmp_
 @pytest.mark.browser
 @pytest.mark.slow
 def test_the_demo_builds_a_scored_study_with_a_simulated_panel_and_serves_it(
-    tmp_path, artifacts
+    tmp_path, artifacts, browser
 ) -> None:
     require(chromium_available(), f"Chromium is not installed at {CHROMIUM}")
     data = small_data(tmp_path / "data")
@@ -158,7 +157,7 @@ def test_the_demo_builds_a_scored_study_with_a_simulated_panel_and_serves_it(
         (decisions,) = database.execute("SELECT COUNT(*) FROM reading_decision").fetchone()
         assert decisions == 6 * n_cases
         logins = json.loads((tmp_path / "var" / "demo-logins.json").read_text())
-        _tour(f"http://127.0.0.1:{port}", study_id, logins, artifacts)
+        _tour(browser, f"http://127.0.0.1:{port}", study_id, logins, artifacts)
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         try:
@@ -196,59 +195,58 @@ def _screenshots_dir(artifacts: Path) -> Path:
     return folder
 
 
-def _tour(base: str, study_id: int, logins: dict[str, str], artifacts: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def _tour(browser: Any, base: str, study_id: int, logins: dict[str, str], artifacts: Path) -> None:
+    # The session's Chromium (tests/conftest.py): a second sync Playwright in the same
+    # process fails once the first one runs.
+    from playwright.sync_api import expect
 
     shots = _screenshots_dir(artifacts)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        problems: list[str] = []
+    problems: list[str] = []
 
-        def session(username: str):
-            context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto("/accounts/login/")
-            page.get_by_label("Username").fill(username)
-            page.get_by_label("Password").fill(logins[username])
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(re.compile(r".*/$"))
-            return context, page
+    def session(username: str):
+        context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(logins[username])
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(re.compile(r".*/$"))
+        return context, page
 
-        # Coordinator: the study with its imports and CNN scoring.
-        context, page = session("coordinator")
-        page.goto(f"/studies/{study_id}/")
-        assert page.get_by_text("24 of 24 cases scored").is_visible()
-        page.screenshot(path=str(shots / "coordinator-study.png"), full_page=True)
-        context.close()
+    # Coordinator: the study with its imports and CNN scoring.
+    context, page = session("coordinator")
+    page.goto(f"/studies/{study_id}/")
+    assert page.get_by_text("24 of 24 cases scored").is_visible()
+    page.screenshot(path=str(shots / "coordinator-study.png"), full_page=True)
+    context.close()
 
-        # Reader: grade one case by keyboard; the decision reaches the analysis.
-        context, page = session("reader1")
-        page.goto("/reading/")
-        page.screenshot(path=str(shots / "reader-home.png"))
-        page.get_by_role("link", name=re.compile("Start grading")).first.click()
-        page.wait_for_selector("#case-number")
-        page.screenshot(path=str(shots / "reader-grading.png"))
-        page.keyboard.press("b")
-        page.keyboard.press("8")
-        page.keyboard.press("Enter")
-        expect(page.locator("#progress-done")).to_have_text("1")
-        context.close()
+    # Reader: grade one case by keyboard; the decision reaches the analysis.
+    context, page = session("reader1")
+    page.goto("/reading/")
+    page.screenshot(path=str(shots / "reader-home.png"))
+    page.get_by_role("link", name=re.compile("Start grading")).first.click()
+    page.wait_for_selector("#case-number")
+    page.screenshot(path=str(shots / "reader-grading.png"))
+    page.keyboard.press("b")
+    page.keyboard.press("8")
+    page.keyboard.press("Enter")
+    expect(page.locator("#progress-done")).to_have_text("1")
+    context.close()
 
-        # Analyst: the CNN's curve with the simulated panel and the real reader on it.
-        context, page = session("analyst")
-        page.goto(f"/analysis/studies/{study_id}/")
-        page.wait_for_selector("#roc-figure .main-svg")
-        assert page.get_by_text("CNN (AUC").first.is_visible()
-        assert page.locator("#roc-figure .scatterlayer .point").count() >= 7
-        assert page.get_by_text("simulated").first.is_visible()
-        readers = page.locator("table.readers tbody tr")
-        assert readers.count() == 7, "six simulated readers and reader1"
-        page.wait_for_selector("#tsne-figure .scatterlayer .point", timeout=120_000)
-        page.screenshot(path=str(shots / "analyst-roc.png"), full_page=True)
-        page.goto(f"/analysis/studies/{study_id}/errors/")
-        page.screenshot(path=str(shots / "analyst-errors.png"))
-        context.close()
-        browser.close()
+    # Analyst: the CNN's curve with the simulated panel and the real reader on it.
+    context, page = session("analyst")
+    page.goto(f"/analysis/studies/{study_id}/")
+    page.wait_for_selector("#roc-figure .main-svg")
+    assert page.get_by_text("CNN (AUC").first.is_visible()
+    assert page.locator("#roc-figure .scatterlayer .point").count() >= 7
+    assert page.get_by_text("simulated").first.is_visible()
+    readers = page.locator("table.readers tbody tr")
+    assert readers.count() == 7, "six simulated readers and reader1"
+    page.wait_for_selector("#tsne-figure .scatterlayer .point", timeout=120_000)
+    page.screenshot(path=str(shots / "analyst-roc.png"), full_page=True)
+    page.goto(f"/analysis/studies/{study_id}/errors/")
+    page.screenshot(path=str(shots / "analyst-errors.png"))
+    context.close()
     assert not problems, problems
