@@ -7,8 +7,9 @@ pair is "submit + load next case".
 
 Two phases, each on a fresh study (every reader starts at case 1):
 
-1. paced: ``--readers`` readers, each pausing ``--pause`` seconds between cases (1 s: ten times
-   faster than a dermatologist), for ``--duration`` seconds: p50/p95/p99 latency;
+1. paced: ``--readers`` readers, each pausing about ``--pause`` seconds between cases (drawn
+   from 0.5-1.5x; 1 s is ten times faster than a dermatologist), for ``--duration`` seconds:
+   p50/p95/p99 latency;
 2. saturation: the same readers with no pause for ``--saturation-duration`` seconds:
    decisions per second.
 
@@ -27,6 +28,7 @@ import argparse
 import io
 import json
 import os
+import random
 import re
 import secrets
 import socket
@@ -261,6 +263,7 @@ class SimulatedReader(threading.Thread):
         self.base, self.session, self.study_id = base, session, study_id
         self.pause, self.stop_at, self.ready = pause, stop_at, ready
         self.result = ReaderResult()
+        self.rng = random.Random(f"{study_id}-{id(self)}")
 
     def run(self) -> None:
         import requests
@@ -282,7 +285,10 @@ class SimulatedReader(threading.Thread):
         n = 0
         while time.monotonic() < self.stop_at[0]:
             if self.pause:
-                time.sleep(self.pause)
+                # Readers do not move in lockstep: a pause drawn from [0.5, 1.5] x --pause keeps
+                # the mean rate but spreads the arrivals, as locust's wait_time does in load.py
+                # (a fixed pause behind a start barrier sends all 50 submits in the same ms).
+                time.sleep(self.pause * self.rng.uniform(0.5, 1.5))
                 if time.monotonic() >= self.stop_at[0]:
                     break
             n += 1
