@@ -20,7 +20,6 @@ readers' writes, and the filesystem broker is not what a deployment runs.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import secrets
@@ -96,39 +95,15 @@ def main() -> None:
 
 def scoring_study(args: argparse.Namespace, scratch: Path):
     """Import ``--images`` HAM10000 images: the import sends them to the scoring queue."""
-    from readerstudy.accounts.roles import Role
-    from readerstudy.accounts.services import user_create
-    from readerstudy.studies.services import (
-        ImportOptions,
-        ImportSource,
-        study_create,
-        study_import,
-        task_resolve,
-    )
+    from bench.ham10000 import bench_coordinator, import_first_images
 
-    manifest = scratch / "manifest.csv"
-    with (args.data / "HAM10000_metadata.csv").open(newline="") as source:
-        reader = csv.DictReader(source)
-        rows = list(reader)[: args.images]
-        with manifest.open("w", newline="") as target:
-            writer = csv.DictWriter(target, fieldnames=reader.fieldnames or [])
-            writer.writeheader()
-            writer.writerows(rows)
-    coordinator, _ = user_create(username="bench-coordinator", roles=[Role.COORDINATOR])
-    study = study_create(
+    return import_first_images(
+        data=args.data,
+        n_images=args.images,
+        scratch=scratch,
         name="scoring under load",
-        task=task_resolve(name="malignant-vs-benign"),
-        modality="dermoscopic",
-        created_by=coordinator,
-        require_biopsy_proven=False,
+        coordinator=bench_coordinator(),
     )
-    study_import(
-        study=study,
-        source=ImportSource(images=args.data / "images", manifest=manifest),
-        options=ImportOptions(),
-        created_by=coordinator,
-    )
-    return study
 
 
 def locust_run(args: argparse.Namespace, env: dict, base: str, study_id: int, names: list[str],

@@ -18,7 +18,6 @@ two URLs it runs on the embedded SQLite and filesystem broker.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import sys
@@ -91,42 +90,19 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     from django.conf import settings
     from django.db import connection
 
-    from readerstudy.accounts.roles import Role
-    from readerstudy.accounts.services import user_create
+    from bench.ham10000 import bench_coordinator, import_first_images
     from readerstudy.scoring.models import CnnScore
     from readerstudy.scoring.selectors import active_model_for_task
     from readerstudy.scoring.services import study_scoring_enqueue
-    from readerstudy.studies.services import (
-        ImportOptions,
-        ImportSource,
-        study_create,
-        study_import,
-        task_resolve,
-    )
     from tests.support.worker import purge_queues, start_worker, worker_environment
 
-    manifest = scratch / "manifest.csv"
-    with (args.data / "HAM10000_metadata.csv").open(newline="") as source:
-        reader = csv.DictReader(source)
-        rows = list(reader)[: args.images]
-        fields = reader.fieldnames
-    with manifest.open("w", newline="") as target:
-        writer = csv.DictWriter(target, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    coordinator, _ = user_create(username="bench-coordinator", roles=[Role.COORDINATOR])
-    study = study_create(
+    coordinator = bench_coordinator()
+    study = import_first_images(
+        data=args.data,
+        n_images=args.images,
+        scratch=scratch,
         name="scoring benchmark",
-        task=task_resolve(name="malignant-vs-benign"),
-        modality="dermoscopic",
-        created_by=coordinator,
-        require_biopsy_proven=False,
-    )
-    study_import(
-        study=study,
-        source=ImportSource(images=args.data / "images", manifest=manifest),
-        options=ImportOptions(),
-        created_by=coordinator,
+        coordinator=coordinator,
     )
     purge_queues([settings.READERSTUDY_SCORING_QUEUE])
     model_version = active_model_for_task(study.task)
@@ -142,23 +118,8 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     )
     try:
         # Load the model in the worker before timing, as a running installation has it.
-        warm = study_create(
-            name="warm-up",
-            task=task_resolve(name="malignant-vs-benign"),
-            modality="dermoscopic",
-            created_by=coordinator,
-            require_biopsy_proven=False,
-        )
-        warm_rows = scratch / "warm.csv"
-        with warm_rows.open("w", newline="") as target:
-            writer = csv.DictWriter(target, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows[:1])
-        study_import(
-            study=warm,
-            source=ImportSource(images=args.data / "images", manifest=warm_rows),
-            options=ImportOptions(),
-            created_by=coordinator,
+        warm = import_first_images(
+            data=args.data, n_images=1, scratch=scratch, name="warm-up", coordinator=coordinator
         )
         while not CnnScore.objects.filter(case__study=warm).exists():
             time.sleep(0.1)
