@@ -68,16 +68,13 @@ def _restore_shipped_checkpoint(model_version: ModelVersion, path: Path) -> Path
     """Put the shipped model's file back where its version expects it (a media volume
     restored without ``models/``, say); any other missing checkpoint is an error that says
     how to repair it."""
-    import shutil
-
     from classifier import DEFAULT_CHECKPOINT
     from classifier.checkpoint import file_sha256
+    from readerstudy.scoring.services import model_version_register
 
     if DEFAULT_CHECKPOINT.exists() and file_sha256(DEFAULT_CHECKPOINT) == model_version.sha256:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        shutil.copyfile(DEFAULT_CHECKPOINT, temporary)
-        os.replace(temporary, path)
+        # Registering the same bytes again stores the missing file (and changes nothing else).
+        model_version_register(path=DEFAULT_CHECKPOINT)
         log.warning("restored the shipped model's checkpoint at %s", path)
         return path
     raise FileNotFoundError(
