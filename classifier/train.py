@@ -26,7 +26,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -266,11 +266,6 @@ def _metrics_or_none(
 
 def _auc(metrics: dict[str, Any] | None) -> float:
     return float("nan") if metrics is None else float(metrics["auc"])
-
-
-def _batches(indices: torch.Tensor, batch_size: int) -> Iterator[list[int]]:
-    for start in range(0, len(indices) - batch_size + 1, batch_size):
-        yield indices[start : start + batch_size].tolist()
 
 
 class _EpochSamples(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
