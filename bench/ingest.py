@@ -88,6 +88,7 @@ def run(args: argparse.Namespace, settings: object) -> None:
         study_import,
         task_resolve,
     )
+    from tests.support.memory import peak_rss, peak_rss_reset
 
     coordinator, _ = user_create(username="bench-coordinator", roles=[Role.COORDINATOR])
     study = study_create(
@@ -104,17 +105,16 @@ def run(args: argparse.Namespace, settings: object) -> None:
     def progress(phase: str, done: int, total: int) -> None:
         phases.setdefault(phase, time.perf_counter())
 
-    # Migrating registers the shipped model, which loads torch into this process; that is set-up,
-    # not ingest. Reset the high-water mark so the peak is the import's own (Linux).
-    before_mb = _status_mb("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")
+    # Reset the high-water mark so the peak is the import's own, not the set-up's (Linux).
+    peak_rss_reset()
+    before_mb = peak_rss() / 2**20
     started = time.perf_counter()
     result = study_import(
         study=study, source=source, options=options, created_by=coordinator, progress=progress
     )
     elapsed = time.perf_counter() - started
     cases = len(result.cases)
-    peak_mb = _status_mb("VmHWM")
+    peak_mb = peak_rss() / 2**20
     workers = settings.READERSTUDY_INGEST["WORKERS"]  # type: ignore[attr-defined]
 
     print(f"database        {connection.vendor} ({connection.settings_dict['NAME']})")
@@ -126,14 +126,6 @@ def run(args: argparse.Namespace, settings: object) -> None:
     for (phase, at), (_, until) in itertools.pairwise(marks):
         print(f"  {phase:<22}{until - at:6.1f} s")
     print(f"  {'(before first phase)':<22}{marks[0][1] - started:6.1f} s")
-
-
-def _status_mb(field: str) -> float:
-    """A memory figure of this process from /proc/self/status, in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def manifest_without(manifest: Path, skip: str, folder: Path) -> Path:

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tests.support.memory import peak_rss, peak_rss_reset
+
 # Planted in metadata and polyglot payloads; a stored image must contain none of them.
 PATIENT = "Jane CANARY-Doe, born 1961-02-03, MRN 4711-CANARY"
 SCRIPT = b"<script>alert('polyglot-CANARY')</script>"
@@ -532,17 +534,6 @@ class Outcome:
     escaped: list[str]
     stored: dict[str, dict[str, object]] = field(default_factory=dict)
     crash: str = ""
-
-
-def peak_rss_reset() -> None:
-    Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_rss() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def snapshot(root: Path) -> set[str]:
