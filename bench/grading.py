@@ -66,9 +66,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def bench_environment(database_url: str) -> dict[str, str]:
+def bench_environment(
+    database_url: str, *, broker: str = "filesystem://", var: Path | None = None
+) -> dict[str, str]:
     """Production settings (DEBUG off) on plain HTTP on localhost, with the bench's own files."""
-    var = REPO_ROOT / "var" / "bench"
+    var = var or REPO_ROOT / "var" / "bench"
     return {
         **os.environ,
         "DJANGO_DEBUG": "false",
@@ -79,7 +81,7 @@ def bench_environment(database_url: str) -> dict[str, str]:
         "DJANGO_HSTS_SECONDS": "0",
         "DJANGO_LOG_LEVEL": "WARNING",
         "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_BROKER_URL": broker,
         "READERSTUDY_VAR_DIR": str(var),
         "MEDIA_ROOT": str(var / "media"),
     }

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -55,16 +54,10 @@ def environment(scratch: Path, args: argparse.Namespace) -> dict[str, str]:
     database, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
     if not database.startswith("postgres") or not broker.startswith("redis"):
         raise SystemExit("set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://...")
+    from bench.grading import bench_environment
+
     return {
-        **os.environ,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_SECURE_COOKIES": "false",
-        "DJANGO_HSTS_SECONDS": "0",
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "READERSTUDY_VAR_DIR": str(scratch / "var"),
+        **bench_environment(database, broker=broker, var=scratch / "var"),
         "MEDIA_ROOT": str(scratch / "media"),
         "READERSTUDY_UPLOAD_ROOT": str(scratch / "uploads"),
         "READERSTUDY_TORCH_THREADS": str(args.torch_threads),
