@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import factory
+import numpy as np
 from django.contrib.auth.models import Group, User
 
 from classifier.taxonomy import load_taxonomy
@@ -111,3 +112,25 @@ class EnrolmentFactory(factory.django.DjangoModelFactory):
     study = factory.SubFactory(StudyFactory)
     reader = factory.SubFactory(UserFactory, roles=[Role.READER])
     pseudonym = factory.Sequence(lambda n: f"R{n + 1:02d}")
+
+
+def cnn_scores_create(cases, model_version, probabilities, embeddings) -> list:
+    """One stored CNN score per case, shaped as a worker writes it: the melanoma probability
+    split over mel/nv and the embedding as float16 bytes."""
+    from readerstudy.scoring.models import CnnScore
+
+    return CnnScore.objects.bulk_create(
+        [
+            CnnScore(
+                case=case,
+                model_version=model_version,
+                probability=float(p),
+                fine_probabilities={"mel": float(p), "nv": 1 - float(p)},
+                embedding=np.asarray(embedding).astype(np.float16).tobytes(),
+                device="cpu:fp32",
+                worker_host="test",
+                duration_ms=1.0,
+            )
+            for case, p, embedding in zip(cases, probabilities, embeddings, strict=True)
+        ]
+    )

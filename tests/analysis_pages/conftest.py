@@ -8,9 +8,14 @@ import pytest
 from readerstudy.accounts.roles import Role
 from readerstudy.analysis.simulate import simulate_cnn_scores, simulate_reader_panel
 from readerstudy.reading.services import SimulatedAnswer, decision_record_simulated
-from readerstudy.scoring.models import CnnScore
 from readerstudy.scoring.selectors import active_model_for_task
-from tests.factories import CaseFactory, EnrolmentFactory, StudyFactory, UserFactory
+from tests.factories import (
+    CaseFactory,
+    EnrolmentFactory,
+    StudyFactory,
+    UserFactory,
+    cnn_scores_create,
+)
 
 
 def build_graded_study(*, coordinator, n_cases: int = 60, n_readers: int = 6, seed: int = 7):
@@ -22,21 +27,7 @@ def build_graded_study(*, coordinator, n_cases: int = 60, n_readers: int = 6, se
     # Embeddings with class structure, as the penultimate layer of a trained network has.
     rng = np.random.default_rng(seed)
     embeddings = rng.normal(size=(n_cases, 64)) + 3.0 * truth[:, None] * rng.normal(size=64)
-    CnnScore.objects.bulk_create(
-        [
-            CnnScore(
-                case=case,
-                model_version=model_version,
-                probability=float(p),
-                fine_probabilities={"mel": float(p), "nv": 1 - float(p)},
-                embedding=embeddings[n].astype(np.float16).tobytes(),
-                device="cpu:fp32",
-                worker_host="test",
-                duration_ms=1.0,
-            )
-            for n, (case, p) in enumerate(zip(cases, cnn, strict=True))
-        ]
-    )
+    cnn_scores_create(cases, model_version, cnn, embeddings)
     panel = simulate_reader_panel(
         truth, n_readers, mean_sensitivity=0.894, mean_specificity=0.644, seed=seed
     )

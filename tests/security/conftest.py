@@ -35,11 +35,17 @@ from readerstudy.analysis.insight import TARGET_TOP
 from readerstudy.analysis.models import InsightStatus, SaliencyMap
 from readerstudy.reading.models import ServedCase
 from readerstudy.reading.services import decision_submit, next_case_serve
-from readerstudy.scoring.models import CnnScore, ModelVersion
+from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.selectors import active_model_for_task
 from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
 from tests.conftest import logged_in
-from tests.factories import CaseFactory, EnrolmentFactory, StudyFactory, UserFactory
+from tests.factories import (
+    CaseFactory,
+    EnrolmentFactory,
+    StudyFactory,
+    UserFactory,
+    cnn_scores_create,
+)
 from tests.security.routes import Route
 from tests.support.env import require
 
@@ -160,21 +166,8 @@ def build_world() -> World:
     model_version = active_model_for_task(study.task)
     assert model_version is not None, "migrate registers the shipped model"
     rng = np.random.default_rng(3)
-    CnnScore.objects.bulk_create(
-        [
-            CnnScore(
-                case=case,
-                model_version=model_version,
-                probability=float(p),
-                fine_probabilities={"mel": float(p), "nv": 1 - float(p)},
-                embedding=rng.normal(size=16).astype(np.float16).tobytes(),
-                device="cpu:fp32",
-                worker_host="test",
-                duration_ms=1.0,
-            )
-            for case, p in zip(cases + other_cases, rng.uniform(size=6), strict=True)
-        ]
-    )
+    probabilities = rng.uniform(size=6)
+    cnn_scores_create(cases + other_cases, model_version, probabilities, rng.normal(size=(6, 16)))
     SaliencyMap.objects.create(
         case=cases[0],
         model_version=model_version,
