@@ -134,6 +134,9 @@ def test_the_demo_builds_a_scored_study_with_a_simulated_panel_and_serves_it(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # As a background job is started: Ctrl-C (SIGINT, sent below) must stop the demo
+            # and its worker and web server all the same.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
     try:
         deadline = time.monotonic() + 600

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -25,6 +26,10 @@ from readerstudy.core.demo import (
     wait_for_http,
 )
 from readerstudy.core.services import worker_ping
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -93,6 +98,11 @@ class Command(BaseCommand):
         coordinator = User.objects.get(username="coordinator")
 
         processes = DemoProcesses()
+        # Ctrl-C and a plain kill both stop the worker and the web server with the demo, even
+        # when it was started with SIGINT ignored (a background job inherits that, and Python
+        # then never raises KeyboardInterrupt): the children would otherwise outlive it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.stdout.write("Starting a Celery worker on the embedded broker ...")
             processes.worker = demo_worker_start()
