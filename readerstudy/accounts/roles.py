@@ -31,9 +31,18 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[Role]:
     cached = getattr(user, "_readerstudy_roles", None)
     if cached is None:
         names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
-        cached = frozenset(role for role in Role if role.value in names)
-        user._readerstudy_roles = cached  # type: ignore[union-attr]
+        cached = roles_remember(user, names)
     return cached
+
+
+def roles_remember(user: AbstractBaseUser, group_names: set[str]) -> frozenset[Role]:
+    """Keep the roles of ``group_names`` on ``user`` for this request (see user_roles).
+
+    The authentication backend calls this when it loads the user, so that the roles cost no
+    query of their own."""
+    roles = frozenset(role for role in Role if role.value in group_names)
+    user._readerstudy_roles = roles  # type: ignore[attr-defined]
+    return roles
 
 
 def has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:

@@ -1,0 +1,31 @@
+"""The authentication backend: Django's ModelBackend, loading a user's roles with the user.
+
+Every signed-in request loads the user from the session, and nearly every view then asks for
+the user's roles (auth groups). ModelBackend takes two queries for that; this backend takes
+one, a left join of the user on their groups, and leaves the roles where ``user_roles`` looks
+for them. On the grading hot path that is one database round trip fewer per request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.db.models import F
+
+from readerstudy.accounts.roles import roles_remember
+
+
+class RoleModelBackend(ModelBackend):
+    def get_user(self, user_id: Any) -> Any:
+        model = get_user_model()
+        # One row per group (one row with None for a user without groups).
+        rows = list(
+            model._default_manager.filter(pk=user_id).annotate(group_name=F("groups__name"))
+        )
+        if not rows:
+            return None
+        user = rows[0]
+        roles_remember(user, {row.group_name for row in rows if row.group_name is not None})
+        return user if self.user_can_authenticate(user) else None
