@@ -262,6 +262,67 @@ def _active_ms_capped(active_ms: int | None, served_at: datetime, now: datetime)
     return max(0, min(active_ms, elapsed))
 
 
+def _submission_prepare(
+    *, enrolment: Enrolment, token: str, decision: str, confidence: object, active_ms: object
+) -> tuple[ServedCase, dict[str, object]]:
+    """The serving behind ``token`` and the checked fields of the decision to store."""
+    decision, confidence_value, active_value = _validated(
+        enrolment.study, decision, confidence, active_ms
+    )
+    served = (
+        ServedCase.objects.filter(token=token, enrolment=enrolment)
+        .select_related("case")
+        .only("id", "enrolment_id", "case_id", "served_at", "case__public_id")
+        .first()
+    )
+    if served is None:
+        raise ServedCaseNotFound(token)
+    now = timezone.now()
+    fields = {
+        "decision": decision,
+        "confidence": confidence_value,
+        "active_ms": _active_ms_capped(active_value, served.served_at, now),
+        "submitted_at": now,
+    }
+    return served, fields
+
+
+def _decision_insert(
+    *, enrolment: Enrolment, served: ServedCase, fields: dict[str, object]
+) -> Decision:
+    """Insert the decision; IntegrityError when the token was used already or, in studies that
+    keep first answers final, the case was answered from another serving."""
+    revision = 1
+    if enrolment.study.allow_answer_changes:
+        latest = Decision.objects.filter(enrolment=enrolment, case_id=served.case_id).aggregate(
+            latest=Max("revision")
+        )["latest"]
+        revision = (latest or 0) + 1
+    return Decision.objects.create(
+        enrolment=enrolment,
+        case_id=served.case_id,
+        served=served,
+        revision=revision,
+        served_at=served.served_at,
+        **fields,
+    )
+
+
+def _decision_stored_before(*, enrolment: Enrolment, served: ServedCase) -> Decision | None:
+    """After a refused insert: the decision that stands instead, or None when two changes of
+    the same case raced for one revision number (the caller tries the next)."""
+    replayed = Decision.objects.filter(served=served).first()
+    if replayed is not None:
+        return replayed
+    if not enrolment.study.allow_answer_changes:
+        # Another serving of the same case was answered first: that answer is final.
+        return Decision.objects.get(enrolment=enrolment, case_id=served.case_id, revision=1)
+    return None
+
+
+_ATTEMPTS = 5
+
+
 def decision_submit(
     *,
     enrolment: Enrolment,
@@ -277,54 +338,23 @@ def decision_submit(
     error. In studies that allow changes the decision gets the next revision number; in the
     others the first answer to a case is final, whichever token it came with.
     """
-    study = enrolment.study
-    decision, confidence_value, active_value = _validated(study, decision, confidence, active_ms)
-    served = (
-        ServedCase.objects.filter(token=token, enrolment=enrolment)
-        .select_related("case")
-        .only("id", "enrolment_id", "case_id", "served_at", "case__public_id")
-        .first()
-    )
-    if served is None:
-        raise ServedCaseNotFound(token)
-    now = timezone.now()
-    active_value = _active_ms_capped(active_value, served.served_at, now)
-    for _attempt in range(5):
-        revision = 1
-        if study.allow_answer_changes:
-            latest = Decision.objects.filter(enrolment=enrolment, case_id=served.case_id).aggregate(
-                latest=Max("revision")
-            )["latest"]
-            revision = (latest or 0) + 1
+    served, fields = _submission_prepare(
+        enrolment=enrolment, token=token, decision=decision, confidence=confidence,
+        active_ms=active_ms,
+    )  # fmt: skip
+    public_id = served.case.public_id
+    for _attempt in range(_ATTEMPTS):
         try:
             with transaction.atomic():
-                stored = Decision.objects.create(
-                    enrolment=enrolment,
-                    case_id=served.case_id,
-                    served=served,
-                    decision=decision,
-                    confidence=confidence_value,
-                    revision=revision,
-                    served_at=served.served_at,
-                    submitted_at=now,
-                    active_ms=active_value,
-                )
-            return SubmitOutcome(stored, served.case.public_id, created=True)
+                stored = _decision_insert(enrolment=enrolment, served=served, fields=fields)
+            return SubmitOutcome(stored, public_id, created=True)
         except IntegrityError:
-            replayed = Decision.objects.filter(served=served).first()
-            if replayed is not None:
-                return SubmitOutcome(replayed, served.case.public_id, created=False)
-            if not study.allow_answer_changes:
-                # Another serving of the same case was answered first: that answer is final.
-                final = Decision.objects.get(
-                    enrolment=enrolment, case_id=served.case_id, revision=1
-                )
-                return SubmitOutcome(final, served.case.public_id, created=False)
-            # Two changes of the same case raced for one revision number: take the next one.
+            earlier = _decision_stored_before(enrolment=enrolment, served=served)
+            if earlier is not None:
+                return SubmitOutcome(earlier, public_id, created=False)
     raise IntegrityError("could not store the decision after repeated revision conflicts")
 
 
-@transaction.atomic
 def decision_submit_and_serve_next(
     *,
     enrolment: Enrolment,
@@ -333,16 +363,39 @@ def decision_submit_and_serve_next(
     confidence: object,
     active_ms: object = None,
 ) -> tuple[SubmitOutcome, CaseServing]:
-    """Store the answer and serve the next case in one transaction: one commit (one flush to
-    disk) per case instead of two, which is most of the cost of a submit."""
-    outcome = decision_submit(
-        enrolment=enrolment,
-        token=token,
-        decision=decision,
-        confidence=confidence,
+    """``decision_submit``, then serve the next case, in one transaction: one commit (one
+    flush to disk) per case instead of two, which is most of the cost of a submit.
+
+    The insert is the transaction's first write and needs no savepoint: when the database
+    refuses it, the whole transaction rolls back, and the next case is served in a new one
+    beside the decision that was already stored.
+    """
+    served, fields = _submission_prepare(
+        enrolment=enrolment, token=token, decision=decision, confidence=confidence,
         active_ms=active_ms,
-    )
-    return outcome, next_case_serve(enrolment=enrolment)
+    )  # fmt: skip
+    public_id = served.case.public_id
+    for _attempt in range(_ATTEMPTS):
+        inserted = False
+        try:
+            with transaction.atomic():
+                stored = _decision_insert(enrolment=enrolment, served=served, fields=fields)
+                inserted = True
+                return (
+                    SubmitOutcome(stored, public_id, created=True),
+                    next_case_serve(enrolment=enrolment),
+                )
+        except IntegrityError:
+            if inserted:  # not the decision's insert: nothing here to resolve
+                raise
+            earlier = _decision_stored_before(enrolment=enrolment, served=served)
+            if earlier is not None:
+                with transaction.atomic():
+                    return (
+                        SubmitOutcome(earlier, public_id, created=False),
+                        next_case_serve(enrolment=enrolment),
+                    )
+    raise IntegrityError("could not store the decision after repeated revision conflicts")
 
 
 @transaction.atomic
