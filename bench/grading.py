@@ -25,6 +25,7 @@ Run (PostgreSQL must be running; the database is created when missing):
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import json
 import os
@@ -258,6 +259,34 @@ class ReaderResult:
     finished: bool = False
 
 
+class LeanClient:
+    """The timed requests of one reader, on http.client with the cookies of its logged-in
+    requests session.
+
+    The client shares the server's 2 cores: requests costs about 1 ms of CPU per request, which
+    on this machine is taken from the server being measured. http.client does the same HTTP
+    for a fraction of that (a browser on another machine costs the server nothing)."""
+
+    def __init__(self, base: str, session) -> None:
+        import http.client
+
+        parts = urlparse(base)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self.cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:  # fmt: skip
+        try:
+            self.connection.request(
+                method, path, body=body, headers={"Cookie": self.cookie, **(headers or {})}
+            )
+            response = self.connection.getresponse()
+            return response.status, response.read()
+        except Exception:
+            self.connection.close()  # a fresh connection for the next request
+            raise
+
+
 class SimulatedReader(threading.Thread):
     def __init__(self, base: str, session, study_id: int, pause: float, stop_at: list[float],
                  ready: threading.Barrier) -> None:  # fmt: skip
@@ -268,8 +297,6 @@ class SimulatedReader(threading.Thread):
         self.rng = random.Random(f"{study_id}-{id(self)}")
 
     def run(self) -> None:
-        import requests
-
         session = self.session
         try:
             page = session.get(f"{self.base}/reading/studies/{self.study_id}/", timeout=60)
@@ -282,8 +309,14 @@ class SimulatedReader(threading.Thread):
             self.ready.wait()
             return
         self.ready.wait()
-        submit_url = f"{self.base}/api/v1/reading/studies/{self.study_id}/decisions/"
-        headers = {"X-CSRFToken": csrf, "Accept": "application/json"}
+        client = LeanClient(self.base, session)
+        submit_path = f"/api/v1/reading/studies/{self.study_id}/decisions/"
+        headers = {
+            "X-CSRFToken": csrf,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "Referer": self.base + "/",
+        }
         n = 0
         while time.monotonic() < self.stop_at[0]:
             if self.pause:
@@ -302,26 +335,27 @@ class SimulatedReader(threading.Thread):
             }
             started = time.perf_counter()
             try:
-                answer = session.post(submit_url, json=body, headers=headers, timeout=30)
-                if answer.status_code not in (200, 201):
-                    self.result.errors.append(f"submit {answer.status_code}: {answer.text[:200]}")
+                status, answer = client.request(
+                    "POST", submit_path, json.dumps(body).encode(), headers
+                )
+                if status not in (200, 201):
+                    self.result.errors.append(f"submit {status}: {answer[:200]!r}")
                     continue
-                result = answer.json()
-                serving = result["next"]
+                serving = json.loads(answer)["next"]
                 if serving["finished"]:
                     self.result.latencies_ms.append((time.perf_counter() - started) * 1000)
-                    self._count(answer.status_code)
+                    self._count(status)
                     self.result.finished = True
                     return
-                image = session.get(self.base + serving["case"]["image_url"], timeout=30)
-                if image.status_code != 200 or not image.content:
-                    self.result.errors.append(f"image {image.status_code}")
+                image_status, image = client.request("GET", serving["case"]["image_url"])
+                if image_status != 200 or not image:
+                    self.result.errors.append(f"image {image_status}")
                     continue
-            except requests.RequestException as error:
+            except (OSError, http.client.HTTPException) as error:
                 self.result.errors.append(f"request: {error!r}")
                 continue
             self.result.latencies_ms.append((time.perf_counter() - started) * 1000)
-            self._count(answer.status_code)
+            self._count(status)
 
     def _count(self, status: int) -> None:
         if status == 201:
@@ -371,6 +405,38 @@ def baseline(base: str, seconds: float = 5.0, clients: int = 10) -> float:
     return sum(counts) / seconds
 
 
+class CpuMeter:
+    """CPU seconds used by the web server (gunicorn and its workers), PostgreSQL and this
+    client, to show where a phase's CPU went: on 2 cores they all share the same budget."""
+
+    def __init__(self, server_pid: int) -> None:
+        import psutil
+
+        self.server = psutil.Process(server_pid)
+
+    def read(self) -> dict[str, float]:
+        import psutil
+
+        def seconds(process: psutil.Process) -> float:
+            # With the children it has reaped: PostgreSQL backends and gunicorn workers that
+            # exit during a phase (connection and worker recycling) still count.
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                return 0.0
+            return times.user + times.system + times.children_user + times.children_system
+
+        server = [self.server, *self.server.children(recursive=True)]
+        postgres = [
+            p for p in psutil.process_iter(["name"]) if p.info["name"].startswith("postgres")
+        ]
+        return {
+            "server": sum(map(seconds, server)),
+            "postgres": sum(map(seconds, postgres)),
+            "client": seconds(psutil.Process()),
+        }
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -380,7 +446,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_phase(
-    name: str, base: str, setup: BenchSetup, sessions: list, pause: float, duration: float
+    name: str,
+    base: str,
+    setup: BenchSetup,
+    sessions: list,
+    pause: float,
+    duration: float,
+    cpu: CpuMeter,
 ) -> dict:
     from readerstudy.reading.models import Decision
 
@@ -393,11 +465,13 @@ def run_phase(
     for reader in readers:
         reader.start()
     ready.wait()  # everyone has logged in and sees their first case
+    cpu_before = cpu.read()
     started = time.monotonic()
     stop_at[0] = started + duration
     for reader in readers:
         reader.join()
     elapsed = time.monotonic() - started
+    cpu_used = {key: value - cpu_before[key] for key, value in cpu.read().items()}
     latencies = [ms for r in readers for ms in r.result.latencies_ms]
     errors = [e for r in readers for e in r.result.errors]
     acknowledged = sum(r.result.acknowledged for r in readers)
@@ -419,6 +493,10 @@ def run_phase(
         "replayed": sum(r.result.replayed for r in readers),
         "stored": stored,
         "readers_finished": sum(r.result.finished for r in readers),
+        "cpu_ms_per_decision": {
+            key: round(1000 * value / max(1, len(latencies)), 2) for key, value in cpu_used.items()
+        },
+        "cpu_busy": round(sum(cpu_used.values()) / elapsed / (os.cpu_count() or 1), 2),
     }
 
 
@@ -437,6 +515,8 @@ def report(result: dict) -> None:
         f"{result['acknowledged']} (replays {result['replayed']}); "
         f"{'EQUAL' if result['stored'] == result['acknowledged'] else 'MISMATCH'}"
     )
+    per_decision = ", ".join(f"{k} {v} ms" for k, v in result["cpu_ms_per_decision"].items())
+    print(f"CPU per decision: {per_decision}; cores busy {100 * result['cpu_busy']:.0f}%")
     for example in result["error_examples"]:
         print(f"  e.g. {example}")
 
@@ -452,6 +532,7 @@ def main() -> None:
     port = args.port or free_port()
     server = gunicorn_start(env, port, args.workers, args.threads)
     base = f"http://127.0.0.1:{port}"
+    cpu = CpuMeter(server.pid)
     results = []
     try:
         print(
@@ -466,12 +547,14 @@ def main() -> None:
         print(f"{len(sessions)} readers logged in", flush=True)
         if args.phase in ("both", "paced"):
             setup = study_create("paced", usernames, images)
-            results.append(run_phase("paced", base, setup, sessions, args.pause, args.duration))
+            results.append(
+                run_phase("paced", base, setup, sessions, args.pause, args.duration, cpu)
+            )
             report(results[-1])
         if args.phase in ("both", "saturation"):
             setup = study_create("saturation", usernames, images)
             results.append(
-                run_phase("saturation", base, setup, sessions, 0.0, args.saturation_duration)
+                run_phase("saturation", base, setup, sessions, 0.0, args.saturation_duration, cpu)
             )
             report(results[-1])
     finally:
