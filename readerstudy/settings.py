@@ -368,7 +368,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 READERSTUDY_SCORING_QUEUE = env_str("READERSTUDY_SCORING_QUEUE", "cpu")
 # "auto" = CUDA when the worker has a GPU, else the CPU (bf16 where the CPU supports it).
 READERSTUDY_SCORING_DEVICE = env_str("READERSTUDY_SCORING_DEVICE", "auto")
-READERSTUDY_SCORING_CHUNK = env_int("READERSTUDY_SCORING_CHUNK", 64)
+# Cases per task. Each task pays about 30 ms before its first forward pass (its queries and
+# decoding a first batch that nothing overlaps); 128 keeps that under 4% on a CPU worker
+# (bench/scoring.py) while a 200-case study still spreads over two worker processes.
+READERSTUDY_SCORING_CHUNK = env_int("READERSTUDY_SCORING_CHUNK", 128)
 READERSTUDY_SCORING_BATCH = env_int("READERSTUDY_SCORING_BATCH", 32)
 READERSTUDY_DECODE_THREADS = env_int("READERSTUDY_DECODE_THREADS", 2)
 # torch threads per worker process (0: one per CPU core; with N pool processes use cores / N).

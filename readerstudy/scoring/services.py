@@ -42,7 +42,7 @@ class ModelRegistrationError(ValueError):
 
 
 def _chunk_size() -> int:
-    return int(getattr(settings, "READERSTUDY_SCORING_CHUNK", 32))
+    return int(settings.READERSTUDY_SCORING_CHUNK)
 
 
 @transaction.atomic
