@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -321,6 +322,44 @@ def _decision_stored_before(*, enrolment: Enrolment, served: ServedCase) -> Deci
 
 
 _ATTEMPTS = 5
+T = TypeVar("T")
+
+
+def _submit_then(
+    *,
+    enrolment: Enrolment,
+    token: str,
+    decision: str,
+    confidence: object,
+    active_ms: object,
+    then: Callable[[], T],
+) -> tuple[SubmitOutcome, T]:
+    """Store the answer, then run ``then`` in the same transaction.
+
+    The insert is the transaction's first write and needs no savepoint: when the database
+    refuses it, the whole transaction rolls back, and ``then`` runs in a new one beside the
+    decision that was already stored.
+    """
+    served, fields = _submission_prepare(
+        enrolment=enrolment, token=token, decision=decision, confidence=confidence,
+        active_ms=active_ms,
+    )  # fmt: skip
+    public_id = served.case.public_id
+    for _attempt in range(_ATTEMPTS):
+        inserted = False
+        try:
+            with transaction.atomic():
+                stored = _decision_insert(enrolment=enrolment, served=served, fields=fields)
+                inserted = True
+                return SubmitOutcome(stored, public_id, created=True), then()
+        except IntegrityError:
+            if inserted:  # not the decision's insert: nothing here to resolve
+                raise
+            earlier = _decision_stored_before(enrolment=enrolment, served=served)
+            if earlier is not None:
+                with transaction.atomic():
+                    return SubmitOutcome(earlier, public_id, created=False), then()
+    raise IntegrityError("could not store the decision after repeated revision conflicts")
 
 
 def decision_submit(
@@ -338,21 +377,11 @@ def decision_submit(
     error. In studies that allow changes the decision gets the next revision number; in the
     others the first answer to a case is final, whichever token it came with.
     """
-    served, fields = _submission_prepare(
+    outcome, _ = _submit_then(
         enrolment=enrolment, token=token, decision=decision, confidence=confidence,
-        active_ms=active_ms,
+        active_ms=active_ms, then=lambda: None,
     )  # fmt: skip
-    public_id = served.case.public_id
-    for _attempt in range(_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                stored = _decision_insert(enrolment=enrolment, served=served, fields=fields)
-            return SubmitOutcome(stored, public_id, created=True)
-        except IntegrityError:
-            earlier = _decision_stored_before(enrolment=enrolment, served=served)
-            if earlier is not None:
-                return SubmitOutcome(earlier, public_id, created=False)
-    raise IntegrityError("could not store the decision after repeated revision conflicts")
+    return outcome
 
 
 def decision_submit_and_serve_next(
@@ -364,38 +393,11 @@ def decision_submit_and_serve_next(
     active_ms: object = None,
 ) -> tuple[SubmitOutcome, CaseServing]:
     """``decision_submit``, then serve the next case, in one transaction: one commit (one
-    flush to disk) per case instead of two, which is most of the cost of a submit.
-
-    The insert is the transaction's first write and needs no savepoint: when the database
-    refuses it, the whole transaction rolls back, and the next case is served in a new one
-    beside the decision that was already stored.
-    """
-    served, fields = _submission_prepare(
+    flush to disk) per case instead of two, which is most of the cost of a submit."""
+    return _submit_then(
         enrolment=enrolment, token=token, decision=decision, confidence=confidence,
-        active_ms=active_ms,
+        active_ms=active_ms, then=lambda: next_case_serve(enrolment=enrolment),
     )  # fmt: skip
-    public_id = served.case.public_id
-    for _attempt in range(_ATTEMPTS):
-        inserted = False
-        try:
-            with transaction.atomic():
-                stored = _decision_insert(enrolment=enrolment, served=served, fields=fields)
-                inserted = True
-                return (
-                    SubmitOutcome(stored, public_id, created=True),
-                    next_case_serve(enrolment=enrolment),
-                )
-        except IntegrityError:
-            if inserted:  # not the decision's insert: nothing here to resolve
-                raise
-            earlier = _decision_stored_before(enrolment=enrolment, served=served)
-            if earlier is not None:
-                with transaction.atomic():
-                    return (
-                        SubmitOutcome(earlier, public_id, created=False),
-                        next_case_serve(enrolment=enrolment),
-                    )
-    raise IntegrityError("could not store the decision after repeated revision conflicts")
 
 
 @transaction.atomic
