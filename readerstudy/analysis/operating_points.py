@@ -148,10 +148,13 @@ def _reader_means(
     if complete:
         return hits.mean(axis=1) / weights.sum(axis=1)
     read = weights @ graded.T.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rates = hits / read
     valid = read > 0
-    return np.where(valid.any(axis=1), np.nansum(rates, axis=1) / valid.sum(axis=1), np.nan)
+    # A resample in which no reader read a case of this class has no mean rate (NaN).
+    rates = np.divide(hits, read, out=np.zeros_like(hits), where=valid)
+    n_valid = valid.sum(axis=1)
+    return np.divide(
+        rates.sum(axis=1), n_valid, out=np.full(len(n_valid), np.nan), where=n_valid > 0
+    )
 
 
 def compare_operating_points(

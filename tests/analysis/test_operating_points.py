@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn import metrics
@@ -101,3 +103,18 @@ def test_point_estimates_use_the_study_itself(tied_scores):
     assert tschandl.cnn_value == pytest.approx(cnn_sens, abs=1e-12)
     assert brinker.cnn_ci[0] <= brinker.cnn_value <= brinker.cnn_ci[1]
     assert brinker.cnn_threshold == specificity_at_sensitivity(truth, cnn, sens)[1]
+
+
+def test_a_resample_where_no_reader_read_a_positive_case_has_no_reader_mean():
+    """One reader who read few cases: resamples that draw none of them have no sensitivity
+    (NaN, left out of the interval), without a division-by-zero warning."""
+    truth = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
+    cnn = np.array([0.9, 0.8, 0.7, 0.2, 0.6, 0.3, 0.2, 0.1])
+    decisions = np.array([[1, 0, 1, 0, 0, 1, 0, 0]], bool)
+    graded = np.array([[1, 0, 0, 0, 1, 1, 1, 1]], bool)  # one positive case read
+    counts = np.array([[0, 4, 0, 0, 1, 1, 1, 1], [4, 0, 0, 0, 1, 1, 1, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        brinker, _ = compare_operating_points(truth, cnn, decisions, graded, counts, seed=0)
+    assert brinker.target == 1.0  # the study itself: the one positive case read was called
+    assert np.isfinite(brinker.target_ci).all()
