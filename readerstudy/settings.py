@@ -201,7 +201,7 @@ AXES_FAILURE_LIMIT = env_int("READERSTUDY_LOGIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("READERSTUDY_LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+AXES_LOCKOUT_CALLABLE = "readerstudy.accounts.views.locked_out"
 AXES_VERBOSE = False
 
 # --- Security headers -------------------------------------------------------------------

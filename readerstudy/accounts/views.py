@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -51,4 +52,7 @@ def api_token(request: HttpRequest) -> HttpResponse:
 
 
 def locked_out(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-    return render(request, "accounts/locked.html", status=429)
+    """django-axes' answer to a locked account (AXES_LOCKOUT_CALLABLE), with the lockout time
+    that is configured."""
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    return render(request, "accounts/locked.html", {"lockout_minutes": minutes}, status=429)

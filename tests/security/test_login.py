@@ -66,6 +66,7 @@ def test_ten_wrong_passwords_lock_the_account_for_fifteen_minutes(
     wrong = log_in(client, "reader_a", "still wrong")
     assert right.status_code == wrong.status_code == 429
     assert "accounts/locked.html" in [t.name for t in right.templates]
+    assert "locked for 15 minutes" in right.content.decode()
     assert right.content == wrong.content
     assert signed_in_as(client) is None
     # From another address too: the lock is on the account.
@@ -137,3 +138,13 @@ def test_a_logged_out_session_cookie_opens_no_page_and_no_api(
         assert response["Location"].startswith(LOGIN), page
     assert replay.get("/api/v1/reading/studies/").status_code in (401, 403)
     assert replay.get("/api/v1/schema/").status_code in (401, 403)
+
+
+def test_the_locked_page_names_the_configured_lockout(reader_a: User, settings) -> None:
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=40)
+    client = Client()
+    for _ in range(10):
+        log_in(client, "reader_a", "wrong")
+    locked = log_in(client, "reader_a", "wrong")
+    assert locked.status_code == 429
+    assert "locked for 40 minutes" in locked.content.decode()
