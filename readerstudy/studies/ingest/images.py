@@ -66,24 +66,24 @@ class ImageRejected(Exception):
     """The file is not an image this platform stores; the message says why."""
 
 
-def image_probe(path: Path, limits: ImageLimits) -> tuple[str, int, int]:
-    """(format, width, height) from the header alone; refuses what must not be decoded."""
+def _check_file_size(path: Path, limits: ImageLimits) -> None:
     size = path.stat().st_size
     if size == 0:
         raise ImageRejected("empty file")
     if size > limits.max_bytes:
         raise ImageRejected(f"file of {size} bytes exceeds the limit of {limits.max_bytes}")
+
+
+def image_probe(path: Path, limits: ImageLimits) -> tuple[str, int, int]:
+    """(format, width, height) from the header alone; refuses what must not be decoded."""
+    _check_file_size(path, limits)
     with _opened(path) as image:
         return _checked_header(image, limits)
 
 
 def image_encode(path: Path, limits: ImageLimits) -> EncodedImage:
     """Decode ``path`` within ``limits`` and re-encode it from its RGB pixels."""
-    size = path.stat().st_size
-    if size == 0:
-        raise ImageRejected("empty file")
-    if size > limits.max_bytes:
-        raise ImageRejected(f"file of {size} bytes exceeds the limit of {limits.max_bytes}")
+    _check_file_size(path, limits)
     # At the pixel limit every full-size copy is 200 MB (Pillow keeps RGB in 4 bytes a pixel),
     # so no more than two are alive at once: the orientation is applied in place, RGB pixels
     # are not converted again, and each image is closed as soon as the next one exists.
