@@ -20,7 +20,7 @@ from readerstudy.analysis.study import StudyAnalysis, study_analysis
 from readerstudy.reading.models import Decision
 from readerstudy.reading.selectors import final_decisions
 from readerstudy.scoring.models import CnnScore, ModelVersion
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import active_model_for_task, model_version_brief
 from readerstudy.studies.models import Case, Enrolment, Study
 
 ANALYSIS_CACHE_SECONDS = 3600
@@ -168,13 +168,7 @@ def analysis_dict(
             "modality": study.modality,
             "confidence_scale": study.confidence_scale,
         },
-        "model": None
-        if data.model_version is None
-        else {
-            "id": data.model_version.pk,
-            "name": data.model_version.name,
-            "sha256": data.model_version.sha256,
-        },
+        "model": model_version_brief(data.model_version),
         "cases_total": data.n_cases_total,
         "cases_scored": data.n_cases,
         "reader_identities": "names" if identities else "pseudonyms",

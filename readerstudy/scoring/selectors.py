@@ -23,6 +23,13 @@ def active_model_for_task(task: str) -> ModelVersion | None:
     return rows.get(task) or rows.get(ANY_TASK)
 
 
+def model_version_brief(model_version: ModelVersion | None) -> dict[str, object] | None:
+    """How reports and progress name the model that scored: id, name and checkpoint sha256."""
+    if model_version is None:
+        return None
+    return {"id": model_version.pk, "name": model_version.name, "sha256": model_version.sha256}
+
+
 def cases_needing_score(study: Study, model_version: ModelVersion) -> QuerySet[Case]:
     """Cases of ``study`` with neither a score from ``model_version`` nor a FAILED mark."""
     return (
@@ -57,13 +64,7 @@ class ScoringProgress:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "model": None
-            if self.model_version is None
-            else {
-                "id": self.model_version.pk,
-                "name": self.model_version.name,
-                "sha256": self.model_version.sha256,
-            },
+            "model": model_version_brief(self.model_version),
             "total": self.total,
             "scored": self.scored,
             "failed": self.failed,
