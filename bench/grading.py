@@ -268,8 +268,6 @@ class LeanClient:
     for a fraction of that (a browser on another machine costs the server nothing)."""
 
     def __init__(self, base: str, session) -> None:
-        import http.client
-
         parts = urlparse(base)
         self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
         self.cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)

@@ -93,6 +93,14 @@ def raw_forward_rate(predictor: Any, batch: int, n_images: int) -> float:
     return rounds * batch / seconds
 
 
+def scores_wait(scores: Any, expected: int, worker: Any) -> None:
+    """Poll until ``scores`` holds ``expected`` rows; stop the bench if the worker died."""
+    while scores.count() < expected:
+        if worker.process.poll() is not None:
+            raise SystemExit(worker.log())
+        time.sleep(0.05)
+
+
 def run(args: argparse.Namespace, scratch: Path) -> None:
     import torch
     from django.conf import settings
@@ -139,8 +147,7 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
             name="warm-up",
             coordinator=coordinator,
         )
-        while CnnScore.objects.filter(case__study=warm).count() < warm.cases.count():
-            time.sleep(0.1)
+        scores_wait(CnnScore.objects.filter(case__study=warm), warm.cases.count(), worker)
 
         scores = CnnScore.objects.filter(case__study=study, model_version=model_version)
         for number in range(1, args.rounds + 1):
@@ -151,10 +158,7 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
             CaseScoring.objects.filter(case__study=study, model_version=model_version).delete()
             began = time.perf_counter()
             study_scoring_enqueue(study=study, reason="benchmark")
-            while scores.count() < n_cases:
-                if worker.process.poll() is not None:
-                    raise SystemExit(worker.log())
-                time.sleep(0.05)
+            scores_wait(scores, n_cases, worker)
             seconds = time.perf_counter() - began
             after = raw_forward_rate(predictor, args.batch, n_cases)
             raw = (before + after) / 2
