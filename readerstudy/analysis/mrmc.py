@@ -189,9 +189,15 @@ def or_components(
 ) -> tuple[OrComponents, float, float, float]:
     """OR variance components and the mean squares MS(T), MS(R), MS(T*R) of an AUC table.
 
-    Obuchowski & Rockette (1995); method-of-moments components as Hillis et al. (2005):
-    Var(TR) = MS(T*R) - Var(E) + Cov1 + Cov2 - Cov3 and
+    Obuchowski & Rockette (1995); method-of-moments components as Hillis, Obuchowski & Berbaum
+    (2011, eq. 9) and Hillis (2014, the "marginal means" paper, p. 333):
+    Var(TR) = MS(T*R) - Var(E) + Cov1 + max(Cov2 - Cov3, 0) and
     Var(R) = [MS(R) - Var(TR) - Var(E) - (t-1) Cov1 + Cov2 + (t-1) Cov3] / t.
+    These are the components RJafroc 2.1.3 (``UtilOrVarCov``) and MRMCaov report. The
+    max() keeps Var(TR) consistent with the denominator MS(T*R) + r max(Cov2 - Cov3, 0) of
+    the RRRC F test. The Iowa OR-DBM MRMC 2.51 program omits it (Cov2 - Cov3 unclipped), so
+    its Var(TR) and Var(R) differ from these wherever Cov2 < Cov3 (equal otherwise, as on the
+    Van Dyke data). The F tests do not use Var(TR); the power calculations (``power``) do.
     ``auc`` is (t, r) and ``covariance`` (t r, t r) in modality-major order.
     """
     t, r = auc.shape
@@ -207,7 +213,7 @@ def or_components(
     ms_r = float(t * ((auc.mean(axis=0) - grand) ** 2).sum() / (r - 1))
     interaction = auc - auc.mean(axis=1, keepdims=True) - auc.mean(axis=0, keepdims=True) + grand
     ms_tr = float((interaction**2).sum() / ((t - 1) * (r - 1)))
-    var_tr = ms_tr - var_error + cov1 + cov2 - cov3
+    var_tr = ms_tr - var_error + cov1 + max(cov2 - cov3, 0.0)
     components = OrComponents(
         var_r=(ms_r - var_tr - var_error - (t - 1) * cov1 + cov2 + (t - 1) * cov3) / t,
         var_tr=var_tr,
@@ -233,7 +239,8 @@ def or_hillis(
     ddf_H = denominator^2 / [MS(T*R)^2 / ((t-1)(r-1))] (Hillis 2007). Fixed readers (FRRC):
     chi2 = (t-1) MS(T) / [Var(E) - Cov1 + (r-1) max(Cov2 - Cov3, 0)] (Hillis et al. 2005).
     Fixed cases (RRFC): F = MS(T) / MS(T*R) on (t-1, (t-1)(r-1)) df (Hillis et al. 2008).
-    These are the Iowa OR-DBM MRMC 2.51 "Analysis 1-3" results.
+    These are the Iowa OR-DBM MRMC 2.51 "Analysis 1-3" results; the variance components are
+    RJafroc's (see ``or_components`` for where Iowa 2.51 prints other ones).
     """
     cube = np.asarray(ratings, dtype=np.float64)
     if cube.ndim != 3:

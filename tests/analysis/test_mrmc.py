@@ -9,6 +9,7 @@ from scipy import stats
 
 from readerstudy.analysis.mrmc import algorithm_vs_readers, auc_covariance, or_hillis
 from readerstudy.analysis.roc import RocInputError, delong
+from readerstudy.analysis.simulate import RoeMetzParameters, simulate_mrmc
 
 TOL = 1e-9
 # The Iowa program prints 8 decimals: agreement within half a unit of the last digit.
@@ -153,3 +154,29 @@ def test_algorithm_vs_readers_fixed_cases_is_a_one_sample_t_test(vandyke):
 def test_algorithm_vs_readers_needs_two_readers(vandyke):
     with pytest.raises(RocInputError, match="two readers"):
         algorithm_vs_readers(vandyke.truth, vandyke.ratings[1, 0], vandyke.ratings[0, :1])
+
+
+def test_var_tr_clips_cov2_minus_cov3_at_zero_as_rjafroc_where_iowa_does_not():
+    # A Roe-Metz study with large modality-by-case noise, where the readers' error covariance
+    # across modalities (Cov3) exceeds the one within a modality (Cov2).
+    truth = np.r_[np.ones(15), np.zeros(15)].astype(int)
+    parameters = RoeMetzParameters(
+        var_reader=0.05,
+        var_case=0.05,
+        var_reader_case=0.3,
+        var_modality_case=0.3,
+        var_modality_reader_case=0.3,
+    )
+    design = simulate_mrmc(
+        truth, 3, [1.0, 1.0], seed=151, parameters=parameters, rating_scale=(1, 5)
+    )
+    result = or_hillis(design.truth, design.ratings)
+    c = result.components
+    assert c.cov2 < c.cov3
+    # Hillis et al. 2011, eq. 9 (RJafroc 2.1.3): max(Cov2 - Cov3, 0) = 0.
+    assert c.var_tr == pytest.approx(result.ms_tr - c.var_error + c.cov1, abs=1e-15)
+    iowa_var_tr = result.ms_tr - c.var_error + c.cov1 + c.cov2 - c.cov3
+    assert c.var_tr - iowa_var_tr == pytest.approx(c.cov3 - c.cov2, abs=1e-15)
+    # Var(R) follows from the clipped Var(TR) (Hillis et al. 2005, Table I), two modalities.
+    expected_var_r = (result.ms_r - c.var_tr - c.var_error - c.cov1 + c.cov2 + c.cov3) / 2
+    assert c.var_r == pytest.approx(expected_var_r, abs=1e-15)
