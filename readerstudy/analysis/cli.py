@@ -29,6 +29,7 @@ import numpy as np
 from readerstudy.analysis.formats import (
     RatingsFormatError,
     RatingsTable,
+    algorithm_panel,
     mrmc_design,
     read_ratings,
     sorted_names,
@@ -138,23 +139,7 @@ def analyze_ratings(
             f"{source}: truth needs at least one positive and one negative case "
             f"(got {n_positive} positive of {len(case_truth)})"
         )
-    panel = readers
-    if algorithm is not None:
-        if algorithm not in readers:
-            raise RatingsFormatError(
-                f"{source}: --algorithm {algorithm!r} is not a reader in the file "
-                f"(readers: {', '.join(readers)})"
-            )
-        if len(modalities) != 1:
-            raise RatingsFormatError(
-                f"{source}: --algorithm needs a file with one modality; it has "
-                f"{len(modalities)} ({', '.join(modalities)})"
-            )
-        panel = tuple(r for r in readers if r != algorithm)
-        if len(panel) < 2:
-            raise RatingsFormatError(
-                f"{source}: --algorithm needs at least two other readers; found {len(panel)}"
-            )
+    panel = readers if algorithm is None else algorithm_panel(table, algorithm)
     result["modalities"] = {}
     for modality in modalities:
         aucs = _reader_aucs(table, modality, panel)

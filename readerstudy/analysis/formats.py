@@ -249,6 +249,29 @@ def read_ratings(path: str | Path) -> RatingsTable:
     return read_imrmc(path) if is_imrmc else read_long_csv(path)
 
 
+def algorithm_panel(table: RatingsTable, algorithm: str) -> tuple[str, ...]:
+    """The readers an ``algorithm`` (a reader id of a one-modality table) is compared with,
+    or an error naming the file and what is wrong (Hillis 2007, section 5.3)."""
+    readers = sorted_names(table.reader)
+    modalities = sorted_names(table.modality)
+    if algorithm not in readers:
+        raise RatingsFormatError(
+            f"{table.source}: --algorithm {algorithm!r} is not a reader in the file "
+            f"(readers: {', '.join(readers)})"
+        )
+    if len(modalities) != 1:
+        raise RatingsFormatError(
+            f"{table.source}: --algorithm needs a file with one modality; it has "
+            f"{len(modalities)} ({', '.join(modalities)})"
+        )
+    panel = tuple(r for r in readers if r != algorithm)
+    if len(panel) < 2:
+        raise RatingsFormatError(
+            f"{table.source}: --algorithm needs at least two other readers; found {len(panel)}"
+        )
+    return panel
+
+
 def mrmc_design(
     table: RatingsTable,
     *,

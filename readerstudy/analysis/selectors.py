@@ -15,6 +15,7 @@ import numpy as np
 from django.core.cache import cache
 from django.db.models import Count, Max
 
+from readerstudy.analysis.power import Pilot, PlanningError, algorithm_pilot
 from readerstudy.analysis.readers import ReaderInput
 from readerstudy.analysis.study import StudyAnalysis, study_analysis
 from readerstudy.reading.models import Decision
@@ -132,6 +133,27 @@ def study_data_get(study: Study, model_version: ModelVersion | None = None) -> S
 def _usable_readers(data: StudyData) -> list[ReaderInput]:
     """Readers with at least one graded case (a reader who has not started has no point)."""
     return [reader for reader in data.readers if len(reader.case_index)]
+
+
+def study_pilot_get(study: Study) -> tuple[Pilot, str]:
+    """The study as a planning pilot: the CNN against the readers who graded every scored
+    case (Hillis 2007, section 5.3), and what its difference means."""
+    data = study_data_get(study)
+    if not data.analysable:
+        raise PlanningError(
+            f"study {study.pk}: the CNN has not scored cases of both classes yet, so the study "
+            "cannot be a pilot"
+        )
+    complete = [r for r in data.readers if len(r.case_index) == data.n_cases]
+    if len(complete) < 2:
+        raise PlanningError(
+            f"study {study.pk}: a pilot needs two readers who graded all {data.n_cases} scored "
+            f"cases; {len(complete)} did"
+        )
+    ratings = np.zeros((len(complete), data.n_cases))
+    for row, reader in enumerate(complete):
+        ratings[row, reader.case_index] = reader.rating
+    return algorithm_pilot(data.truth, data.cnn, ratings), "readers - CNN"
 
 
 def study_analysis_get(
