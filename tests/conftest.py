@@ -16,6 +16,7 @@ from tests.factories import PASSWORD, UserFactory
 from tests.support.env import CHROMIUM, REPO_ROOT, chromium_available, require
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
+REFDATA = REPO_ROOT.parent / "shared" / "refdata"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -30,6 +31,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         from readerstudy.celery import _make_spool_folders
 
         _make_spool_folders()
+
+
+@pytest.fixture(scope="session")
+def refdata() -> Path:
+    """Public reference data with peer tools' results (pROC, RJafroc, Iowa), read in place."""
+    if not REFDATA.is_dir():
+        pytest.skip(f"reference data not found at {REFDATA} (../shared beside the repository)")
+    return REFDATA
 
 
 @pytest.fixture

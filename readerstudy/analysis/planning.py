@@ -53,6 +53,16 @@ DEFAULT_READERS = "3:30"
 DEFAULT_CASES = (100, 200, 400, 800)
 MAX_READERS = 200
 TABLE_COLUMNS = ("readers", "cases", "power")
+# How the page names the JSON's variance components (Hillis et al. 2005, Table I).
+COMPONENT_LABELS = {
+    "ms_r": "MS(R) of the differences",
+    "var_r": "Var(R)",
+    "var_tr": "Var(T*R)",
+    "cov1": "Cov1",
+    "cov2": "Cov2",
+    "cov3": "Cov3",
+    "var_error": "Var(error)",
+}
 
 
 @dataclass(frozen=True)
@@ -215,11 +225,63 @@ def format_plan(plan: dict, readers: Sequence[int]) -> str:
     for j in readers:
         k = plan["cases_needed"][str(j)]
         lines.append(f"  {j} readers: {'more than ' + str(MAX_CASES) if k is None else k}")
-    counts = sorted({row["cases"] for row in plan["table"]})
+    counts, rows = power_rows(plan)
     lines.append("power table: readers \\ cases " + "".join(f"{k:>8}" for k in counts))
+    lines += [f"{j:>29} " + "".join(f"{p:8.3f}" for p in powers) for j, powers in rows]
+    return "\n".join(lines)
+
+
+def power_curve_figure(plan: dict) -> dict[str, Any]:
+    """A plotly figure spec (plain JSON, no plotly import): power over reader counts, one
+    line per case count, and the target power as a dashed line."""
+    curves: dict[int, tuple[list[int], list[float]]] = {}
+    for row in plan["table"]:
+        readers, powers = curves.setdefault(row["cases"], ([], []))
+        readers.append(row["readers"])
+        powers.append(row["power"])
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": f"{cases} cases",
+            "x": readers,
+            "y": powers,
+            "hovertemplate": f"%{{x}} readers, {cases} cases: power %{{y:.3f}}<extra></extra>",
+        }
+        for cases, (readers, powers) in sorted(curves.items())
+    ]
+    all_readers = [row["readers"] for row in plan["table"]]
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": f"target {plan['target_power']:.0%}",
+            "x": [min(all_readers), max(all_readers)],
+            "y": [plan["target_power"], plan["target_power"]],
+            "line": {"dash": "dash", "color": "#6b7780"},
+            "hoverinfo": "skip",
+        }
+    )
+    return {
+        "data": data,
+        "layout": {
+            "xaxis": {
+                "title": {"text": "Readers"},
+                "dtick": 1 if len(set(all_readers)) <= 15 else 5,
+            },
+            "yaxis": {"title": {"text": "Power"}, "range": [0, 1.02], "tickformat": ".0%"},
+            "legend": {"orientation": "h", "y": -0.2},
+            "margin": {"l": 60, "r": 20, "t": 20, "b": 60},
+            "paper_bgcolor": "#ffffff",
+            "plot_bgcolor": "#ffffff",
+        },
+    }
+
+
+def power_rows(plan: dict) -> tuple[list[int], list[tuple[int, list[float]]]]:
+    """The power table pivoted for a page: the case counts, and per reader count its powers."""
+    counts = sorted({row["cases"] for row in plan["table"]})
     by_readers: dict[int, list[float]] = {}
     for row in plan["table"]:
         by_readers.setdefault(row["readers"], []).append(row["power"])
-    for j, powers in by_readers.items():
-        lines.append(f"{j:>29} " + "".join(f"{p:8.3f}" for p in powers))
-    return "\n".join(lines)
+    return counts, list(by_readers.items())

@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from readerstudy.analysis import insight_views, views
+from readerstudy.analysis import insight_views, planning_views, views
 
 app_name = "analysis"
 urlpatterns = [
     path("", views.study_list, name="studies"),
+    path("planning/", planning_views.planning_page, name="planning"),
+    path("planning/export/<str:fmt>/", planning_views.planning_export, name="planning_export"),
     path("studies/<int:pk>/", views.study_analysis_page, name="study"),
     path("studies/<int:pk>/data.json", views.study_analysis_data, name="study_data"),
     path("studies/<int:pk>/export/<str:fmt>/", views.study_export, name="export"),

@@ -1,4 +1,5 @@
-"""Shared fixtures: the external reference data under ../shared/refdata, read in place."""
+"""Shared fixtures: the external reference data under ../shared/refdata (the ``refdata``
+fixture of tests/conftest.py), read in place."""
 
 from __future__ import annotations
 
@@ -9,16 +10,6 @@ import numpy as np
 import pytest
 
 from readerstudy.analysis.formats import MrmcDesign, mrmc_design, read_long_csv
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REFDATA = REPO_ROOT.parent / "shared" / "refdata"
-
-
-@pytest.fixture(scope="session")
-def refdata() -> Path:
-    if not REFDATA.is_dir():
-        pytest.skip(f"reference data not found at {REFDATA} (../shared beside the repository)")
-    return REFDATA
 
 
 @pytest.fixture(scope="session")

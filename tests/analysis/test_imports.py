@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.analysis.conftest import REPO_ROOT
+from tests.support.env import REPO_ROOT
 
 
 def test_the_analysis_modules_import_no_django():
@@ -13,6 +13,7 @@ def test_the_analysis_modules_import_no_django():
         "import sys\n"
         "import readerstudy.analysis.cli, readerstudy.analysis.simulate\n"
         "import readerstudy.analysis.study, readerstudy.analysis.formats\n"
+        "import readerstudy.analysis.power, readerstudy.analysis.planning\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'django')\n"
         "assert not loaded, loaded\n"
     )

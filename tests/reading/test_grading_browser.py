@@ -11,9 +11,8 @@ from readerstudy.reading.ordering import order_extend
 from tests.factories import PASSWORD
 from tests.reading.conftest import enrol
 from tests.reading.realcases import real_study
-from tests.support.env import REPO_ROOT
+from tests.support.a11y import AXE, accessibility_violations
 
-AXE = REPO_ROOT / "tests" / "support" / "axe" / "axe.min.js"
 PERCENT_LABEL = "Confidence (0\u2013100)"
 pytestmark = [
     pytest.mark.browser,
@@ -35,16 +34,6 @@ def case_heading(page, number: int, total: int):
 
 def shown_case_id(page) -> str:
     return page.locator("#case-image").get_attribute("data-display-src").split("/")[3]
-
-
-def accessibility_violations(page) -> list[dict]:
-    result = page.evaluate(
-        """() => axe.run(document, {runOnly: {type: 'tag',
-              values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
-    )
-    return [
-        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]
-    ]
 
 
 def test_a_reader_grades_five_real_cases_with_mouse_and_keyboard(
