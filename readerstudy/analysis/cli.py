@@ -21,6 +21,7 @@ the algorithm; covariances by jackknife or DeLong et al. (1988).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -62,16 +63,10 @@ def _reader_aucs(table: RatingsTable, modality: str, readers: tuple[str, ...]) -
 
 
 def _or_dict(result: OrResult, modalities: tuple[str, ...]) -> dict[str, Any]:
-    c = result.components
     return {
         "cov": result.cov_method,
         "modalities": list(modalities),
-        "var_r": c.var_r,
-        "var_tr": c.var_tr,
-        "cov1": c.cov1,
-        "cov2": c.cov2,
-        "cov3": c.cov3,
-        "var_error": c.var_error,
+        **asdict(result.components),  # var_r, var_tr, cov1, cov2, cov3, var_error
         "ms_t": result.ms_t,
         "ms_r": result.ms_r,
         "ms_tr": result.ms_tr,

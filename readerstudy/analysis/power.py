@@ -28,7 +28,7 @@ with the algorithm copied as the second modality, as the test itself does (Hilli
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
@@ -92,14 +92,7 @@ def pilot_from_or_components(
         n_readers=n_readers,
         n_cases=n_cases,
         observed_effect=effect,
-        components={
-            "var_r": c.var_r,
-            "var_tr": c.var_tr,
-            "cov1": c.cov1,
-            "cov2": c.cov2,
-            "cov3": c.cov3,
-            "var_error": c.var_error,
-        },
+        components=asdict(c),  # var_r, var_tr, cov1, cov2, cov3, var_error
         var_reader=2 * max(c.var_tr, 0.0),
         var_error=2 * (c.var_error - c.cov1),
         cov_error=2 * (c.cov2 - c.cov3),

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from readerstudy.analysis.formats import MrmcDesign, mrmc_design, read_long_csv
+from readerstudy.analysis.simulate import simulate_cnn_scores, simulate_reader_panel
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +27,18 @@ def asah(refdata: Path) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def vandyke(refdata: Path) -> MrmcDesign:
     return mrmc_design(read_long_csv(refdata / "vandyke" / "dataset02_ratings.csv"))
+
+
+@pytest.fixture(scope="session")
+def algorithm_study(tmp_path_factory):
+    """A one-modality ratings file: a simulated CNN ("cnn") and six simulated readers on 100
+    cases; (path, truth, cnn scores, panel)."""
+    truth = np.array([1] * 30 + [0] * 70)
+    panel = simulate_reader_panel(truth, 6, mean_sensitivity=0.85, mean_specificity=0.7, seed=5)
+    cnn = simulate_cnn_scores(truth, auc=0.92, seed=5)
+    rows = ["reader,modality,case,truth,rating"]
+    for name, ratings in [("cnn", cnn), *zip(panel.readers, panel.rating, strict=True)]:
+        rows += [f"{name},derm,c{k},{truth[k]},{float(ratings[k])!r}" for k in range(100)]
+    path = tmp_path_factory.mktemp("cli") / "study.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path, truth, cnn, panel

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from readerstudy.analysis.cli import analyze_ratings, format_summary
@@ -16,7 +15,6 @@ from readerstudy.analysis.formats import (
     write_long_csv,
 )
 from readerstudy.analysis.mrmc import algorithm_vs_readers
-from readerstudy.analysis.simulate import simulate_cnn_scores, simulate_reader_panel
 
 TOL = 1e-9
 
@@ -58,19 +56,6 @@ def test_the_imrmc_file_gives_the_same_analysis_as_the_csv(vandyke, vandyke_csv,
     from_csv = analyze_ratings(vandyke_csv)
     assert from_imrmc["or"] == from_csv["or"]
     assert from_imrmc["modalities"] == from_csv["modalities"]
-
-
-@pytest.fixture(scope="module")
-def algorithm_study(tmp_path_factory):
-    truth = np.array([1] * 30 + [0] * 70)
-    panel = simulate_reader_panel(truth, 6, mean_sensitivity=0.85, mean_specificity=0.7, seed=5)
-    cnn = simulate_cnn_scores(truth, auc=0.92, seed=5)
-    rows = ["reader,modality,case,truth,rating"]
-    for name, ratings in [("cnn", cnn), *zip(panel.readers, panel.rating, strict=True)]:
-        rows += [f"{name},derm,c{k},{truth[k]},{float(ratings[k])!r}" for k in range(100)]
-    path = tmp_path_factory.mktemp("cli") / "study.csv"
-    path.write_text("\n".join(rows) + "\n")
-    return path, truth, cnn, panel
 
 
 def test_algorithm_vs_readers_block_matches_the_function(algorithm_study):

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
 from readerstudy.analysis.planning import table_csv
 from readerstudy.analysis.power import algorithm_pilot, cases_needed
-from readerstudy.analysis.simulate import simulate_cnn_scores, simulate_reader_panel
 
 
 @pytest.fixture(scope="module")
@@ -69,23 +67,10 @@ def test_the_csv_export_has_one_row_per_reader_and_case_count(vandyke_csv, tmp_p
     assert lines[1].startswith("4,50,") and lines[1].endswith(f",{plan['cases_needed']['4']}")
 
 
-@pytest.fixture(scope="module")
-def algorithm_file(tmp_path_factory):
-    truth = np.array([1] * 30 + [0] * 70)
-    panel = simulate_reader_panel(truth, 6, mean_sensitivity=0.85, mean_specificity=0.7, seed=5)
-    cnn = simulate_cnn_scores(truth, auc=0.92, seed=5)
-    rows = ["reader,modality,case,truth,rating"]
-    for name, ratings in [("cnn", cnn), *zip(panel.readers, panel.rating, strict=True)]:
-        rows += [f"{name},derm,c{k:03d},{truth[k]},{float(ratings[k])!r}" for k in range(100)]
-    path = tmp_path_factory.mktemp("plan") / "pilot.csv"
-    path.write_text("\n".join(rows) + "\n")
-    return path, truth, cnn, panel
-
-
 def test_an_algorithm_against_readers_is_planned_with_the_single_treatment_design(
-    algorithm_file, tmp_path
+    algorithm_study, tmp_path
 ):
-    path, truth, cnn, panel = algorithm_file
+    path, truth, cnn, panel = algorithm_study
     plan = _plan(tmp_path, "--ratings", str(path), "--algorithm", "cnn", "--readers", "5:7")
     assert plan["design"] == "algorithm-vs-readers"
     assert plan["comparison"] == "readers - cnn"
@@ -113,9 +98,9 @@ def test_bad_options_are_refused_with_a_reason(vandyke_csv, args, message):
         call_command("plan_study", "--ratings", str(vandyke_csv), *args)
 
 
-def test_a_file_of_one_modality_without_an_algorithm_is_refused(algorithm_file):
-    with pytest.raises(CommandError, match=r"pilot\.csv: planning compares two modalities"):
-        call_command("plan_study", "--ratings", str(algorithm_file[0]))
+def test_a_file_of_one_modality_without_an_algorithm_is_refused(algorithm_study):
+    with pytest.raises(CommandError, match=r"study\.csv: planning compares two modalities"):
+        call_command("plan_study", "--ratings", str(algorithm_study[0]))
 
 
 def test_a_missing_file_and_a_bad_row_are_named(tmp_path):
