@@ -118,6 +118,9 @@ EXPECTATIONS: dict[str, Expect] = {
     "scoring:study_score": page(POST=S_CHANGE),
     "scoring:study_retry_failed": page(POST=S_CHANGE),
     "analysis:studies": page(GET=STAFF),
+    # Any coordinator or analyst may plan; the form offers only the studies they may see.
+    "analysis:planning": page(GET=STAFF, POST=STAFF),
+    "analysis:planning_export": page(POST=STAFF),
     "analysis:study": page(GET=S_STAFF),
     "analysis:study_data": page(GET=S_STAFF),
     "analysis:export": page(GET=S_STAFF),
