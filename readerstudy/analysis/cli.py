@@ -7,7 +7,8 @@ and returns a JSON-ready dict:
 - ``modalities``: {modality: {``reader_auc``: {reader: AUC}, ``mean_auc``}} (modalities and
   readers in sorted order; with ``algorithm`` the algorithm is not among the readers)
 - ``or`` (exactly two modalities; diff = first minus second in sorted order): ``cov``,
-  ``modalities``, ``var_r``, ``var_tr``, ``cov1``, ``cov2``, ``cov3``, ``var_error``, ``ms_t``,
+  ``modalities``, ``var_r``, ``var_tr`` (RJafroc 2.1.3's, see ``mrmc.or_components``), ``cov1``,
+  ``cov2``, ``cov3``, ``var_error``, ``ms_t``,
   ``ms_r``, ``ms_tr``, ``rrrc`` {``f``, ``ndf``, ``ddf``, ``p``, ``diff``, ``se``, ``ci``},
   ``frrc`` {``chi2``, ``df``, ``p``, ``diff``, ``se``, ``ci``}, ``rrfc`` {as rrrc},
   ``modality_ci`` {modality: {``auc``, ``se``, ``df``, ``ci``}}

@@ -139,7 +139,13 @@ def pilot_from_file(
     """The pilot of a long CSV (reader,modality,case,truth,rating) or iMRMC file."""
     if not Path(path).is_file():
         raise RatingsFormatError(f"{path}: no such file")
-    return pilot_from_table(read_ratings(path), algorithm=algorithm, cov=cov)
+    try:
+        table = read_ratings(path)
+    except UnicodeDecodeError:
+        raise RatingsFormatError(
+            f"{path}: not UTF-8 text; expected a long CSV or an iMRMC file"
+        ) from None
+    return pilot_from_table(table, algorithm=algorithm, cov=cov)
 
 
 def study_plan(pilot: Pilot, request: PlanRequest, *, source: str, comparison: str) -> dict:

@@ -56,7 +56,7 @@ def _uploaded_pilot(upload: Any, algorithm: str | None) -> tuple[Pilot, str]:
                 handle.write(chunk)
         try:
             return pilot_from_file(path, algorithm=algorithm)
-        except (RatingsFormatError, RocInputError, UnicodeDecodeError) as error:
+        except (RatingsFormatError, RocInputError) as error:
             raise PlanningError(str(error).replace(str(path), name)) from None
 
 

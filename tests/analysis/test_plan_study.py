@@ -112,6 +112,13 @@ def test_a_missing_file_and_a_bad_row_are_named(tmp_path):
         call_command("plan_study", "--ratings", str(bad))
 
 
+def test_a_file_that_is_not_text_is_named(tmp_path):
+    binary = tmp_path / "scan.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    with pytest.raises(CommandError, match=r"scan\.png: not UTF-8 text"):
+        call_command("plan_study", "--ratings", str(binary))
+
+
 def test_ratings_and_study_are_alternatives(vandyke_csv):
     with pytest.raises(CommandError, match="not allowed with argument"):
         call_command("plan_study", "--ratings", str(vandyke_csv), "--study", "1")
