@@ -8,8 +8,8 @@ and returns a JSON-ready dict:
   readers in sorted order; with ``algorithm`` the algorithm is not among the readers)
 - ``or`` (exactly two modalities; diff = first minus second in sorted order): ``cov``,
   ``modalities``, ``var_r``, ``var_tr`` (RJafroc 2.1.3's, see ``mrmc.or_components``), ``cov1``,
-  ``cov2``, ``cov3``, ``var_error``, ``ms_t``,
-  ``ms_r``, ``ms_tr``, ``rrrc`` {``f``, ``ndf``, ``ddf``, ``p``, ``diff``, ``se``, ``ci``},
+  ``cov2``, ``cov3``, ``var_error``, ``ms_t``, ``ms_r``, ``ms_tr``,
+  ``rrrc`` {``f``, ``ndf``, ``ddf``, ``p``, ``diff``, ``se``, ``ci``},
   ``frrc`` {``chi2``, ``df``, ``p``, ``diff``, ``se``, ``ci``}, ``rrfc`` {as rrrc},
   ``modality_ci`` {modality: {``auc``, ``se``, ``df``, ``ci``}}
 - ``algorithm_vs_readers`` (with ``algorithm``): ``algorithm``, ``cov``, ``algorithm_auc``,
