@@ -254,3 +254,46 @@ def simulate_mrmc(
         readers=tuple(f"reader{j + 1:03d}" for j in range(r)),
         cases=tuple(str(c + 1) for c in range(k)),
     )
+
+
+def simulate_algorithm_and_readers(
+    truth: ArrayLike,
+    n_readers: int,
+    *,
+    reader_separation: float,
+    algorithm_separation: float,
+    seed: int,
+    parameters: RoeMetzParameters | None = None,
+    var_algorithm_case: float = 0.6,
+) -> MrmcDesign:
+    """One fixed algorithm and a random reader panel on the same cases (the single-treatment
+    design of Hillis 2007, section 5.3), after Roe & Metz (1997).
+
+    Readers as ``simulate_mrmc`` with one modality; the algorithm has no reader effect (it is
+    the same algorithm in every simulated study) and reads mu_A * truth_k + C_k + E_k, sharing
+    the case effects C_k with the readers and adding its own case noise E_k
+    (``var_algorithm_case``). One modality; the reader "algorithm" comes first. Population
+    AUCs: Phi(mu_A / sqrt(2 (var_case + var_algorithm_case))) for the algorithm and
+    Phi(mu_R / sqrt(2 (var_reader + var_case + var_reader_case))) for the readers' mean.
+    """
+    positive = _check_truth(truth)
+    params = parameters or RoeMetzParameters()
+    if var_algorithm_case < 0:
+        raise ValueError(f"var_algorithm_case must not be negative, got {var_algorithm_case}")
+    k = len(positive)
+    rng = np.random.default_rng(seed)
+    case = _case_effects(rng, k, params.var_case)
+    readers = (
+        reader_separation * positive[None, :]
+        + _class_effects(rng, positive, params.var_reader, (n_readers,))
+        + case[None, :]
+        + _case_effects(rng, k, params.var_reader_case, (n_readers,))
+    )
+    algorithm = algorithm_separation * positive + case + _case_effects(rng, k, var_algorithm_case)
+    return MrmcDesign(
+        truth=positive.astype(np.int8),
+        ratings=np.vstack([algorithm[None, :], readers])[None, :, :],
+        modalities=("modality1",),
+        readers=("algorithm", *(f"reader{j + 1:03d}" for j in range(n_readers))),
+        cases=tuple(str(c + 1) for c in range(k)),
+    )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from readerstudy.analysis.mrmc import or_hillis
 from readerstudy.analysis.roc import auc_ci
 from readerstudy.analysis.simulate import (
     RoeMetzParameters,
+    simulate_algorithm_and_readers,
     simulate_cnn_scores,
     simulate_mrmc,
     simulate_reader_panel,
@@ -116,3 +118,26 @@ def test_mrmc_simulation_separates_modalities_that_differ():
     result = or_hillis(design.truth, design.ratings)
     assert result.mean_auc[1] > result.mean_auc[0]
     assert design.ratings.shape == (2, 6, 100)
+
+
+def test_a_fixed_algorithm_and_a_panel_reach_their_population_aucs():
+    truth = np.array([1] * 1000 + [0] * 1000)
+    params = RoeMetzParameters(var_reader=0.04, var_case=0.3, var_reader_case=0.6)
+    design = simulate_algorithm_and_readers(
+        truth,
+        40,
+        reader_separation=1.3,
+        algorithm_separation=1.0,
+        seed=2,
+        parameters=params,
+        var_algorithm_case=0.6,
+    )
+    assert design.readers[0] == "algorithm" and design.ratings.shape == (1, 41, 2000)
+    algorithm = auc_ci(truth, design.ratings[0, 0]).auc
+    readers = np.mean([auc_ci(truth, r).auc for r in design.ratings[0, 1:]])
+    assert algorithm == pytest.approx(stats.norm.cdf(1.0 / np.sqrt(2 * 0.9)), abs=0.02)
+    assert readers == pytest.approx(stats.norm.cdf(1.3 / np.sqrt(2 * 0.94)), abs=0.02)
+    with pytest.raises(ValueError, match="var_algorithm_case"):
+        simulate_algorithm_and_readers(
+            truth, 2, reader_separation=1, algorithm_separation=1, seed=0, var_algorithm_case=-1
+        )
