@@ -8,8 +8,10 @@ import io
 import json
 
 import pytest
+from django.core import signing
 from django.core.management import CommandError, call_command
 
+from tests.analysis_pages.conftest import build_graded_study
 from tests.conftest import logged_in
 from tests.support.a11y import AXE, accessibility_violations
 
@@ -50,10 +52,15 @@ def test_a_study_pilot_plans_as_its_own_exported_ratings(graded_study, analyst_c
     assert any(k is not None for k in from_study["cases_needed"].values())
 
 
-def test_a_study_without_two_complete_readers_cannot_be_a_pilot(coordinator):
-    from tests.analysis_pages.conftest import build_graded_study
-
+def test_a_study_without_two_complete_readers_cannot_be_a_pilot(coordinator, coordinator_client):
     study, _, _ = build_graded_study(coordinator=coordinator, n_readers=1)
+    response = coordinator_client.post(
+        "/analysis/planning/",
+        {**VAN_DYKE_FORM, "readers_min": "3", "readers_max": "5", "study": str(study.pk)},
+    )
+    assert response.context["form"].non_field_errors() == [
+        f"study {study.pk}: a pilot needs two readers who graded all 60 scored cases; 1 did"
+    ]
     with pytest.raises(CommandError, match="a pilot needs two readers who graded all 60"):
         call_command("plan_study", "--study", str(study.pk))
     with pytest.raises(CommandError, match="--algorithm can only be CNN"):
@@ -95,8 +102,6 @@ def test_a_coordinator_plans_from_an_uploaded_file_and_exports_the_plan(
 
 
 def test_an_export_of_a_changed_plan_is_refused(coordinator_client):
-    from django.core import signing
-
     forged = signing.dumps({"table": [], "cases_needed": {}}, salt="someone else")
     response = coordinator_client.post("/analysis/planning/export/csv/", {"plan": forged})
     assert response.status_code == 400
