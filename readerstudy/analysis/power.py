@@ -153,22 +153,23 @@ def _check(readers: int, cases: int, alpha: float) -> None:
         raise PlanningError(f"alpha must lie strictly between 0 and 1; got {alpha}")
 
 
-def _power_arrays(
-    pilot: Pilot,
-    readers: int,
-    cases: np.ndarray,
-    effect: float,
-    alpha: float,
-    analysis: Analysis,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Power, ncp, ddf and critical value for one reader count over an array of case counts."""
+def _expected_ms_tr(pilot: Pilot, cases: np.ndarray) -> np.ndarray:
+    """E[MS(T*R)] of the planned study (in the differences' units): what RRFC tests against
+    and what the RRRC df divide by."""
     scale = pilot.n_cases / cases.astype(np.float64)
-    c = max(pilot.cov_error, 0.0)
-    between = pilot.var_error + (readers - 1) * c
-    within = pilot.var_error - c
+    return pilot.var_reader + scale * (pilot.var_error - max(pilot.cov_error, 0.0))
+
+
+def _noncentrality(
+    pilot: Pilot, readers: int, cases: np.ndarray, effect: float, analysis: Analysis
+) -> tuple[np.ndarray, np.ndarray]:
+    """The noncentrality and denominator df for one reader count over an array of case
+    counts (inf df: the fixed-reader chi-square, or no reader variability at all)."""
     if analysis not in ANALYSES:
         raise PlanningError(f"analysis must be one of {', '.join(ANALYSES)}; got {analysis!r}")
-    rrfc_den = pilot.var_reader + scale * within  # E[MS(T*R)]-like: what RRFC tests against
+    scale = pilot.n_cases / cases.astype(np.float64)
+    between = pilot.var_error + (readers - 1) * max(pilot.cov_error, 0.0)
+    rrfc_den = _expected_ms_tr(pilot, cases)
     den = {"rrrc": pilot.var_reader + scale * between, "frrc": scale * between, "rrfc": rrfc_den}[
         analysis
     ]
@@ -180,21 +181,48 @@ def _power_arrays(
     if analysis == "rrrc":
         with np.errstate(divide="ignore"):
             ddf = (readers - 1) * den**2 / rrfc_den**2
-        if np.isinf(ddf).any():  # no reader variability at all: the F is a chi-square
-            ddf = np.full_like(den, np.inf)
     elif analysis == "frrc":
         ddf = np.full_like(den, np.inf)
     else:
         ddf = np.full_like(den, float(readers - 1))
-    ncp = readers * effect**2 / den
-    if np.isinf(ddf).all():
-        critical = np.full_like(den, float(stats.chi2.isf(alpha, 1)))
-        power = stats.ncx2.sf(critical, 1, ncp)
-    else:
-        critical = stats.f.isf(alpha, 1, ddf)
-        # scipy 1.17's ncf.sf returns a negative number at ncp = 0; the central F is exact.
-        power = np.where(ncp > 0, stats.ncf.sf(critical, 1, ddf, ncp), stats.f.sf(critical, 1, ddf))
-    return np.asarray(power), ncp, ddf, np.asarray(critical)
+    return readers * effect**2 / den, ddf
+
+
+def _power(ncp: np.ndarray, ddf: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """P(F(1, ddf, ncp) > its level-alpha critical value), chi-square(1, ncp) where ddf is
+    infinite; and the critical values."""
+    finite = np.isfinite(ddf)
+    safe_ddf = np.where(finite, ddf, 1.0)
+    critical = np.where(finite, stats.f.isf(alpha, 1, safe_ddf), stats.chi2.isf(alpha, 1))
+    # scipy 1.17's ncf.sf returns a negative number at ncp = 0; the central F is exact.
+    f_power = np.where(
+        ncp > 0, stats.ncf.sf(critical, 1, safe_ddf, ncp), stats.f.sf(critical, 1, safe_ddf)
+    )
+    power = np.where(finite, f_power, stats.ncx2.sf(critical, 1, ncp))
+    return np.asarray(power, dtype=np.float64), np.asarray(critical, dtype=np.float64)
+
+
+def _results(
+    pilot: Pilot,
+    readers: int,
+    cases: np.ndarray,
+    effect: float,
+    alpha: float,
+    analysis: Analysis,
+) -> list[PowerResult]:
+    ncp, ddf = _noncentrality(pilot, readers, cases, effect, analysis)
+    power, critical = _power(ncp, ddf, alpha)
+    return [
+        PowerResult(
+            readers=readers,
+            cases=int(k),
+            power=float(p),
+            ncp=float(n),
+            ddf=float(d),
+            critical=float(c),
+        )
+        for k, p, n, d, c in zip(cases, power, ncp, ddf, critical, strict=True)
+    ]
 
 
 def power_given_jk(
@@ -211,17 +239,7 @@ def power_given_jk(
     (Hillis et al. 2011)."""
     _check(readers, cases, alpha)
     delta = pilot.observed_effect if effect is None else effect
-    power, ncp, ddf, critical = _power_arrays(
-        pilot, readers, np.array([cases]), delta, alpha, analysis
-    )
-    return PowerResult(
-        readers=readers,
-        cases=cases,
-        power=float(power[0]),
-        ncp=float(ncp[0]),
-        ddf=float(ddf[0]),
-        critical=float(critical[0]),
-    )
+    return _results(pilot, readers, np.array([cases]), delta, alpha, analysis)[0]
 
 
 def cases_needed(
@@ -241,25 +259,50 @@ def cases_needed(
     if not 0 < power < 1:
         raise PlanningError(f"the target power must lie strictly between 0 and 1; got {power}")
     delta = pilot.observed_effect if effect is None else effect
-    # Every K in turn, as RJafroc, not a bisection: power need not rise with K everywhere
-    # (ddf falls as K grows). Most studies need under a thousand cases: try those first.
-    for first, last in ((2, min(1000, max_cases)), (1001, max_cases)):
-        if first > last:
-            continue
-        grid = np.arange(first, last + 1)
-        powers, ncp, ddf, critical = _power_arrays(pilot, readers, grid, delta, alpha, analysis)
-        enough = np.flatnonzero(powers > power)
-        if len(enough):
-            i = int(enough[0])
-            return PowerResult(
-                readers=readers,
-                cases=int(grid[i]),
-                power=float(powers[i]),
-                ncp=float(ncp[i]),
-                ddf=float(ddf[i]),
-                critical=float(critical[i]),
-            )
-    return None
+    _noncentrality(pilot, readers, np.array([2, max_cases]), delta, analysis)  # den > 0 check
+    return _first_enough(pilot, readers, 2, max_cases, delta, alpha, analysis, power)
+
+
+# Intervals of at most this many case counts are scanned K by K.
+_SCAN = 256
+
+
+def _first_enough(
+    pilot: Pilot,
+    readers: int,
+    low: int,
+    high: int,
+    effect: float,
+    alpha: float,
+    analysis: Analysis,
+    target: float,
+) -> PowerResult | None:
+    """The first K in [low, high] whose power exceeds ``target``: the answer of RJafroc's
+    K-by-K scan, found by branch and bound. Power rises with the noncentrality and with the
+    denominator df, and both are monotone in K (den is linear in K*/K, and ddf the square
+    of a ratio of two such terms), so the power at the larger of the two ends' ncp and the
+    larger of their ddf bounds the power anywhere in between: an interval whose bound does
+    not exceed the target holds no answer."""
+    ends = np.array([low, high])
+    ncp, ddf = _noncentrality(pilot, readers, ends, effect, analysis)
+    ms_tr = _expected_ms_tr(pilot, ends)
+    # The RRRC df blow up where E[MS(T*R)] crosses zero (a pilot with Var - Cov1 below
+    # Cov2 - Cov3): no bound holds across that point, so such an interval is only split.
+    monotone = analysis != "rrrc" or ms_tr[0] * ms_tr[1] > 0 or not ms_tr.any()
+    if monotone:
+        bound, _ = _power(np.array([ncp.max()]), np.array([ddf.max()]), alpha)
+        if bound[0] <= target:
+            return None
+    if high - low < _SCAN:
+        grid = np.arange(low, high + 1)
+        for result in _results(pilot, readers, grid, effect, alpha, analysis):
+            if result.power > target:
+                return result
+        return None
+    middle = (low + high) // 2
+    return _first_enough(
+        pilot, readers, low, middle, effect, alpha, analysis, target
+    ) or _first_enough(pilot, readers, middle + 1, high, effect, alpha, analysis, target)
 
 
 def power_table(
@@ -273,8 +316,10 @@ def power_table(
 ) -> list[PowerResult]:
     """The power for every reader count and case count (RJafroc's ``SsPowerTable`` gives
     the cases per reader count; this is the grid a power curve is drawn from)."""
-    rows = []
+    rows: list[PowerResult] = []
+    counts = np.asarray(cases)
     for j in readers:
-        for k in cases:
-            rows.append(power_given_jk(pilot, j, k, effect=effect, alpha=alpha, analysis=analysis))
+        _check(j, int(counts.min()), alpha)
+        delta = pilot.observed_effect if effect is None else effect
+        rows += _results(pilot, j, counts, delta, alpha, analysis)
     return rows

@@ -290,3 +290,15 @@ def test_planned_power_of_an_algorithm_design_is_near_the_simulated_rejection_ra
         monte_carlo_se = np.sqrt(planned * (1 - planned) / N_STUDIES)
         assert 0.2 < planned < 0.8
         assert abs(rejections - planned) < 3 * monte_carlo_se + 0.04, (readers, cases)
+
+
+@pytest.mark.parametrize("analysis", ANALYSES)
+def test_the_search_finds_the_first_k_a_k_by_k_scan_finds(pilot, analysis):
+    # RJafroc's SsSampleSizeKGivenJ tries K = 2, 3, ... in turn; the branch and bound must
+    # stop at the same K, or find none where the scan finds none.
+    grid = range(2, 3001)
+    for readers in (3, 4, 6, 12):
+        rows = power_table(pilot, [readers], grid, effect=0.05, analysis=analysis)
+        scan = next((row.cases for row in rows if row.power > 0.8), None)
+        found = cases_needed(pilot, readers, effect=0.05, analysis=analysis, max_cases=3000)
+        assert (None if found is None else found.cases) == scan, readers
