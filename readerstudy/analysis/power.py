@@ -318,8 +318,8 @@ def power_table(
     the cases per reader count; this is the grid a power curve is drawn from)."""
     rows: list[PowerResult] = []
     counts = np.asarray(cases)
+    delta = pilot.observed_effect if effect is None else effect
     for j in readers:
         _check(j, int(counts.min()), alpha)
-        delta = pilot.observed_effect if effect is None else effect
         rows += _results(pilot, j, counts, delta, alpha, analysis)
     return rows
