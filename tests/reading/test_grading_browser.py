@@ -248,3 +248,52 @@ def test_grading_on_a_tablet_with_a_five_point_scale_and_going_back_to_change_an
         (2, "biopsy", 4),
     ]
     assert not problems, problems
+
+
+def press_keys(page, keys: str) -> None:
+    """Press each space-separated key at once after the previous one, as a fast typist does."""
+    for key in keys.split(" "):
+        page.keyboard.press(key)
+
+
+def final_answers(enrolment) -> list[tuple[str, int]]:
+    """The reader's answers in the order they were submitted."""
+    decisions = Decision.objects.filter(enrolment=enrolment).order_by("submitted_at")
+    return [(d.decision, d.confidence) for d in decisions]
+
+
+def test_keys_typed_at_speed_across_case_changes_store_exactly_what_was_typed(page, reader_a):
+    # "R 5 Enter" and at once "B 9 0 Enter": the digits of the next case never join the 5
+    # (which made "590", then "0"), and keys typed while a case is saved go to the next case.
+    study = real_study(5, confidence_scale="0-100")
+    enrolment = enrol(study, reader_a)
+    log_in(page, "reader_a")
+    page.goto(f"/reading/studies/{study.pk}/")
+    case_heading(page, 1, 5).wait_for()
+    press_keys(page, "r 5 Enter b 9 0 Enter r 1 2 Enter b 7 5 Enter r 3 3 Enter")
+    page.get_by_role("heading", name="Thank you — you have answered all 5 cases").wait_for()
+    assert final_answers(enrolment) == [
+        ("reassure", 5),
+        ("biopsy", 90),
+        ("reassure", 12),
+        ("biopsy", 75),
+        ("reassure", 33),
+    ]
+
+
+def test_a_new_case_starts_with_no_answer_and_no_typed_digits(page, reader_a):
+    study = real_study(3, confidence_scale="0-100")
+    enrolment = enrol(study, reader_a)
+    log_in(page, "reader_a")
+    page.goto(f"/reading/studies/{study.pk}/")
+    case_heading(page, 1, 3).wait_for()
+    press_keys(page, "r 4 Enter")
+    case_heading(page, 2, 3).wait_for()
+    assert not page.get_by_label("Reassure").is_checked()
+    assert page.get_by_label(PERCENT_LABEL).input_value() == ""
+    # Within the 1.5 s that digits join: the 4 of case 1 must not come back as "45".
+    press_keys(page, "b 5")
+    assert page.get_by_label(PERCENT_LABEL).input_value() == "5"
+    press_keys(page, "5 Enter")
+    case_heading(page, 3, 3).wait_for()
+    assert final_answers(enrolment) == [("reassure", 4), ("biopsy", 55)]

@@ -220,7 +220,17 @@
       }
     });
   }
+  /* Typed digits build one number ("7" then "5" is 75) until a pause. The buffer belongs to
+   * the case it was typed on: a new case starts with none. */
+  var digits = { buffer: "", timer: null };
+  function clearDigits() {
+    window.clearTimeout(digits.timer);
+    digits.buffer = "";
+    digits.timer = null;
+  }
+  /* Every case change starts from nothing: no decision, no confidence, no typed digits. */
   function clearAnswer() {
+    clearDigits();
     form.querySelectorAll("input[type=radio]").forEach(function (input) { input.checked = false; });
     if (percentScale) {
       numberInput.value = "";
@@ -306,6 +316,9 @@
   }
 
   var busy = false;
+  // Answer keys pressed while a case is being saved or loaded belong to the case that appears
+  // next: they are held and replayed on it, never applied to the case that is leaving.
+  var heldKeys = [];
 
   function describeError(error) {
     if (error.status === 400 && error.body) {
@@ -359,11 +372,14 @@
       render(result.next);
       setStatus(note + " " + result.next.progress.done + " of " + result.next.progress.total + " answered.", false);
       heading.focus();
+      return true;
     }).catch(function (error) {
       setStatus(describeError(error), true);
-    }).then(function () {
+      return false;
+    }).then(function (changed) {
       busy = false;
       submitButton.disabled = false;
+      replayHeldKeys(changed);
     });
   }
 
@@ -377,12 +393,17 @@
         render(next);
         setStatus("", false);
         heading.focus();
+        return true;
       })
       .catch(function (error) {
         activeTimer.resume();
         setStatus(error.status === 404 ? failureText : describeError(error), true);
+        return false;
       })
-      .then(function () { busy = false; });
+      .then(function (changed) {
+        busy = false;
+        replayHeldKeys(changed);
+      });
   }
 
   form.addEventListener("submit", function (event) {
@@ -400,17 +421,36 @@
   });
 
   /* ---- Keyboard shortcuts: B, R, digits, Enter, +, -, F. ---- */
-  var digitBuffer = "";
-  var digitTimer = null;
   function typeDigit(digit) {
     if (!percentScale) {
       if (Number(digit) >= settings.confidence_min && Number(digit) <= settings.confidence_max) setConfidence(Number(digit));
       return;
     }
-    window.clearTimeout(digitTimer);
-    digitBuffer = Number(digitBuffer + digit) > 100 ? digit : digitBuffer + digit;
-    setConfidence(Number(digitBuffer));
-    digitTimer = window.setTimeout(function () { digitBuffer = ""; }, 1500);
+    window.clearTimeout(digits.timer);
+    digits.buffer = Number(digits.buffer + digit) > 100 ? digit : digits.buffer + digit;
+    setConfidence(Number(digits.buffer));
+    digits.timer = window.setTimeout(clearDigits, 1500);
+  }
+
+  function answerKey(key) {
+    if (busy) {
+      heldKeys.push(key);
+      return;
+    }
+    if (key === "Enter") {
+      if (typeof form.requestSubmit === "function") form.requestSubmit(); else submitAnswer();
+    } else if (key === "b" || key === "B") selectDecision("biopsy");
+    else if (key === "r" || key === "R") selectDecision("reassure");
+    else typeDigit(key);
+  }
+
+  /* Keys held during a save or load: on the case that appeared, in the order they were typed;
+   * if the case did not change (an error), they are dropped, since they were meant for the
+   * next case. */
+  function replayHeldKeys(caseChanged) {
+    var keys = heldKeys;
+    heldKeys = [];
+    if (caseChanged) keys.forEach(answerKey);
   }
 
   document.addEventListener("keydown", function (event) {
@@ -422,13 +462,11 @@
     if (key === "Enter") {
       if (tag === "BUTTON" || tag === "A" || tag === "TEXTAREA") return; // let them do their own thing
       event.preventDefault();
-      if (typeof form.requestSubmit === "function") form.requestSubmit(); else submitAnswer();
+      answerKey(key);
       return;
     }
     if (typing) return;
-    if (key === "b" || key === "B") { selectDecision("biopsy"); event.preventDefault(); }
-    else if (key === "r" || key === "R") { selectDecision("reassure"); event.preventDefault(); }
-    else if (/^[0-9]$/.test(key)) { typeDigit(key); event.preventDefault(); }
+    if (/^[bBrR0-9]$/.test(key)) { answerKey(key); event.preventDefault(); }
     else if (key === "+" || key === "=") { zoomCentre(1.5); event.preventDefault(); }
     else if (key === "-" || key === "_") { zoomCentre(1 / 1.5); event.preventDefault(); }
     else if (key === "f" || key === "F") { showFullResolution(fullButton.getAttribute("aria-pressed") !== "true"); event.preventDefault(); }
