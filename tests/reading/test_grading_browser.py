@@ -297,3 +297,59 @@ def test_a_new_case_starts_with_no_answer_and_no_typed_digits(page, reader_a):
     press_keys(page, "5 Enter")
     case_heading(page, 3, 3).wait_for()
     assert final_answers(enrolment) == [("reassure", 4), ("biopsy", 55)]
+
+
+def test_a_contradictory_answer_is_asked_about_once_and_stored_as_confirmed(page, reader_a):
+    study = real_study(3, confidence_scale="0-100")
+    enrolment = enrol(study, reader_a)
+    page.add_init_script(path=str(AXE))
+    log_in(page, "reader_a")
+    page.goto(f"/reading/studies/{study.pk}/")
+    case_heading(page, 1, 3).wait_for()
+    question = page.get_by_role("dialog", name="Biopsy / further testing with 0% confidence")
+
+    # Escape goes back: nothing is stored, and the reader gives another confidence.
+    press_keys(page, "b 0 Enter")
+    question.wait_for()
+    assert accessibility_violations(page) == []
+    page.keyboard.press("Escape")
+    question.wait_for(state="hidden")
+    assert page.get_by_text("Not saved. Change the decision or the confidence").is_visible()
+    assert not Decision.objects.filter(enrolment=enrolment).exists()
+    press_keys(page, "2 0 Enter")
+    case_heading(page, 2, 3).wait_for()
+
+    # Enter confirms: the contradictory answer is stored as given.
+    press_keys(page, "r 1 0 0 Enter")
+    page.get_by_role("dialog", name="Reassure with 100% confidence of malignancy?").wait_for()
+    page.keyboard.press("Enter")
+    case_heading(page, 3, 3).wait_for()
+
+    # The mouse too: the question's buttons.
+    page.locator("label[for=decision-biopsy]").click()
+    page.get_by_label(PERCENT_LABEL).fill("0")
+    page.get_by_role("button", name="Submit answer").click()
+    question.get_by_role("button", name="Store this answer").click()
+    page.get_by_role("heading", name="Thank you — you have answered all 3 cases").wait_for()
+    assert final_answers(enrolment) == [("biopsy", 20), ("reassure", 100), ("biopsy", 0)]
+
+
+def test_the_five_point_scale_asks_about_its_own_ends(page, reader_a):
+    study = real_study(2, confidence_scale="1-5")
+    enrolment = enrol(study, reader_a)
+    log_in(page, "reader_a")
+    page.goto(f"/reading/studies/{study.pk}/")
+    case_heading(page, 1, 2).wait_for()
+    press_keys(page, "b 1 Enter")
+    page.get_by_role(
+        "dialog", name="Biopsy / further testing with confidence 1 (certainly benign)?"
+    ).wait_for()
+    page.keyboard.press("Enter")
+    case_heading(page, 2, 2).wait_for()
+    press_keys(page, "r 5 Enter")
+    question = page.get_by_role("dialog", name="Reassure with confidence 5 (certainly malignant)?")
+    question.get_by_role("button", name="Go back and change it").click()
+    question.wait_for(state="hidden")
+    press_keys(page, "4 Enter")
+    page.get_by_role("heading", name="Thank you — you have answered all 2 cases").wait_for()
+    assert final_answers(enrolment) == [("biopsy", 1), ("reassure", 4)]

@@ -334,8 +334,45 @@
     return "Not saved: the server could not be reached. Check your connection and press Submit again.";
   }
 
+  /* ---- A contradictory answer (a biopsy at "certainly benign", a reassurance at "certainly
+   * malignant") is asked about once: Enter stores it, Escape goes back to change it. ---- */
+  var dialog = document.getElementById("contradiction-dialog");
+  var dialogQuestion = document.getElementById("contradiction-question");
+  var confirmButton = document.getElementById("contradiction-confirm");
+  var pendingAnswer = null;
+
+  function contradiction(decision, confidence) {
+    return settings.contradictory_answers.filter(function (answer) {
+      return answer.decision === decision && answer.confidence === confidence;
+    })[0] || null;
+  }
+  function askToConfirm(answer) {
+    clearDigits(); // digits typed after going back start a new number
+    pendingAnswer = answer;
+    dialogQuestion.textContent = answer.question;
+    setStatus("", false);
+    dialog.showModal();
+    confirmButton.focus();
+  }
+  confirmButton.addEventListener("click", function () {
+    var answer = pendingAnswer;
+    pendingAnswer = null;
+    dialog.close();
+    if (answer) sendAnswer(answer.decision, answer.confidence);
+  });
+  document.getElementById("contradiction-back").addEventListener("click", function () {
+    dialog.close();
+  });
+  dialog.addEventListener("close", function () {
+    if (!pendingAnswer) return; // confirmed
+    pendingAnswer = null;
+    setStatus("Not saved. Change the decision or the confidence, then submit.", false);
+    var field = percentScale ? numberInput : form.querySelector("input[name=confidence]:checked");
+    (field || heading).focus();
+  });
+
   function submitAnswer() {
-    if (busy) return; // a second click while the first is on its way does nothing
+    if (busy || dialog.open) return; // a second click while the first is on its way does nothing
     var decision = currentDecision();
     var confidence = currentConfidence();
     var low = settings.confidence_min, high = settings.confidence_max;
@@ -347,6 +384,13 @@
       setStatus("Give your confidence that the lesion is malignant, from " + low + " to " + high + ".", true);
       return;
     }
+    var contradictory = contradiction(decision, confidence);
+    if (contradictory) askToConfirm(contradictory);
+    else sendAnswer(decision, confidence);
+  }
+
+  function sendAnswer(decision, confidence) {
+    if (busy) return;
     busy = true;
     submitButton.disabled = true;
     setStatus("Saving…", false);
@@ -433,6 +477,7 @@
   }
 
   function answerKey(key) {
+    if (dialog.open) return; // held keys after the question opened: the reader must read it
     if (busy) {
       heldKeys.push(key);
       return;
@@ -455,6 +500,10 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (dialog.open) {
+      if (event.key === "Enter" && event.repeat) event.preventDefault(); // a held-down Enter is not an answer
+      return; // the dialog's buttons: Enter confirms, Escape goes back
+    }
     var target = event.target;
     var tag = target && target.tagName;
     var typing = tag === "TEXTAREA" || (tag === "INPUT" && (target.type === "number" || target.type === "text"));
