@@ -71,6 +71,19 @@ def contradictory_answers(study: Study) -> list[dict[str, Any]]:
     ]
 
 
+def confirmation_sentence(confirmations: list[tuple[str, int]]) -> str:
+    """What is true of a study's diagnoses, for the feedback page: "Every diagnosis below was
+    confirmed by histopathology." only where it is so, else the count of each method."""
+    if len(confirmations) == 1:
+        method = confirmations[0][0]
+        if not method:
+            return "How the diagnoses below were confirmed was not recorded."
+        return f"Every diagnosis below was confirmed by {method}."
+    total = sum(cases for _, cases in confirmations)
+    methods = ", ".join(f"{method or 'not recorded'} {cases}" for method, cases in confirmations)
+    return f"How the {total} diagnoses below were confirmed: {methods}."
+
+
 def study_settings(study: Study) -> dict[str, Any]:
     low, high = study.confidence_range
     return {
