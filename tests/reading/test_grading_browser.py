@@ -3,8 +3,11 @@ click, a tablet, and an accessibility check (axe-core, WCAG 2.1 A and AA)."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.test import Client
+from PIL import Image
 
 from readerstudy.reading.models import Decision
 from readerstudy.reading.ordering import order_extend
@@ -353,3 +356,58 @@ def test_the_five_point_scale_asks_about_its_own_ends(page, reader_a):
     press_keys(page, "4 Enter")
     page.get_by_role("heading", name="Thank you — you have answered all 2 cases").wait_for()
     assert final_answers(enrolment) == [("biopsy", 1), ("reassure", 4)]
+
+
+def slider_columns(page) -> list[tuple]:
+    """The slider's pixel columns at 20%, 50% and 80% of its width, as Chromium draws them."""
+    drawn = Image.open(io.BytesIO(page.locator("#confidence-range").screenshot())).convert("RGB")
+    width, height = drawn.size
+    return [
+        tuple(drawn.getpixel((int(width * at), y)) for y in range(height)) for at in (0.2, 0.5, 0.8)
+    ]
+
+
+def test_the_confidence_slider_looks_unset_until_the_reader_sets_it(page, reader_a):
+    study = real_study(2, confidence_scale="0-100", allow_answer_changes=True)
+    enrol(study, reader_a)
+    log_in(page, "reader_a")
+    page.goto(f"/reading/studies/{study.pk}/")
+    case_heading(page, 1, 2).wait_for()
+    slider = page.get_by_role("slider")
+    left, middle, right = slider_columns(page)
+    assert left == middle == right, "an unset slider draws no thumb (none resting at 50)"
+    assert slider.get_attribute("aria-valuetext") == "not set"
+    assert page.get_by_placeholder("not set").is_visible()
+
+    press_keys(page, "r 5 0")
+    left, middle, right = slider_columns(page)
+    assert middle != left and middle != right, "a set slider shows its thumb at 50"
+    assert slider.get_attribute("aria-valuetext") is None
+    page.keyboard.press("Enter")
+    case_heading(page, 2, 2).wait_for()
+    left, middle, right = slider_columns(page)
+    assert left == middle == right and slider.get_attribute("aria-valuetext") == "not set"
+
+    # The page served again to change an answer shows that answer on the slider too.
+    first = study.cases.get(pk=Decision.objects.get().case_id)
+    page.goto(f"/reading/studies/{study.pk}/back/?before={shown_case_id(page)}")
+    assert shown_case_id(page) == str(first.public_id)
+    assert slider.input_value() == "50" and slider.get_attribute("aria-valuetext") is None
+    assert page.get_by_label(PERCENT_LABEL).input_value() == "50"
+
+
+def test_a_double_pressed_enter_shows_no_error_on_the_next_case(page, reader_a):
+    study = real_study(3, confidence_scale="0-100")
+    enrolment = enrol(study, reader_a)
+    log_in(page, "reader_a")
+    page.goto(f"/reading/studies/{study.pk}/")
+    case_heading(page, 1, 3).wait_for()
+    press_keys(page, "r 2 5 Enter Enter")
+    case_heading(page, 2, 3).wait_for()
+    status = page.locator("#form-status")
+    assert status.inner_text() == "Saved. 1 of 3 answered."
+    assert "error" not in (status.get_attribute("class") or "")
+    # The next answer goes through at once.
+    press_keys(page, "b 8 0 Enter")
+    case_heading(page, 3, 3).wait_for()
+    assert final_answers(enrolment) == [("reassure", 25), ("biopsy", 80)]

@@ -188,11 +188,18 @@
     var checked = form.querySelector("input[name=decision]:checked");
     return checked ? checked.value : null;
   }
+  /* Until the reader gives a confidence the slider shows no thumb and reads "not set", so a
+   * thumb resting in the middle never passes for an answer of 50. */
+  function showSliderSet(isSet) {
+    rangeInput.classList.toggle("unset", !isSet);
+    if (isSet) rangeInput.removeAttribute("aria-valuetext");
+    else rangeInput.setAttribute("aria-valuetext", "not set");
+  }
   function setConfidence(value) {
     if (percentScale) {
       numberInput.value = String(value);
       rangeInput.value = String(value);
-      rangeInput.classList.remove("unset");
+      showSliderSet(true);
     } else {
       var radio = document.getElementById("confidence-" + value);
       if (radio) radio.checked = true;
@@ -210,13 +217,14 @@
   if (percentScale) {
     rangeInput.addEventListener("input", function () {
       numberInput.value = rangeInput.value;
-      rangeInput.classList.remove("unset");
+      showSliderSet(true);
     });
     numberInput.addEventListener("input", function () {
       var number = Number(numberInput.value);
-      if (numberInput.value !== "" && number >= 0 && number <= 100) {
+      if (numberInput.value === "") showSliderSet(false);
+      else if (number >= 0 && number <= 100) {
         rangeInput.value = String(number);
-        rangeInput.classList.remove("unset");
+        showSliderSet(true);
       }
     });
   }
@@ -235,9 +243,19 @@
     if (percentScale) {
       numberInput.value = "";
       rangeInput.value = "50";
-      rangeInput.classList.add("unset");
+      showSliderSet(false);
     }
+    enterGuard.shownAt = performance.now();
+    enterGuard.touched = false;
   }
+  /* A double-pressed Enter: the second press lands on the next case, which has no answer yet.
+   * An Enter on an untouched case within a second of it appearing is taken for that and
+   * ignored (no "choose a decision" error); any answer key, click or typing lifts this. */
+  var enterGuard = { shownAt: performance.now(), touched: false, window: 1000 };
+  function enterIsEcho() {
+    return !enterGuard.touched && performance.now() - enterGuard.shownAt < enterGuard.window;
+  }
+  form.addEventListener("input", function () { enterGuard.touched = true; });
 
   /* ---- Showing a served case. ---- */
   function setText(id, value) {
@@ -483,8 +501,12 @@
       return;
     }
     if (key === "Enter") {
+      if (enterIsEcho()) return;
       if (typeof form.requestSubmit === "function") form.requestSubmit(); else submitAnswer();
-    } else if (key === "b" || key === "B") selectDecision("biopsy");
+      return;
+    }
+    enterGuard.touched = true;
+    if (key === "b" || key === "B") selectDecision("biopsy");
     else if (key === "r" || key === "R") selectDecision("reassure");
     else typeDigit(key);
   }
@@ -511,7 +533,7 @@
     if (key === "Enter") {
       if (tag === "BUTTON" || tag === "A" || tag === "TEXTAREA") return; // let them do their own thing
       event.preventDefault();
-      answerKey(key);
+      if (!event.repeat) answerKey(key); // a held-down Enter is one press
       return;
     }
     if (typing) return;
