@@ -29,7 +29,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from readerstudy.reading.models import Decision, ReadingOrder
-from readerstudy.studies.ingest.manifests import confirmation_name
+from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.models import Case, Enrolment, Study
 
 # The columns of decisions_iter, in order.

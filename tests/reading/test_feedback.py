@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from readerstudy.reading.presenters import confirmation_sentence
-from readerstudy.studies.ingest.manifests import confirmation_name
+from readerstudy.studies.confirmations import confirmation_name
 from tests.reading.conftest import enrol, next_case, submit
 from tests.reading.realcases import real_cases_add, real_study, sample_originals
 

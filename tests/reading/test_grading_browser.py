@@ -11,6 +11,7 @@ from PIL import Image
 
 from readerstudy.reading.models import Decision
 from readerstudy.reading.ordering import order_extend
+from readerstudy.studies.models import Enrolment
 from tests.factories import PASSWORD
 from tests.reading.conftest import enrol
 from tests.reading.realcases import real_study
@@ -253,6 +254,15 @@ def test_grading_on_a_tablet_with_a_five_point_scale_and_going_back_to_change_an
     assert not problems, problems
 
 
+def start_grading(page, study, reader) -> Enrolment:
+    """Enrol ``reader``, log in as them and open the study's first case."""
+    enrolment = enrol(study, reader)
+    log_in(page, reader.username)
+    page.goto(f"/reading/studies/{study.pk}/")
+    case_heading(page, 1, study.cases.count()).wait_for()
+    return enrolment
+
+
 def press_keys(page, keys: str) -> None:
     """Press each space-separated key at once after the previous one, as a fast typist does."""
     for key in keys.split(" "):
@@ -269,10 +279,7 @@ def test_keys_typed_at_speed_across_case_changes_store_exactly_what_was_typed(pa
     # "R 5 Enter" and at once "B 9 0 Enter": the digits of the next case never join the 5
     # (which made "590", then "0"), and keys typed while a case is saved go to the next case.
     study = real_study(5, confidence_scale="0-100")
-    enrolment = enrol(study, reader_a)
-    log_in(page, "reader_a")
-    page.goto(f"/reading/studies/{study.pk}/")
-    case_heading(page, 1, 5).wait_for()
+    enrolment = start_grading(page, study, reader_a)
     press_keys(page, "r 5 Enter b 9 0 Enter r 1 2 Enter b 7 5 Enter r 3 3 Enter")
     page.get_by_role("heading", name="Thank you — you have answered all 5 cases").wait_for()
     assert final_answers(enrolment) == [
@@ -286,10 +293,7 @@ def test_keys_typed_at_speed_across_case_changes_store_exactly_what_was_typed(pa
 
 def test_a_new_case_starts_with_no_answer_and_no_typed_digits(page, reader_a):
     study = real_study(3, confidence_scale="0-100")
-    enrolment = enrol(study, reader_a)
-    log_in(page, "reader_a")
-    page.goto(f"/reading/studies/{study.pk}/")
-    case_heading(page, 1, 3).wait_for()
+    enrolment = start_grading(page, study, reader_a)
     press_keys(page, "r 4 Enter")
     case_heading(page, 2, 3).wait_for()
     assert not page.get_by_label("Reassure").is_checked()
@@ -304,11 +308,8 @@ def test_a_new_case_starts_with_no_answer_and_no_typed_digits(page, reader_a):
 
 def test_a_contradictory_answer_is_asked_about_once_and_stored_as_confirmed(page, reader_a):
     study = real_study(3, confidence_scale="0-100")
-    enrolment = enrol(study, reader_a)
     page.add_init_script(path=str(AXE))
-    log_in(page, "reader_a")
-    page.goto(f"/reading/studies/{study.pk}/")
-    case_heading(page, 1, 3).wait_for()
+    enrolment = start_grading(page, study, reader_a)
     question = page.get_by_role("dialog", name="Biopsy / further testing with 0% confidence")
 
     # Escape goes back: nothing is stored, and the reader gives another confidence.
@@ -339,10 +340,7 @@ def test_a_contradictory_answer_is_asked_about_once_and_stored_as_confirmed(page
 
 def test_the_five_point_scale_asks_about_its_own_ends(page, reader_a):
     study = real_study(2, confidence_scale="1-5")
-    enrolment = enrol(study, reader_a)
-    log_in(page, "reader_a")
-    page.goto(f"/reading/studies/{study.pk}/")
-    case_heading(page, 1, 2).wait_for()
+    enrolment = start_grading(page, study, reader_a)
     press_keys(page, "b 1 Enter")
     page.get_by_role(
         "dialog", name="Biopsy / further testing with confidence 1 (certainly benign)?"
@@ -369,10 +367,7 @@ def slider_columns(page) -> list[tuple]:
 
 def test_the_confidence_slider_looks_unset_until_the_reader_sets_it(page, reader_a):
     study = real_study(2, confidence_scale="0-100", allow_answer_changes=True)
-    enrol(study, reader_a)
-    log_in(page, "reader_a")
-    page.goto(f"/reading/studies/{study.pk}/")
-    case_heading(page, 1, 2).wait_for()
+    start_grading(page, study, reader_a)
     slider = page.get_by_role("slider")
     left, middle, right = slider_columns(page)
     assert left == middle == right, "an unset slider draws no thumb (none resting at 50)"
@@ -398,10 +393,7 @@ def test_the_confidence_slider_looks_unset_until_the_reader_sets_it(page, reader
 
 def test_a_double_pressed_enter_shows_no_error_on_the_next_case(page, reader_a):
     study = real_study(3, confidence_scale="0-100")
-    enrolment = enrol(study, reader_a)
-    log_in(page, "reader_a")
-    page.goto(f"/reading/studies/{study.pk}/")
-    case_heading(page, 1, 3).wait_for()
+    enrolment = start_grading(page, study, reader_a)
     press_keys(page, "r 2 5 Enter Enter")
     case_heading(page, 2, 3).wait_for()
     status = page.locator("#form-status")

@@ -45,13 +45,6 @@ GENERIC_COLUMNS: dict[str, str] = {
 }
 
 PROVEN_CONFIRMATIONS = frozenset({"histo", "histopathology", "histology", "biopsy"})
-# HAM10000's dx_type codes (Tschandl et al. 2018) in the words readers know.
-CONFIRMATION_NAMES = {
-    "histo": "histopathology",
-    "follow_up": "follow-up",
-    "consensus": "expert consensus",
-    "confocal": "confocal microscopy",
-}
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0", ""})
 _MISSING = frozenset({"", "nan", "na", "n/a", "none", "null", "unknown"})
@@ -60,16 +53,6 @@ _MISSING = frozenset({"", "nan", "na", "n/a", "none", "null", "unknown"})
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 MAX_LENGTHS = {"source_id": 128, "lesion_id": 64, "diagnosis_label": 128, "confirmation": 64}
 MAX_SITE = 64
-
-
-def confirmation_name(confirmation: str, *, biopsy_proven: bool) -> str:
-    """How a case's diagnosis was confirmed, in readers' words; "" when none is recorded.
-
-    A biopsy-proven case was confirmed by histopathology whatever the manifest's spelling.
-    """
-    if biopsy_proven:
-        return "histopathology"
-    return CONFIRMATION_NAMES.get(confirmation.lower(), confirmation.replace("_", " ").strip())
 
 
 @dataclass(frozen=True)
