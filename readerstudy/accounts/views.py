@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
@@ -21,10 +22,21 @@ class LoginView(auth_views.LoginView):
 
 
 class PasswordSetView(auth_views.PasswordResetConfirmView):
-    """A new account's one-time link: choose a password, then log in with it."""
+    """A new account's one-time link: the page names the account; choosing a password logs
+    the user in (the session key is new) and takes them to their home page."""
 
     template_name = "accounts/password_set.html"
-    success_url = reverse_lazy("accounts:password_set_done")
+    post_reset_login = True
+    # Two backends are configured (axes, then this one): login() must be told which.
+    post_reset_login_backend = "readerstudy.accounts.backends.RoleModelBackend"
+    success_url = reverse_lazy(settings.LOGIN_REDIRECT_URL)
+
+    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+        response = super().form_valid(form)
+        messages.success(
+            self.request, f"Your password is set; you are logged in as {form.user.get_username()}."
+        )
+        return response
 
 
 class PasswordSetDoneView(auth_views.PasswordResetCompleteView):

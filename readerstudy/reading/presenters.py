@@ -10,6 +10,7 @@ from typing import Any
 
 from django.urls import reverse
 
+from readerstudy.reading.models import Decision
 from readerstudy.reading.services import CaseServing
 from readerstudy.studies.models import Case, Study
 
@@ -29,6 +30,60 @@ def clinical_info(case: Case) -> dict[str, Any]:
     }
 
 
+# The words of the five-point scale, from its benign end to its malignant end.
+FIVE_POINT_WORDS = {
+    1: "certainly benign",
+    2: "probably benign",
+    3: "uncertain",
+    4: "probably malignant",
+    5: "certainly malignant",
+}
+
+
+def confidence_choices(study: Study) -> list[tuple[int, str]]:
+    """Each value of the study's scale with its words ("" where the scale has none)."""
+    low, high = study.confidence_range
+    if study.confidence_scale == Study.ConfidenceScale.PERCENT:
+        return [(value, "") for value in range(low, high + 1)]
+    return [(value, FIVE_POINT_WORDS[value]) for value in range(low, high + 1)]
+
+
+def confidence_phrase(study: Study, confidence: int) -> str:
+    """A confidence as a reader reads it: "0% confidence of malignancy", "confidence 1
+    (certainly benign)"."""
+    if study.confidence_scale == Study.ConfidenceScale.PERCENT:
+        return f"{confidence}% confidence of malignancy"
+    return f"confidence {confidence} ({FIVE_POINT_WORDS[confidence]})"
+
+
+def contradictory_answers(study: Study) -> list[dict[str, Any]]:
+    """The answers whose confidence contradicts the decision: a biopsy at the certainly-benign
+    end of the scale, a reassurance at the certainly-malignant end. The grading page asks the
+    reader to confirm such an answer once before storing it."""
+    low, high = study.confidence_range
+    return [
+        {
+            "decision": choice.value,
+            "confidence": confidence,
+            "question": f"{choice.label} with {confidence_phrase(study, confidence)}?",
+        }
+        for choice, confidence in ((Decision.Choice.BIOPSY, low), (Decision.Choice.REASSURE, high))
+    ]
+
+
+def confirmation_sentence(confirmations: list[tuple[str, int]]) -> str:
+    """What is true of a study's diagnoses, for the feedback page: "Every diagnosis below was
+    confirmed by histopathology." only where it is so, else the count of each method."""
+    if len(confirmations) == 1:
+        method = confirmations[0][0]
+        if not method:
+            return "How the diagnoses below were confirmed was not recorded."
+        return f"Every diagnosis below was confirmed by {method}."
+    total = sum(cases for _, cases in confirmations)
+    methods = ", ".join(f"{method or 'not recorded'} {cases}" for method, cases in confirmations)
+    return f"How the {total} diagnoses below were confirmed: {methods}."
+
+
 def study_settings(study: Study) -> dict[str, Any]:
     low, high = study.confidence_range
     return {
@@ -38,6 +93,7 @@ def study_settings(study: Study) -> dict[str, Any]:
         "confidence_scale": study.confidence_scale,
         "confidence_min": low,
         "confidence_max": high,
+        "contradictory_answers": contradictory_answers(study),
         "allow_answer_changes": study.allow_answer_changes,
         "show_clinical_info": study.show_clinical_info,
     }

@@ -8,6 +8,7 @@ memory at once.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from readerstudy.reading.models import Decision, ReadingOrder
+from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.models import Case, Enrolment, Study
 
 # The columns of decisions_iter, in order.
@@ -305,3 +307,18 @@ def feedback_rows(enrolment: Enrolment) -> list[FeedbackRow]:
         if case.pk in answers
     ]
     return sorted(rows, key=lambda row: row.number)
+
+
+def study_confirmations(study: Study) -> list[tuple[str, int]]:
+    """How the study's diagnoses were confirmed, as (method in readers' words, or "" where none
+    is recorded; number of cases), most cases first and the unrecorded last."""
+    counts: Counter[str] = Counter()
+    rows = (
+        Case.objects.filter(study=study)
+        .values_list("biopsy_proven", "confirmation")
+        .annotate(cases=Count("id"))
+        .order_by()
+    )
+    for biopsy_proven, confirmation, cases in rows:
+        counts[confirmation_name(confirmation, biopsy_proven=biopsy_proven)] += cases
+    return sorted(counts.items(), key=lambda item: (item[0] == "", -item[1], item[0]))

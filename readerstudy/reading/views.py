@@ -23,7 +23,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.reading import selectors, services
-from readerstudy.reading.presenters import serving_payload, study_settings
+from readerstudy.reading.presenters import (
+    confidence_choices,
+    confirmation_sentence,
+    serving_payload,
+    study_settings,
+)
 from readerstudy.studies.media import case_image_response, image_view
 
 View = Callable[..., HttpResponse]
@@ -56,7 +61,7 @@ def _grading_page(request: HttpRequest, serving: services.CaseServing, study: An
         "serving": serving,
         "case": payload["case"],
         "payload": payload,
-        "confidence_choices": range(study.confidence_range[0], study.confidence_range[1] + 1),
+        "confidence_choices": confidence_choices(study),
     }
     return render(request, "reading/grade.html", context)
 
@@ -136,6 +141,9 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
             "is_finished": is_finished,
             "feedback": rows,
             "summary": summary,
+            "confirmations": (
+                confirmation_sentence(selectors.study_confirmations(study)) if rows else ""
+            ),
             "show_cnn": any(row.cnn_probability is not None for row in rows),
             "home_url": reverse("reading:home"),
         },

@@ -55,9 +55,16 @@ class Original:
 def biopsy_proven_originals(limit: int | None = None) -> list[Original]:
     """Histopathology-confirmed images of the full-resolution sample, malignant and benign
     interleaved, in a fixed order."""
+    return sample_originals(limit, dx_type="histo")
+
+
+def sample_originals(limit: int | None = None, *, dx_type: str) -> list[Original]:
+    """Images of the full-resolution sample whose diagnosis was confirmed by ``dx_type``
+    (histo, follow_up, consensus, confocal), malignant and benign interleaved, in a fixed
+    order."""
     folder = shared_data("ham10000-fullres-sample")
     with (folder / "HAM10000_metadata.csv").open(newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["dx_type"] == "histo"]
+        rows = [row for row in csv.DictReader(handle) if row["dx_type"] == dx_type]
     rows.sort(key=lambda row: row["image_id"])
     task = load_taxonomy().task(TASK)
     malignant = [row for row in rows if task.truth(row["dx"]) == 1]
@@ -116,7 +123,8 @@ def real_cases_add(
 ) -> list[Case]:
     """Append cases to ``study`` (positions after the existing ones), truth from the metadata."""
     task = load_taxonomy().task(TASK)
-    start = (study.cases.aggregate(last=Max("position"))["last"] or -1) + 1
+    last = study.cases.aggregate(last=Max("position"))["last"]
+    start = 0 if last is None else last + 1
     cases = []
     for offset, original in enumerate(originals):
         data = original_bytes[offset] if original_bytes else original.path.read_bytes()

@@ -3,11 +3,15 @@ click, a tablet, and an accessibility check (axe-core, WCAG 2.1 A and AA)."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.test import Client
+from PIL import Image
 
 from readerstudy.reading.models import Decision
 from readerstudy.reading.ordering import order_extend
+from readerstudy.studies.models import Enrolment
 from tests.factories import PASSWORD
 from tests.reading.conftest import enrol
 from tests.reading.realcases import real_study
@@ -237,3 +241,154 @@ def test_grading_on_a_tablet_with_a_five_point_scale_and_going_back_to_change_an
         (2, "biopsy", 4),
     ]
     assert not problems, problems
+
+
+def start_grading(page, study, reader) -> Enrolment:
+    """Enrol ``reader``, log in as them and open the study's first case."""
+    enrolment = enrol(study, reader)
+    log_in(page, reader.username)
+    page.goto(f"/reading/studies/{study.pk}/")
+    case_heading(page, 1, study.cases.count()).wait_for()
+    return enrolment
+
+
+def press_keys(page, keys: str) -> None:
+    """Press each space-separated key at once after the previous one, as a fast typist does."""
+    for key in keys.split(" "):
+        page.keyboard.press(key)
+
+
+def final_answers(enrolment) -> list[tuple[str, int]]:
+    """The reader's answers in the order they were submitted."""
+    decisions = Decision.objects.filter(enrolment=enrolment).order_by("submitted_at")
+    return [(d.decision, d.confidence) for d in decisions]
+
+
+def test_keys_typed_at_speed_across_case_changes_store_exactly_what_was_typed(page, reader_a):
+    # "R 5 Enter" and at once "B 9 0 Enter": the digits of the next case never join the 5
+    # (which made "590", then "0"), and keys typed while a case is saved go to the next case.
+    study = real_study(5, confidence_scale="0-100")
+    enrolment = start_grading(page, study, reader_a)
+    press_keys(page, "r 5 Enter b 9 0 Enter r 1 2 Enter b 7 5 Enter r 3 3 Enter")
+    page.get_by_role("heading", name="Thank you — you have answered all 5 cases").wait_for()
+    assert final_answers(enrolment) == [
+        ("reassure", 5),
+        ("biopsy", 90),
+        ("reassure", 12),
+        ("biopsy", 75),
+        ("reassure", 33),
+    ]
+
+
+def test_a_new_case_starts_with_no_answer_and_no_typed_digits(page, reader_a):
+    study = real_study(3, confidence_scale="0-100")
+    enrolment = start_grading(page, study, reader_a)
+    press_keys(page, "r 4 Enter")
+    case_heading(page, 2, 3).wait_for()
+    assert not page.get_by_label("Reassure").is_checked()
+    assert page.get_by_label(PERCENT_LABEL).input_value() == ""
+    # Within the 1.5 s that digits join: the 4 of case 1 must not come back as "45".
+    press_keys(page, "b 5")
+    assert page.get_by_label(PERCENT_LABEL).input_value() == "5"
+    press_keys(page, "5 Enter")
+    case_heading(page, 3, 3).wait_for()
+    assert final_answers(enrolment) == [("reassure", 4), ("biopsy", 55)]
+
+
+def test_a_contradictory_answer_is_asked_about_once_and_stored_as_confirmed(page, reader_a):
+    study = real_study(3, confidence_scale="0-100")
+    page.add_init_script(path=str(AXE))
+    enrolment = start_grading(page, study, reader_a)
+    question = page.get_by_role("dialog", name="Biopsy / further testing with 0% confidence")
+
+    # Escape goes back: nothing is stored, and the reader gives another confidence.
+    press_keys(page, "b 0 Enter")
+    question.wait_for()
+    assert accessibility_violations(page) == []
+    page.keyboard.press("Escape")
+    question.wait_for(state="hidden")
+    assert page.get_by_text("Not saved. Change the decision or the confidence").is_visible()
+    assert not Decision.objects.filter(enrolment=enrolment).exists()
+    press_keys(page, "2 0 Enter")
+    case_heading(page, 2, 3).wait_for()
+
+    # Enter confirms: the contradictory answer is stored as given.
+    press_keys(page, "r 1 0 0 Enter")
+    page.get_by_role("dialog", name="Reassure with 100% confidence of malignancy?").wait_for()
+    page.keyboard.press("Enter")
+    case_heading(page, 3, 3).wait_for()
+
+    # The mouse too: the question's buttons.
+    page.locator("label[for=decision-biopsy]").click()
+    page.get_by_label(PERCENT_LABEL).fill("0")
+    page.get_by_role("button", name="Submit answer").click()
+    question.get_by_role("button", name="Store this answer").click()
+    page.get_by_role("heading", name="Thank you — you have answered all 3 cases").wait_for()
+    assert final_answers(enrolment) == [("biopsy", 20), ("reassure", 100), ("biopsy", 0)]
+
+
+def test_the_five_point_scale_asks_about_its_own_ends(page, reader_a):
+    study = real_study(2, confidence_scale="1-5")
+    enrolment = start_grading(page, study, reader_a)
+    press_keys(page, "b 1 Enter")
+    page.get_by_role(
+        "dialog", name="Biopsy / further testing with confidence 1 (certainly benign)?"
+    ).wait_for()
+    page.keyboard.press("Enter")
+    case_heading(page, 2, 2).wait_for()
+    press_keys(page, "r 5 Enter")
+    question = page.get_by_role("dialog", name="Reassure with confidence 5 (certainly malignant)?")
+    question.get_by_role("button", name="Go back and change it").click()
+    question.wait_for(state="hidden")
+    press_keys(page, "4 Enter")
+    page.get_by_role("heading", name="Thank you — you have answered all 2 cases").wait_for()
+    assert final_answers(enrolment) == [("biopsy", 1), ("reassure", 4)]
+
+
+def slider_columns(page) -> list[tuple]:
+    """The slider's pixel columns at 20%, 50% and 80% of its width, as Chromium draws them."""
+    drawn = Image.open(io.BytesIO(page.locator("#confidence-range").screenshot())).convert("RGB")
+    width, height = drawn.size
+    return [
+        tuple(drawn.getpixel((int(width * at), y)) for y in range(height)) for at in (0.2, 0.5, 0.8)
+    ]
+
+
+def test_the_confidence_slider_looks_unset_until_the_reader_sets_it(page, reader_a):
+    study = real_study(2, confidence_scale="0-100", allow_answer_changes=True)
+    start_grading(page, study, reader_a)
+    slider = page.get_by_role("slider")
+    left, middle, right = slider_columns(page)
+    assert left == middle == right, "an unset slider draws no thumb (none resting at 50)"
+    assert slider.get_attribute("aria-valuetext") == "not set"
+    assert page.get_by_placeholder("not set").is_visible()
+
+    press_keys(page, "r 5 0")
+    left, middle, right = slider_columns(page)
+    assert middle != left and middle != right, "a set slider shows its thumb at 50"
+    assert slider.get_attribute("aria-valuetext") is None
+    page.keyboard.press("Enter")
+    case_heading(page, 2, 2).wait_for()
+    left, middle, right = slider_columns(page)
+    assert left == middle == right and slider.get_attribute("aria-valuetext") == "not set"
+
+    # The page served again to change an answer shows that answer on the slider too.
+    first = study.cases.get(pk=Decision.objects.get().case_id)
+    page.goto(f"/reading/studies/{study.pk}/back/?before={shown_case_id(page)}")
+    assert shown_case_id(page) == str(first.public_id)
+    assert slider.input_value() == "50" and slider.get_attribute("aria-valuetext") is None
+    assert page.get_by_label(PERCENT_LABEL).input_value() == "50"
+
+
+def test_a_double_pressed_enter_shows_no_error_on_the_next_case(page, reader_a):
+    study = real_study(3, confidence_scale="0-100")
+    enrolment = start_grading(page, study, reader_a)
+    press_keys(page, "r 2 5 Enter Enter")
+    case_heading(page, 2, 3).wait_for()
+    status = page.locator("#form-status")
+    assert status.inner_text() == "Saved. 1 of 3 answered."
+    assert "error" not in (status.get_attribute("class") or "")
+    # The next answer goes through at once.
+    press_keys(page, "b 8 0 Enter")
+    case_heading(page, 3, 3).wait_for()
+    assert final_answers(enrolment) == [("reassure", 25), ("biopsy", 80)]

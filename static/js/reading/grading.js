@@ -188,11 +188,18 @@
     var checked = form.querySelector("input[name=decision]:checked");
     return checked ? checked.value : null;
   }
+  /* Until the reader gives a confidence the slider shows no thumb and reads "not set", so a
+   * thumb resting in the middle never passes for an answer of 50. */
+  function showSliderSet(isSet) {
+    rangeInput.classList.toggle("unset", !isSet);
+    if (isSet) rangeInput.removeAttribute("aria-valuetext");
+    else rangeInput.setAttribute("aria-valuetext", "not set");
+  }
   function setConfidence(value) {
     if (percentScale) {
       numberInput.value = String(value);
       rangeInput.value = String(value);
-      rangeInput.classList.remove("unset");
+      showSliderSet(true);
     } else {
       var radio = document.getElementById("confidence-" + value);
       if (radio) radio.checked = true;
@@ -210,24 +217,45 @@
   if (percentScale) {
     rangeInput.addEventListener("input", function () {
       numberInput.value = rangeInput.value;
-      rangeInput.classList.remove("unset");
+      showSliderSet(true);
     });
     numberInput.addEventListener("input", function () {
       var number = Number(numberInput.value);
-      if (numberInput.value !== "" && number >= 0 && number <= 100) {
+      if (numberInput.value === "") showSliderSet(false);
+      else if (number >= 0 && number <= 100) {
         rangeInput.value = String(number);
-        rangeInput.classList.remove("unset");
+        showSliderSet(true);
       }
     });
   }
+  /* Typed digits build one number ("7" then "5" is 75) until a pause. The buffer belongs to
+   * the case it was typed on: a new case starts with none. */
+  var digits = { buffer: "", timer: null };
+  function clearDigits() {
+    window.clearTimeout(digits.timer);
+    digits.buffer = "";
+    digits.timer = null;
+  }
+  /* Every case change starts from nothing: no decision, no confidence, no typed digits. */
   function clearAnswer() {
+    clearDigits();
     form.querySelectorAll("input[type=radio]").forEach(function (input) { input.checked = false; });
     if (percentScale) {
       numberInput.value = "";
       rangeInput.value = "50";
-      rangeInput.classList.add("unset");
+      showSliderSet(false);
     }
+    enterGuard.shownAt = performance.now();
+    enterGuard.touched = false;
   }
+  /* A double-pressed Enter: the second press lands on the next case, which has no answer yet.
+   * An Enter on an untouched case within a second of it appearing is taken for that and
+   * ignored (no "choose a decision" error); any answer key, click or typing lifts this. */
+  var enterGuard = { shownAt: performance.now(), touched: false, window: 1000 };
+  function enterIsEcho() {
+    return !enterGuard.touched && performance.now() - enterGuard.shownAt < enterGuard.window;
+  }
+  form.addEventListener("input", function () { enterGuard.touched = true; });
 
   /* ---- Showing a served case. ---- */
   function setText(id, value) {
@@ -306,6 +334,9 @@
   }
 
   var busy = false;
+  // Answer keys pressed while a case is being saved or loaded belong to the case that appears
+  // next: they are held and replayed on it, never applied to the case that is leaving.
+  var heldKeys = [];
 
   function describeError(error) {
     if (error.status === 400 && error.body) {
@@ -321,8 +352,45 @@
     return "Not saved: the server could not be reached. Check your connection and press Submit again.";
   }
 
+  /* ---- A contradictory answer (a biopsy at "certainly benign", a reassurance at "certainly
+   * malignant") is asked about once: Enter stores it, Escape goes back to change it. ---- */
+  var dialog = document.getElementById("contradiction-dialog");
+  var dialogQuestion = document.getElementById("contradiction-question");
+  var confirmButton = document.getElementById("contradiction-confirm");
+  var pendingAnswer = null;
+
+  function contradiction(decision, confidence) {
+    return settings.contradictory_answers.filter(function (answer) {
+      return answer.decision === decision && answer.confidence === confidence;
+    })[0] || null;
+  }
+  function askToConfirm(answer) {
+    clearDigits(); // digits typed after going back start a new number
+    pendingAnswer = answer;
+    dialogQuestion.textContent = answer.question;
+    setStatus("", false);
+    dialog.showModal();
+    confirmButton.focus();
+  }
+  confirmButton.addEventListener("click", function () {
+    var answer = pendingAnswer;
+    pendingAnswer = null;
+    dialog.close();
+    if (answer) sendAnswer(answer.decision, answer.confidence);
+  });
+  document.getElementById("contradiction-back").addEventListener("click", function () {
+    dialog.close();
+  });
+  dialog.addEventListener("close", function () {
+    if (!pendingAnswer) return; // confirmed
+    pendingAnswer = null;
+    setStatus("Not saved. Change the decision or the confidence, then submit.", false);
+    var field = percentScale ? numberInput : form.querySelector("input[name=confidence]:checked");
+    (field || heading).focus();
+  });
+
   function submitAnswer() {
-    if (busy) return; // a second click while the first is on its way does nothing
+    if (busy || dialog.open) return; // a second click while the first is on its way does nothing
     var decision = currentDecision();
     var confidence = currentConfidence();
     var low = settings.confidence_min, high = settings.confidence_max;
@@ -334,6 +402,13 @@
       setStatus("Give your confidence that the lesion is malignant, from " + low + " to " + high + ".", true);
       return;
     }
+    var contradictory = contradiction(decision, confidence);
+    if (contradictory) askToConfirm(contradictory);
+    else sendAnswer(decision, confidence);
+  }
+
+  function sendAnswer(decision, confidence) {
+    if (busy) return;
     busy = true;
     submitButton.disabled = true;
     setStatus("Saving…", false);
@@ -359,11 +434,14 @@
       render(result.next);
       setStatus(note + " " + result.next.progress.done + " of " + result.next.progress.total + " answered.", false);
       heading.focus();
+      return true;
     }).catch(function (error) {
       setStatus(describeError(error), true);
-    }).then(function () {
+      return false;
+    }).then(function (changed) {
       busy = false;
       submitButton.disabled = false;
+      replayHeldKeys(changed);
     });
   }
 
@@ -377,12 +455,17 @@
         render(next);
         setStatus("", false);
         heading.focus();
+        return true;
       })
       .catch(function (error) {
         activeTimer.resume();
         setStatus(error.status === 404 ? failureText : describeError(error), true);
+        return false;
       })
-      .then(function () { busy = false; });
+      .then(function (changed) {
+        busy = false;
+        replayHeldKeys(changed);
+      });
   }
 
   form.addEventListener("submit", function (event) {
@@ -400,21 +483,49 @@
   });
 
   /* ---- Keyboard shortcuts: B, R, digits, Enter, +, -, F. ---- */
-  var digitBuffer = "";
-  var digitTimer = null;
   function typeDigit(digit) {
     if (!percentScale) {
       if (Number(digit) >= settings.confidence_min && Number(digit) <= settings.confidence_max) setConfidence(Number(digit));
       return;
     }
-    window.clearTimeout(digitTimer);
-    digitBuffer = Number(digitBuffer + digit) > 100 ? digit : digitBuffer + digit;
-    setConfidence(Number(digitBuffer));
-    digitTimer = window.setTimeout(function () { digitBuffer = ""; }, 1500);
+    window.clearTimeout(digits.timer);
+    digits.buffer = Number(digits.buffer + digit) > 100 ? digit : digits.buffer + digit;
+    setConfidence(Number(digits.buffer));
+    digits.timer = window.setTimeout(clearDigits, 1500);
+  }
+
+  function answerKey(key) {
+    if (dialog.open) return; // held keys after the question opened: the reader must read it
+    if (busy) {
+      heldKeys.push(key);
+      return;
+    }
+    if (key === "Enter") {
+      if (enterIsEcho()) return;
+      if (typeof form.requestSubmit === "function") form.requestSubmit(); else submitAnswer();
+      return;
+    }
+    enterGuard.touched = true;
+    if (key === "b" || key === "B") selectDecision("biopsy");
+    else if (key === "r" || key === "R") selectDecision("reassure");
+    else typeDigit(key);
+  }
+
+  /* Keys held during a save or load: on the case that appeared, in the order they were typed;
+   * if the case did not change (an error), they are dropped, since they were meant for the
+   * next case. */
+  function replayHeldKeys(caseChanged) {
+    var keys = heldKeys;
+    heldKeys = [];
+    if (caseChanged) keys.forEach(answerKey);
   }
 
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (dialog.open) {
+      if (event.key === "Enter" && event.repeat) event.preventDefault(); // a held-down Enter is not an answer
+      return; // the dialog's buttons: Enter confirms, Escape goes back
+    }
     var target = event.target;
     var tag = target && target.tagName;
     var typing = tag === "TEXTAREA" || (tag === "INPUT" && (target.type === "number" || target.type === "text"));
@@ -422,13 +533,11 @@
     if (key === "Enter") {
       if (tag === "BUTTON" || tag === "A" || tag === "TEXTAREA") return; // let them do their own thing
       event.preventDefault();
-      if (typeof form.requestSubmit === "function") form.requestSubmit(); else submitAnswer();
+      if (!event.repeat) answerKey(key); // a held-down Enter is one press
       return;
     }
     if (typing) return;
-    if (key === "b" || key === "B") { selectDecision("biopsy"); event.preventDefault(); }
-    else if (key === "r" || key === "R") { selectDecision("reassure"); event.preventDefault(); }
-    else if (/^[0-9]$/.test(key)) { typeDigit(key); event.preventDefault(); }
+    if (/^[bBrR0-9]$/.test(key)) { answerKey(key); event.preventDefault(); }
     else if (key === "+" || key === "=") { zoomCentre(1.5); event.preventDefault(); }
     else if (key === "-" || key === "_") { zoomCentre(1 / 1.5); event.preventDefault(); }
     else if (key === "f" || key === "F") { showFullResolution(fullButton.getAttribute("aria-pressed") !== "true"); event.preventDefault(); }
