@@ -17,6 +17,7 @@ from readerstudy.analysis.csp import plotly_page
 from readerstudy.analysis.selectors import study_analysis_get, study_fingerprint
 from readerstudy.core.access import studies_for_staff, study_for_staff
 from readerstudy.scoring.selectors import active_model_for_task, study_scoring_progress
+from readerstudy.studies.models import Study
 
 
 def _flag(request: HttpRequest, name: str) -> bool:
@@ -96,7 +97,11 @@ def study_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt not in exports.EXPORT_FORMATS:
         raise Http404("unknown export format")
     study = study_for_staff(request.user, pk)
-    identities = _flag(request, "identities")
+    return export_response(study, fmt, identities=_flag(request, "identities"))
+
+
+def export_response(study: Study, fmt: str, *, identities: bool) -> HttpResponse:
+    """One export as a download, for the page and the API alike."""
     content_type, suffix = exports.EXPORT_FORMATS[fmt]
     filename = f"{slugify(study.name) or 'study'}-{study.pk}-{suffix}"
     if fmt == "csv":

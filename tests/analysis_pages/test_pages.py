@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
+from readerstudy.accounts.services import api_token_regenerate
 from readerstudy.analysis.formats import read_imrmc, read_long_csv
 from readerstudy.analysis.roc import auc_ci
 from readerstudy.reading.models import Decision
@@ -65,6 +67,35 @@ def test_the_decisions_csv_streams_every_revision_and_escapes_formulas(
     pseudonymised = analyst_client.get(f"/analysis/studies/{study.pk}/export/csv/")
     text = b"".join(pseudonymised.streaming_content).decode()
     assert "HYPERLINK" not in text and ",R01," in text
+
+
+def test_an_api_client_downloads_every_export_with_its_token(graded_study, analyst) -> None:
+    study, _, _ = graded_study
+    client = Client(HTTP_AUTHORIZATION=f"Token {api_token_regenerate(user=analyst).key}")
+    base = f"/api/v1/analysis/studies/{study.pk}/exports"
+    for fmt, content_type in (
+        ("csv", "text/csv"),
+        ("json", "application/json"),
+        ("imrmc", "text/plain"),
+        ("ratings", "text/csv"),
+        ("html", "text/html"),
+    ):
+        # A client that asks for the file's own type is answered, not refused with 406.
+        response = client.get(f"{base}/{fmt}/", HTTP_ACCEPT=content_type)
+        assert response.status_code == 200, (fmt, response.status_code)
+        assert response["Content-Type"].split(";")[0] == content_type
+        assert response["Content-Disposition"].startswith("attachment;")
+        body = (
+            b"".join(response.streaming_content) if response.streaming else response.content
+        ).decode()
+        assert body, fmt
+        if fmt == "json":
+            assert json.loads(body) == client.get(f"/api/v1/analysis/studies/{study.pk}/").json()
+    assert ",R01," in b"".join(client.get(f"{base}/csv/").streaming_content).decode()
+    named = b"".join(client.get(f"{base}/csv/?identities=true").streaming_content).decode()
+    assert ",sim1," in named
+    assert client.get(f"{base}/png/").status_code == 404
+    assert Client().get(f"{base}/csv/").status_code == 401
 
 
 def test_readers_and_other_coordinators_get_404_on_analysis_pages(
