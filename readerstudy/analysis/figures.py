@@ -94,14 +94,23 @@ def roc_figure(
                             hoverinfo="skip",
                         )
                     )
+        colour = SIMULATED_COLOUR if simulated else READER_COLOUR
         names = [_label(data, row["reader"], identities) for row in rows]
+        x = [None if row["specificity"] is None else 1 - row["specificity"] for row in rows]
+        y = [row["sensitivity"] for row in rows]
+        # 1 - specificity turns the specificity interval around: its upper bound is the
+        # point's lower error.
         figure.add_trace(
             go.Scatter(
-                x=[None if row["specificity"] is None else 1 - row["specificity"] for row in rows],
-                y=[row["sensitivity"] for row in rows],
+                x=x,
+                y=y,
+                error_x=_error_bars(
+                    x, [row["specificity_ci"] for row in rows], colour, flipped=True
+                ),
+                error_y=_error_bars(y, [row["sensitivity_ci"] for row in rows], colour),
                 mode="markers",
                 marker={
-                    "color": SIMULATED_COLOUR if simulated else READER_COLOUR,
+                    "color": colour,
                     "size": 10,
                     "symbol": "diamond" if simulated else "circle",
                     "line": {"color": "#ffffff", "width": 1},
@@ -179,6 +188,32 @@ def roc_figure(
         height=720,
     )
     return figure
+
+
+def _error_bars(
+    values: list[float | None], cis: list[Any], colour: str, *, flipped: bool = False
+) -> dict[str, Any]:
+    """Asymmetric error bars from each point's 95% Wilson interval (Wilson 1927); none where
+    the interval is undefined."""
+    plus: list[float | None] = []
+    minus: list[float | None] = []
+    for value, ci in zip(values, cis, strict=True):
+        if value is None or not ci or ci[0] is None:
+            plus.append(None)
+            minus.append(None)
+            continue
+        low, high = (1 - ci[1], 1 - ci[0]) if flipped else (ci[0], ci[1])
+        plus.append(max(0.0, high - value))
+        minus.append(max(0.0, value - low))
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": plus,
+        "arrayminus": minus,
+        "color": colour,
+        "thickness": 1,
+        "width": 3,
+    }
 
 
 def _label(data: StudyData, pseudonym: str, identities: bool) -> str:

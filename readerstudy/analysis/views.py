@@ -29,8 +29,13 @@ def _flag(request: HttpRequest, name: str) -> bool:
 def study_list(request: HttpRequest) -> HttpResponse:
     if not user_roles(request.user) & {Role.ANALYST, Role.COORDINATOR}:
         raise Http404("no analyses for this account")
-    studies = studies_for_staff(request.user).annotate(
-        n_cases=Count("cases", distinct=True), n_readers=Count("enrolments", distinct=True)
+    # A draft without readers is still being assembled: nothing to analyse yet.
+    studies = (
+        studies_for_staff(request.user)
+        .exclude(status=Study.Status.DRAFT, enrolments=None)
+        .annotate(
+            n_cases=Count("cases", distinct=True), n_readers=Count("enrolments", distinct=True)
+        )
     )
     return render(request, "analysis/study_list.html", {"studies": studies})
 
@@ -49,6 +54,7 @@ def _tables_context(request: HttpRequest, pk: int) -> dict:
     }
     if analysis is not None:
         context["reader_rows"] = exports.reader_rows(data, analysis, identities=identities)
+        context["mrmc_simulated"] = data.n_simulated(analysis.mrmc_readers)
         from readerstudy.analysis.figures import figure_json, roc_figure  # plotly, on demand
 
         context["figure"] = figure_json(
