@@ -265,10 +265,18 @@ def export_bytes(study: Study, fmt: str, *, identities: bool) -> bytes:
                 write_long_csv(table, path, case_columns=_case_columns(data))
             return path.read_bytes()
     if fmt == "html":
-        from readerstudy.analysis.insight import gallery_report_section, operating_threshold
+        from readerstudy.analysis.insight import (
+            gallery_report_section,
+            operating_threshold,
+            tsne_report_section,
+        )
 
         sections = []
         if data.model_version is not None and data.n_cases:
+            # plotly.js comes with the ROC figure; without one, with the map.
+            sections.append(
+                tsne_report_section(study, data.model_version, with_plotlyjs=analysis is None)
+            )
             sections.append(
                 gallery_report_section(
                     study, data.model_version, threshold=operating_threshold(analysis)[0]

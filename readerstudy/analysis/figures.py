@@ -190,6 +190,10 @@ def roc_figure(
     return figure
 
 
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _error_bars(
     values: list[float | None], cis: list[Any], colour: str, *, flipped: bool = False
 ) -> dict[str, Any]:
@@ -220,6 +224,39 @@ def _label(data: StudyData, pseudonym: str, identities: bool) -> str:
     label = data.labels.get(pseudonym)
     name = label.name(identities) if label else pseudonym
     return f"{name} (simulated)" if label and label.simulated else name
+
+
+def tsne_figure(points: list[dict[str, Any]]) -> go.Figure:
+    """The t-SNE map (van der Maaten & Hinton 2008) of the cases' CNN embeddings, coloured by
+    truth, each point named by its case, as the analysis page draws it."""
+    figure = go.Figure()
+    for truth, name, colour in ((0, "negative", CNN_COLOUR), (1, "positive", READER_COLOUR)):
+        group = [point for point in points if point["truth"] == truth]
+        if not group:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=[point["x"] for point in group],
+                y=[point["y"] for point in group],
+                mode="markers",
+                marker={"color": colour, "size": 7},
+                name=name,
+                text=[point["source_id"] or point["case"] for point in group],
+                customdata=[[point["diagnosis"], _score(point["score"])] for point in group],
+                hovertemplate=(
+                    "%{text}<br>%{customdata[0]}<br>CNN P(positive) %{customdata[1]}<extra></extra>"
+                ),
+            )
+        )
+    figure.update_layout(
+        template="plotly_white",
+        height=560,
+        margin={"l": 30, "r": 10, "t": 10, "b": 30},
+        xaxis={"showticklabels": False, "zeroline": False},
+        yaxis={"showticklabels": False, "zeroline": False},
+        legend={"orientation": "h"},
+    )
+    return figure
 
 
 def figure_json(figure: go.Figure) -> dict[str, Any]:

@@ -123,6 +123,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "analysis:export": page(GET=S_STAFF),
     "analysis:tsne_data": page(GET=S_STAFF),
     "analysis:errors": page(GET=S_STAFF),
+    "analysis:case": page(GET=S_STAFF),
     "analysis:case_image": media(GET=S_STAFF),
     "analysis:saliency": media(GET=S_STAFF),
     "admin:login": public("GET", "POST", "PUT"),
