@@ -20,10 +20,18 @@ from readerstudy.analysis.insight import (
 )
 from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
 from readerstudy.analysis.selectors import study_analysis_get
+from readerstudy.scoring.models import CnnScore
 from readerstudy.scoring.selectors import active_model_for_task
 from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
+
+
+def login(page, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("analyst")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
 
 
 def test_the_tsne_map_has_a_point_per_embedded_case(graded_study, analyst_client) -> None:
@@ -41,7 +49,6 @@ def test_the_tsne_map_has_a_point_per_embedded_case(graded_study, analyst_client
 
 
 def test_the_tsne_map_is_recomputed_when_new_scores_arrive(graded_study) -> None:
-    from readerstudy.scoring.models import CnnScore
 
     study, _, _ = graded_study
     model_version = active_model_for_task(study.task)
@@ -98,29 +105,35 @@ def test_readers_get_404_on_every_insight_url(graded_study, reader_a_client, oth
 
 
 @pytest.mark.browser
-def test_the_tsne_map_draws_a_point_per_case_in_chromium(
+def test_the_tsne_map_draws_a_point_per_case_that_a_click_opens_in_chromium(
     graded_study, page, analyst, password, artifacts
 ) -> None:
     study, _, _ = graded_study
     model_version = active_model_for_task(study.task)
     tsne_map_compute(tsne_map_id=tsne_map_request(study, model_version).pk)
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("analyst")
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    login(page, password)
     page.goto(f"/analysis/studies/{study.pk}/")
     page.wait_for_selector("#tsne-figure .scatterlayer .point")
     assert page.locator("#tsne-figure .scatterlayer .point").count() == 60
     page.select_option("#tsne-colour", "score")
     page.wait_for_selector("#tsne-figure .colorbar")
     page.locator("#tsne").screenshot(path=str(artifacts / "tsne.png"))
-
-
-def login(page, password: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("analyst")
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    # A click on a point opens that case's page.
+    point = page.locator("#tsne-figure .scatterlayer .point").first
+    point.wait_for()
+    point.scroll_into_view_if_needed()
+    box = point.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    caption = page.locator("#tsne-caption").inner_text()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url("**/analysis/cases/*/")
+    public_id = page.url.rstrip("/").split("/")[-1]
+    case = study.cases.get(public_id=public_id)
+    assert page.get_by_role("heading", name=f"Case {case.source_id}").is_visible()
+    # The point hovered is the case opened.
+    score = CnnScore.objects.get(case=case, model_version=model_version).probability
+    assert caption.endswith(f"{case.diagnosis}, CNN {score:.3f}")
+    page.screenshot(path=str(artifacts / "analysis-case.png"), full_page=True)
 
 
 def test_each_tsne_point_links_to_its_case_page(graded_study, analyst_client) -> None:
@@ -161,30 +174,6 @@ def test_the_saliency_estimate_counts_missing_maps_at_the_measured_pace(graded_s
     measured = SaliencyMap.objects.get(case=cases[0]).seconds
     after = saliency_estimate(model_version, cases)
     assert (after.pending, after.measured, after.seconds_each) == (3, True, measured)
-
-
-@pytest.mark.browser
-def test_a_click_on_a_tsne_point_opens_that_case_in_chromium(
-    graded_study, page, analyst, password, artifacts
-) -> None:
-    study, _, _ = graded_study
-    model_version = active_model_for_task(study.task)
-    tsne_map_compute(tsne_map_id=tsne_map_request(study, model_version).pk)
-    login(page, password)
-    page.goto(f"/analysis/studies/{study.pk}/")
-    point = page.locator("#tsne-figure .scatterlayer .point").first
-    point.wait_for()
-    point.scroll_into_view_if_needed()
-    box = point.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    caption = page.locator("#tsne-caption").inner_text()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_url("**/analysis/cases/*/")
-    public_id = page.url.rstrip("/").split("/")[-1]
-    case = study.cases.get(public_id=public_id)
-    assert page.get_by_role("heading", name=f"Case {case.source_id}").is_visible()
-    assert case.diagnosis in caption  # the point hovered is the case opened
-    page.screenshot(path=str(artifacts / "analysis-case.png"), full_page=True)
 
 
 @pytest.mark.browser
