@@ -49,7 +49,6 @@ def test_the_tsne_map_has_a_point_per_embedded_case(graded_study, analyst_client
 
 
 def test_the_tsne_map_is_recomputed_when_new_scores_arrive(graded_study) -> None:
-
     study, _, _ = graded_study
     model_version = active_model_for_task(study.task)
     tsne = tsne_map_request(study, model_version)
