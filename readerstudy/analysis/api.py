@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from readerstudy.accounts.permissions import IsCoordinatorOrAnalyst
+from readerstudy.analysis.exports import EXPORT_FORMATS
 from readerstudy.analysis.selectors import analysis_dict, study_analysis_get
+from readerstudy.analysis.views import export_response
 from readerstudy.core.access import study_for_staff
+
+# The exports an API client fetches: the data and the report (the figure's PNG and SVG are
+# drawn by a headless browser, for the page and ``export_report``).
+API_EXPORT_FORMATS = ("csv", "json", "imrmc", "ratings", "html")
 
 
 class AnalysisQuerySerializer(serializers.Serializer):
@@ -32,3 +41,45 @@ class StudyAnalysisView(APIView):
         data, analysis = study_analysis_get(study)
         identities = query.validated_data["identities"]
         return Response(analysis_dict(data, analysis, identities=identities))
+
+
+class AnyAccept(BaseContentNegotiation):
+    """A file is answered in its own type whatever the client accepts (``Accept: text/csv``
+    would otherwise be refused with 406, as only JSON is rendered); errors stay JSON."""
+
+    def select_parser(self, request, parsers):  # type: ignore[no-untyped-def]
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):  # type: ignore[no-untyped-def]
+        return renderers[0], renderers[0].media_type
+
+
+class StudyExportView(APIView):
+    """One export of the study as the analysis page offers it: every decision (csv), the
+    analysis (json), the ratings for iMRMC/RJafroc (imrmc) or as a long CSV (ratings), and
+    the self-contained HTML report (html)."""
+
+    permission_classes = [IsCoordinatorOrAnalyst]
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="analysis_study_export",
+        summary="Download an export of the study's data or report",
+        parameters=[
+            AnalysisQuerySerializer,
+            OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(API_EXPORT_FORMATS)),
+        ],
+        responses={
+            (200, EXPORT_FORMATS[fmt][0].split(";")[0]): (
+                OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.BINARY
+            )
+            for fmt in API_EXPORT_FORMATS
+        },
+    )
+    def get(self, request: Request, pk: int, fmt: str) -> HttpResponse:
+        study = study_for_staff(request.user, pk)
+        if fmt not in API_EXPORT_FORMATS:
+            raise NotFound("unknown export format")
+        query = AnalysisQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return export_response(study, fmt, identities=query.validated_data["identities"])

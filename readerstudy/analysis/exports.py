@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from readerstudy.reading.selectors import decisions_iter
+from readerstudy.scoring.models import CnnScore, ModelVersion
+from readerstudy.scoring.selectors import active_model_for_task
 from readerstudy.studies.models import Case, Study
 
 # The statistics, plotly and numpy load only for the exports that need them: the streamed
@@ -38,6 +40,7 @@ DECISION_COLUMNS = [
     "source_id",
     "diagnosis",
     "truth",
+    "cnn_score",
     "decision",
     "confidence",
     "revision",
@@ -69,16 +72,28 @@ def _iso(value: datetime | None) -> str:
     return "" if value is None else value.isoformat()
 
 
-def decisions_csv_lines(study: Study, *, identities: bool = False) -> Iterator[str]:
-    """Every decision of the study, all revisions, one CSV line at a time.
+def decisions_csv_lines(
+    study: Study, *, identities: bool = False, model_version: ModelVersion | None = None
+) -> Iterator[str]:
+    """Every decision of the study, all revisions, one CSV line at a time, with the CNN's
+    probability for the case (``model_version``, by default the task's active model; blank
+    where it has not scored the case).
 
     Memory stays constant whatever the number of decisions: rows stream from a database
-    cursor and only the case table (truth per case) is held.
+    cursor and only the case table (truth and CNN score per case) is held.
     """
     writer = csv.writer(_Echo())
     yield writer.writerow(DECISION_COLUMNS)
+    model_version = model_version or active_model_for_task(study.task)
+    scores: dict[int, float] = {}
+    if model_version is not None:
+        scores = dict(
+            CnnScore.objects.filter(case__study=study, model_version=model_version).values_list(
+                "case_id", "probability"
+            )
+        )
     cases = {
-        pk: (str(public_id), source_id, diagnosis, int(truth))
+        pk: (str(public_id), source_id, diagnosis, int(truth), scores.get(pk, ""))
         for pk, public_id, source_id, diagnosis, truth in Case.objects.filter(
             study=study
         ).values_list("pk", "public_id", "source_id", "diagnosis", "truth")
@@ -100,7 +115,7 @@ def decisions_csv_lines(study: Study, *, identities: bool = False) -> Iterator[s
         submitted_at,
         active_ms,
     ) in decisions_iter(study):
-        public_id, source_id, diagnosis, truth = cases[case_id]
+        public_id, source_id, diagnosis, truth, cnn_score = cases[case_id]
         yield writer.writerow(
             [
                 spreadsheet_safe(value)
@@ -112,6 +127,7 @@ def decisions_csv_lines(study: Study, *, identities: bool = False) -> Iterator[s
                     source_id,
                     diagnosis,
                     truth,
+                    cnn_score,
                     decision,
                     confidence,
                     revision,
@@ -186,6 +202,7 @@ def report_html(
             full_html=False, include_plotlyjs=True, config={"displaylogo": False}
         )
         context["reader_rows"] = reader_rows(data, analysis, identities=identities)
+        context["mrmc_simulated"] = data.n_simulated(analysis.mrmc_readers)
     return render_to_string("analysis/report.html", context)
 
 
@@ -204,6 +221,18 @@ def reader_rows(
             }
         )
     return rows
+
+
+def _case_columns(data: StudyData) -> dict[str, dict[str, str]]:
+    """The ratings' case numbers mapped to the case ids of the decisions CSV and the
+    image set's own ids."""
+    columns: dict[str, dict[str, str]] = {"case_id": {}, "source_id": {}}
+    for pk, public_id, source_id in Case.objects.filter(pk__in=data.case_ids).values_list(
+        "pk", "public_id", "source_id"
+    ):
+        columns["case_id"][str(pk)] = str(public_id)
+        columns["source_id"][str(pk)] = str(spreadsheet_safe(source_id))
+    return columns
 
 
 class NoFigureYet(LookupError):
@@ -233,13 +262,21 @@ def export_bytes(study: Study, fmt: str, *, identities: bool) -> bytes:
                 name = " ".join(study.name.split())
                 write_imrmc(table, path, description=f"readerstudy: {name}")
             else:
-                write_long_csv(table, path)
+                write_long_csv(table, path, case_columns=_case_columns(data))
             return path.read_bytes()
     if fmt == "html":
-        from readerstudy.analysis.insight import gallery_report_section, operating_threshold
+        from readerstudy.analysis.insight import (
+            gallery_report_section,
+            operating_threshold,
+            tsne_report_section,
+        )
 
         sections = []
         if data.model_version is not None and data.n_cases:
+            # plotly.js comes with the ROC figure; without one, with the map.
+            sections.append(
+                tsne_report_section(study, data.model_version, with_plotlyjs=analysis is None)
+            )
             sections.append(
                 gallery_report_section(
                     study, data.model_version, threshold=operating_threshold(analysis)[0]

@@ -94,14 +94,23 @@ def roc_figure(
                             hoverinfo="skip",
                         )
                     )
+        colour = SIMULATED_COLOUR if simulated else READER_COLOUR
         names = [_label(data, row["reader"], identities) for row in rows]
+        x = [None if row["specificity"] is None else 1 - row["specificity"] for row in rows]
+        y = [row["sensitivity"] for row in rows]
+        # 1 - specificity turns the specificity interval around: its upper bound is the
+        # point's lower error.
         figure.add_trace(
             go.Scatter(
-                x=[None if row["specificity"] is None else 1 - row["specificity"] for row in rows],
-                y=[row["sensitivity"] for row in rows],
+                x=x,
+                y=y,
+                error_x=_error_bars(
+                    x, [row["specificity_ci"] for row in rows], colour, flipped=True
+                ),
+                error_y=_error_bars(y, [row["sensitivity_ci"] for row in rows], colour),
                 mode="markers",
                 marker={
-                    "color": SIMULATED_COLOUR if simulated else READER_COLOUR,
+                    "color": colour,
                     "size": 10,
                     "symbol": "diamond" if simulated else "circle",
                     "line": {"color": "#ffffff", "width": 1},
@@ -181,10 +190,73 @@ def roc_figure(
     return figure
 
 
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _error_bars(
+    values: list[float | None], cis: list[Any], colour: str, *, flipped: bool = False
+) -> dict[str, Any]:
+    """Asymmetric error bars from each point's 95% Wilson interval (Wilson 1927); none where
+    the interval is undefined."""
+    plus: list[float | None] = []
+    minus: list[float | None] = []
+    for value, ci in zip(values, cis, strict=True):
+        if value is None or not ci or ci[0] is None:
+            plus.append(None)
+            minus.append(None)
+            continue
+        low, high = (1 - ci[1], 1 - ci[0]) if flipped else (ci[0], ci[1])
+        plus.append(max(0.0, high - value))
+        minus.append(max(0.0, value - low))
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": plus,
+        "arrayminus": minus,
+        "color": colour,
+        "thickness": 1,
+        "width": 3,
+    }
+
+
 def _label(data: StudyData, pseudonym: str, identities: bool) -> str:
     label = data.labels.get(pseudonym)
     name = label.name(identities) if label else pseudonym
     return f"{name} (simulated)" if label and label.simulated else name
+
+
+def tsne_figure(points: list[dict[str, Any]]) -> go.Figure:
+    """The t-SNE map (van der Maaten & Hinton 2008) of the cases' CNN embeddings, coloured by
+    truth, each point named by its case, as the analysis page draws it."""
+    figure = go.Figure()
+    for truth, name, colour in ((0, "negative", CNN_COLOUR), (1, "positive", READER_COLOUR)):
+        group = [point for point in points if point["truth"] == truth]
+        if not group:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=[point["x"] for point in group],
+                y=[point["y"] for point in group],
+                mode="markers",
+                marker={"color": colour, "size": 7},
+                name=name,
+                text=[point["source_id"] or point["case"] for point in group],
+                customdata=[[point["diagnosis"], _score(point["score"])] for point in group],
+                hovertemplate=(
+                    "%{text}<br>%{customdata[0]}<br>CNN P(positive) %{customdata[1]}<extra></extra>"
+                ),
+            )
+        )
+    figure.update_layout(
+        template="plotly_white",
+        height=560,
+        margin={"l": 30, "r": 10, "t": 10, "b": 30},
+        xaxis={"showticklabels": False, "zeroline": False},
+        yaxis={"showticklabels": False, "zeroline": False},
+        legend={"orientation": "h"},
+    )
+    return figure
 
 
 def figure_json(figure: go.Figure) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import contextlib
 import csv
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -329,13 +329,29 @@ def _format_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def write_long_csv(table: RatingsTable, path: str | Path) -> None:
-    """Write the long CSV ``reader,modality,case,truth,rating`` that ``read_long_csv`` reads."""
+def write_long_csv(
+    table: RatingsTable,
+    path: str | Path,
+    *,
+    case_columns: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
+    """Write the long CSV ``reader,modality,case,truth,rating`` that ``read_long_csv`` reads.
+
+    ``case_columns`` adds columns that describe each case (column name -> case -> value),
+    after the five; readers of the format ignore extra columns."""
+    extra = dict(case_columns or {})
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(LONG_COLUMNS)
+        writer.writerow((*LONG_COLUMNS, *extra))
         writer.writerows(
-            (reader, modality, case, int(truth), _format_number(rating))
+            (
+                reader,
+                modality,
+                case,
+                int(truth),
+                _format_number(rating),
+                *(values.get(case, "") for values in extra.values()),
+            )
             for reader, modality, case, truth, rating in zip(
                 table.reader, table.modality, table.case, table.truth, table.rating, strict=True
             )

@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import secrets
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -98,6 +100,58 @@ def tsne_map_compute(*, tsne_map_id: int) -> None:
     )
 
 
+def tsne_points(tsne: TsneMap) -> list[dict[str, Any]]:
+    """The ready map's points: the case (opaque id and the image set's id), its position,
+    truth, diagnosis and CNN score."""
+    scores = dict(
+        CnnScore.objects.filter(
+            case__study_id=tsne.study_id, model_version_id=tsne.model_version_id
+        ).values_list("case_id", "probability")
+    )
+    cases = Case.objects.filter(pk__in=[int(k) for k in tsne.coordinates]).only(
+        "pk", "public_id", "source_id", "diagnosis", "truth"
+    )
+    points = []
+    for case in cases:
+        x, y = tsne.coordinates[str(case.pk)]
+        points.append(
+            {
+                "case": str(case.public_id),
+                "source_id": case.source_id,
+                "x": x,
+                "y": y,
+                "truth": int(case.truth),
+                "diagnosis": case.diagnosis,
+                "score": scores.get(case.pk),
+            }
+        )
+    return points
+
+
+def tsne_report_section(study: Study, model_version: ModelVersion, *, with_plotlyjs: bool) -> str:
+    """The t-SNE map for the HTML report, if a worker has computed it (else nothing)."""
+    from django.template.loader import render_to_string
+
+    # plotly loads only where a figure is drawn, never with the web pages' own imports.
+    from readerstudy.analysis.figures import tsne_figure
+
+    tsne = TsneMap.objects.filter(
+        study=study, model_version=model_version, status=InsightStatus.READY
+    ).first()
+    if tsne is None:
+        return ""
+    figure = tsne_figure(tsne_points(tsne))
+    return render_to_string(
+        "analysis/_report_tsne.html",
+        {
+            "model_version": model_version,
+            "figure_html": figure.to_html(
+                full_html=False, include_plotlyjs=with_plotlyjs, config={"displaylogo": False}
+            ),
+        },
+    )
+
+
 def saliency_map_request(case: Case, model_version: ModelVersion, target: str) -> SaliencyMap:
     """The case's Grad-CAM map for ``target``; computed by a scoring worker on first request."""
     from readerstudy.analysis.tasks import saliency_compute
@@ -125,6 +179,7 @@ def saliency_map_compute(*, saliency_map_id: int) -> None:
     from readerstudy.scoring.inference import predictor_for
 
     saliency = SaliencyMap.objects.select_related("case", "model_version").get(pk=saliency_map_id)
+    began = time.perf_counter()
     predictor = predictor_for(saliency.model_version)
     with saliency.case.display_image.open("rb") as handle, Image.open(handle) as raw:
         image = raw.convert("RGB")
@@ -136,7 +191,8 @@ def saliency_map_compute(*, saliency_map_id: int) -> None:
     saliency.overlay.save(name, ContentFile(buffer.getvalue()), save=False)
     saliency.status = InsightStatus.READY
     saliency.error = ""
-    saliency.save(update_fields=["overlay", "status", "error", "updated_at"])
+    saliency.seconds = time.perf_counter() - began
+    saliency.save(update_fields=["overlay", "status", "error", "seconds", "updated_at"])
 
 
 def operating_threshold(analysis: StudyAnalysis | None) -> tuple[float, str]:
@@ -174,6 +230,65 @@ class GalleryRow:
     def disagrees_with_readers(self) -> bool:
         majority = self.majority_positive
         return majority is not None and majority != self.cnn_positive
+
+    @property
+    def false_negative(self) -> bool:
+        return self.truth and not self.cnn_positive
+
+    @property
+    def false_positive(self) -> bool:
+        return self.cnn_positive and not self.truth
+
+
+# The error gallery's filters: (key, label, which rows it shows).
+GALLERY_FILTERS: tuple[tuple[str, str, Callable[[GalleryRow], bool]], ...] = (
+    ("all", "All", lambda row: True),
+    ("fn", "False negatives", lambda row: row.false_negative),
+    ("fp", "False positives", lambda row: row.false_positive),
+    ("disagree", "CNN and most readers disagree", lambda row: row.disagrees_with_readers),
+)
+# Seconds per Grad-CAM map until the workers have measured some (bench/insight.py: 0.05 s
+# for the network on two CPU cores, plus loading the image and storing the overlay).
+SALIENCY_SECONDS_GUESS = 0.5
+
+
+@dataclass(frozen=True)
+class SaliencyEstimate:
+    """How long the saliency maps still missing will take one worker process."""
+
+    pending: int
+    seconds_each: float
+    measured: bool
+
+    @property
+    def seconds(self) -> float:
+        return self.pending * self.seconds_each
+
+
+def saliency_estimate(model_version: ModelVersion, cases: Iterable[Case]) -> SaliencyEstimate:
+    """The maps (CNN's top class) not computed yet for ``cases``, at the median time the
+    workers took per map for this model, or a first guess before any was computed."""
+    case_ids = {case.pk for case in cases}
+    ready = set(
+        SaliencyMap.objects.filter(
+            case_id__in=case_ids,
+            model_version=model_version,
+            target=TARGET_TOP,
+            status=InsightStatus.READY,
+        ).values_list("case_id", flat=True)
+    )
+    timings = list(
+        SaliencyMap.objects.filter(
+            model_version=model_version, status=InsightStatus.READY, seconds__isnull=False
+        )
+        .order_by("-updated_at")
+        .values_list("seconds", flat=True)[:200]
+    )
+    return SaliencyEstimate(
+        pending=len(case_ids - ready),
+        seconds_each=float(np.median(timings)) if timings else SALIENCY_SECONDS_GUESS,
+        measured=bool(timings),
+    )
 
 
 def error_gallery(

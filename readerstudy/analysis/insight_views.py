@@ -12,15 +12,19 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from readerstudy.analysis.insight import (
+    GALLERY_FILTERS,
     TARGET_TOP,
     error_gallery,
     operating_threshold,
+    saliency_estimate,
     saliency_map_request,
     tsne_map_request,
+    tsne_points,
 )
 from readerstudy.analysis.models import InsightStatus
 from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.core.access import study_for_staff
+from readerstudy.reading.selectors import final_decisions
 from readerstudy.scoring.models import CnnScore
 from readerstudy.scoring.selectors import active_model_for_task
 from readerstudy.studies.media import case_image_response, image_view
@@ -63,28 +67,14 @@ def tsne_data(request: HttpRequest, pk: int) -> JsonResponse:
     tsne = tsne_map_request(study, model_version)
     if tsne.status != InsightStatus.READY:
         return JsonResponse({"status": tsne.status, "error": tsne.error, "points": []})
-    scores = dict(
-        CnnScore.objects.filter(case__study=study, model_version=model_version).values_list(
-            "case_id", "probability"
-        )
-    )
-    cases = Case.objects.filter(pk__in=[int(k) for k in tsne.coordinates]).only(
-        "pk", "public_id", "diagnosis", "truth"
-    )
-    points = []
-    for case in cases:
-        x, y = tsne.coordinates[str(case.pk)]
-        points.append(
-            {
-                "case": str(case.public_id),
-                "x": x,
-                "y": y,
-                "truth": int(case.truth),
-                "diagnosis": case.diagnosis,
-                "score": scores.get(case.pk),
-                "thumbnail": reverse("analysis:case_image", args=[case.public_id, "thumbnail"]),
-            }
-        )
+    points = [
+        {
+            **point,
+            "thumbnail": reverse("analysis:case_image", args=[point["case"], "thumbnail"]),
+            "url": reverse("analysis:case", args=[point["case"]]),
+        }
+        for point in tsne_points(tsne)
+    ]
     return JsonResponse(
         {
             "status": tsne.status,
@@ -92,6 +82,35 @@ def tsne_data(request: HttpRequest, pk: int) -> JsonResponse:
             "model": model_version.name,
             "points": points,
         }
+    )
+
+
+@login_required
+@require_GET
+def case_page(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """One case for analysts: the image, its truth and clinical data, the CNN's score and
+    saliency, and every reader's last answer (by pseudonym)."""
+    case = _case_for_staff(request, public_id)
+    model_version = active_model_for_task(case.study.task)
+    score = (
+        CnnScore.objects.filter(case=case, model_version=model_version)
+        .values_list("probability", flat=True)
+        .first()
+        if model_version is not None
+        else None
+    )
+    answers = list(final_decisions(case.study).filter(case_id=case.pk))
+    return render(
+        request,
+        "analysis/case.html",
+        {
+            "study": case.study,
+            "case": case,
+            "model_version": model_version,
+            "score": score,
+            "answers": answers,
+            "biopsy_votes": sum(row["biopsy"] for row in answers),
+        },
     )
 
 
@@ -124,7 +143,16 @@ def errors_page(request: HttpRequest, pk: int) -> HttpResponse:
     model_version = _model_or_404(study)
     _, analysis = study_analysis_get(study, model_version)
     threshold, basis = operating_threshold(analysis)
-    rows = error_gallery(study, model_version, threshold=threshold)
+    listed = error_gallery(study, model_version, threshold=threshold)
+    show = request.GET.get("show", "all")
+    if show not in {key for key, _, _ in GALLERY_FILTERS}:
+        show = "all"
+    filters = []
+    for key, label, keep in GALLERY_FILTERS:
+        shown = [row for row in listed if keep(row)]
+        filters.append({"key": key, "label": label, "count": len(shown)})
+        if key == show:
+            rows = shown
     return render(
         request,
         "analysis/errors.html",
@@ -132,6 +160,9 @@ def errors_page(request: HttpRequest, pk: int) -> HttpResponse:
             "study": study,
             "model_version": model_version,
             "rows": rows,
+            "filters": filters,
+            "show": show,
+            "estimate": saliency_estimate(model_version, [row.case for row in rows]),
             "threshold": threshold,
             "basis": basis,
             "classes": model_version.class_names,

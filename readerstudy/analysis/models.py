@@ -48,6 +48,8 @@ class SaliencyMap(models.Model):
     status = models.CharField(max_length=8, choices=InsightStatus.choices)
     overlay = models.FileField(max_length=255, blank=True)
     error = models.TextField(blank=True)
+    # How long the worker took: what the error gallery's time estimate is made from.
+    seconds = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

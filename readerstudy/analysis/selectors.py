@@ -8,6 +8,7 @@ how many cases that is.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,10 @@ class StudyData:
     @property
     def n_cases(self) -> int:
         return len(self.case_ids)
+
+    def n_simulated(self, pseudonyms: Iterable[str]) -> int:
+        """How many of these readers are simulated (a demo panel), not dermatologists."""
+        return sum(1 for p in pseudonyms if (label := self.labels.get(p)) and label.simulated)
 
     @property
     def analysable(self) -> bool:
@@ -198,6 +203,9 @@ def analysis_dict(
     }
     labels = data.labels
     if result["analysis"] is not None:
+        result["analysis"]["mrmc_simulated_readers"] = data.n_simulated(
+            result["analysis"]["mrmc_readers"]
+        )
         for row in result["analysis"]["readers"]:
             label = labels.get(row["reader"])
             row["simulated"] = bool(label and label.simulated)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("studies/<int:pk>/export/<str:fmt>/", views.study_export, name="export"),
     path("studies/<int:pk>/tsne.json", insight_views.tsne_data, name="tsne_data"),
     path("studies/<int:pk>/errors/", insight_views.errors_page, name="errors"),
+    path("cases/<uuid:public_id>/", insight_views.case_page, name="case"),
     path(
         "cases/<uuid:public_id>/image/<str:variant>/",
         insight_views.case_image,

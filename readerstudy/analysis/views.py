@@ -17,6 +17,7 @@ from readerstudy.analysis.csp import plotly_page
 from readerstudy.analysis.selectors import study_analysis_get, study_fingerprint
 from readerstudy.core.access import studies_for_staff, study_for_staff
 from readerstudy.scoring.selectors import active_model_for_task, study_scoring_progress
+from readerstudy.studies.models import Study
 
 
 def _flag(request: HttpRequest, name: str) -> bool:
@@ -28,8 +29,13 @@ def _flag(request: HttpRequest, name: str) -> bool:
 def study_list(request: HttpRequest) -> HttpResponse:
     if not user_roles(request.user) & {Role.ANALYST, Role.COORDINATOR}:
         raise Http404("no analyses for this account")
-    studies = studies_for_staff(request.user).annotate(
-        n_cases=Count("cases", distinct=True), n_readers=Count("enrolments", distinct=True)
+    # A draft without readers is still being assembled: nothing to analyse yet.
+    studies = (
+        studies_for_staff(request.user)
+        .exclude(status=Study.Status.DRAFT, enrolments=None)
+        .annotate(
+            n_cases=Count("cases", distinct=True), n_readers=Count("enrolments", distinct=True)
+        )
     )
     return render(request, "analysis/study_list.html", {"studies": studies})
 
@@ -48,6 +54,7 @@ def _tables_context(request: HttpRequest, pk: int) -> dict:
     }
     if analysis is not None:
         context["reader_rows"] = exports.reader_rows(data, analysis, identities=identities)
+        context["mrmc_simulated"] = data.n_simulated(analysis.mrmc_readers)
         from readerstudy.analysis.figures import figure_json, roc_figure  # plotly, on demand
 
         context["figure"] = figure_json(
@@ -96,7 +103,11 @@ def study_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt not in exports.EXPORT_FORMATS:
         raise Http404("unknown export format")
     study = study_for_staff(request.user, pk)
-    identities = _flag(request, "identities")
+    return export_response(study, fmt, identities=_flag(request, "identities"))
+
+
+def export_response(study: Study, fmt: str, *, identities: bool) -> HttpResponse:
+    """One export as a download, for the page and the API alike."""
     content_type, suffix = exports.EXPORT_FORMATS[fmt]
     filename = f"{slugify(study.name) or 'study'}-{study.pk}-{suffix}"
     if fmt == "csv":

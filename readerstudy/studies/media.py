@@ -10,10 +10,21 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
 from readerstudy.studies.models import Case
 
 ImageVariant = Literal["full", "display", "thumbnail"]
+
+
+def _token_user(request: HttpRequest) -> Any:
+    """The user of a valid ``Authorization: Token ...`` header, else None."""
+    try:
+        found = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+    except AuthenticationFailed:
+        return None
+    return None if found is None else found[0]
 
 
 def image_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -22,12 +33,18 @@ def image_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     An image URL leads nowhere for anyone who may not see the image, signed in or not: no
     redirect that carries the case's id into the login page's ``?next=``, and an ``<img>``
     could not follow one anyway.
+
+    API clients sign in with their token, as on the API: the image URLs that the API returns
+    are these views, so the same ``Authorization: Token ...`` header opens them.
     """
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
-            raise Http404("no such image")
+            user = _token_user(request)
+            if user is None:
+                raise Http404("no such image")
+            request.user = user
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -7,20 +7,31 @@ import io
 import pytest
 from PIL import Image
 
+from readerstudy.analysis.exports import export_bytes
 from readerstudy.analysis.insight import (
+    SALIENCY_SECONDS_GUESS,
     error_gallery,
     operating_threshold,
+    saliency_estimate,
     saliency_map_compute,
     saliency_map_request,
     tsne_map_compute,
     tsne_map_request,
 )
-from readerstudy.analysis.models import InsightStatus, TsneMap
+from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
 from readerstudy.analysis.selectors import study_analysis_get
+from readerstudy.scoring.models import CnnScore
 from readerstudy.scoring.selectors import active_model_for_task
 from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
+
+
+def login(page, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("analyst")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
 
 
 def test_the_tsne_map_has_a_point_per_embedded_case(graded_study, analyst_client) -> None:
@@ -38,8 +49,6 @@ def test_the_tsne_map_has_a_point_per_embedded_case(graded_study, analyst_client
 
 
 def test_the_tsne_map_is_recomputed_when_new_scores_arrive(graded_study) -> None:
-    from readerstudy.scoring.models import CnnScore
-
     study, _, _ = graded_study
     model_version = active_model_for_task(study.task)
     tsne = tsne_map_request(study, model_version)
@@ -95,19 +104,102 @@ def test_readers_get_404_on_every_insight_url(graded_study, reader_a_client, oth
 
 
 @pytest.mark.browser
-def test_the_tsne_map_draws_a_point_per_case_in_chromium(
+def test_the_tsne_map_draws_a_point_per_case_that_a_click_opens_in_chromium(
     graded_study, page, analyst, password, artifacts
 ) -> None:
     study, _, _ = graded_study
     model_version = active_model_for_task(study.task)
     tsne_map_compute(tsne_map_id=tsne_map_request(study, model_version).pk)
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("analyst")
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    login(page, password)
     page.goto(f"/analysis/studies/{study.pk}/")
     page.wait_for_selector("#tsne-figure .scatterlayer .point")
     assert page.locator("#tsne-figure .scatterlayer .point").count() == 60
     page.select_option("#tsne-colour", "score")
     page.wait_for_selector("#tsne-figure .colorbar")
     page.locator("#tsne").screenshot(path=str(artifacts / "tsne.png"))
+    # A click on a point opens that case's page.
+    point = page.locator("#tsne-figure .scatterlayer .point").first
+    point.wait_for()
+    point.scroll_into_view_if_needed()
+    box = point.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    caption = page.locator("#tsne-caption").inner_text()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url("**/analysis/cases/*/")
+    public_id = page.url.rstrip("/").split("/")[-1]
+    case = study.cases.get(public_id=public_id)
+    assert page.get_by_role("heading", name=f"Case {case.source_id}").is_visible()
+    # The point hovered is the case opened.
+    score = CnnScore.objects.get(case=case, model_version=model_version).probability
+    assert caption.endswith(f"{case.diagnosis}, CNN {score:.3f}")
+    page.screenshot(path=str(artifacts / "analysis-case.png"), full_page=True)
+
+
+def test_each_tsne_point_links_to_its_case_page(graded_study, analyst_client) -> None:
+    study, _, cnn = graded_study
+    model_version = active_model_for_task(study.task)
+    tsne_map_compute(tsne_map_id=tsne_map_request(study, model_version).pk)
+    points = analyst_client.get(f"/analysis/studies/{study.pk}/tsne.json").json()["points"]
+    case = study.cases.order_by("position").first()
+    point = next(p for p in points if p["case"] == str(case.public_id))
+    assert point["url"] == f"/analysis/cases/{case.public_id}/"
+    page = analyst_client.get(point["url"]).content.decode()
+    assert case.source_id in page
+    assert f"{cnn[0]:.3f}" in page  # the CNN's score of the first case
+    answers = case.decisions.values("enrolment").distinct().count()
+    assert answers == 6 and page.count("badge-simulated") == answers
+
+
+def test_the_html_report_has_the_tsne_map_once_it_is_computed(graded_study) -> None:
+    study, _, _ = graded_study
+    assert "t-SNE map" not in export_bytes(study, "html", identities=False).decode()
+    model_version = active_model_for_task(study.task)
+    tsne_map_compute(tsne_map_id=tsne_map_request(study, model_version).pk)
+    html = export_bytes(study, "html", identities=False).decode()
+    assert "Inside the CNN: t-SNE map" in html
+    case = study.cases.first()
+    assert case.source_id in html  # points are named by case
+    assert html.count("<script src=") == 0 and html.count("plotly.js v") == 1
+
+
+def test_the_saliency_estimate_counts_missing_maps_at_the_measured_pace(graded_study) -> None:
+    study, _, _ = graded_study
+    model_version = active_model_for_task(study.task)
+    cases = list(study.cases.order_by("position")[:4])
+    first = saliency_estimate(model_version, cases)
+    assert (first.pending, first.measured) == (4, False)
+    assert first.seconds == 4 * SALIENCY_SECONDS_GUESS
+    saliency_map_compute(saliency_map_id=saliency_map_request(cases[0], model_version, "top").pk)
+    measured = SaliencyMap.objects.get(case=cases[0]).seconds
+    after = saliency_estimate(model_version, cases)
+    assert (after.pending, after.measured, after.seconds_each) == (3, True, measured)
+
+
+@pytest.mark.browser
+def test_the_error_gallery_filters_false_negatives_and_false_positives_in_chromium(
+    graded_study, page, analyst, password, artifacts
+) -> None:
+    study, _, _ = graded_study
+    login(page, password)
+    page.goto(f"/analysis/studies/{study.pk}/errors/")
+    estimate = page.locator("#saliency-estimate").inner_text()
+    everything = page.locator("#gallery tbody tr").count()
+    assert f"{everything} saliency maps of the CNN's top class still to compute" in estimate
+    assert "about" in estimate and "first estimate" in estimate
+    seen = 0
+    for label, truth, call in (
+        ("False negatives", "positive", "negative"),
+        ("False positives", "negative", "positive"),
+    ):
+        page.get_by_role("link", name=label).click()
+        page.wait_for_url("**/errors/?show=*")
+        rows = page.locator("#gallery tbody tr")
+        assert rows.count() > 0, label
+        assert f"{label} ({rows.count()})" == page.get_by_role("link", name=label).inner_text()
+        for n in range(rows.count()):
+            cells = rows.nth(n).locator("td")
+            assert (cells.nth(3).inner_text(), cells.nth(5).inner_text()) == (truth, call)
+        seen += rows.count()
+    page.locator("#gallery").screenshot(path=str(artifacts / "gallery-false-positives.png"))
+    page.get_by_role("link", name="All").click()
+    assert page.locator("#gallery tbody tr").count() == everything >= seen

@@ -7,11 +7,16 @@ import json
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
+from readerstudy.accounts.services import api_token_regenerate
+from readerstudy.analysis.figures import figure_json, roc_figure
 from readerstudy.analysis.formats import read_imrmc, read_long_csv
 from readerstudy.analysis.roc import auc_ci
+from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.reading.models import Decision
 from tests.conftest import logged_in
+from tests.factories import EnrolmentFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +72,121 @@ def test_the_decisions_csv_streams_every_revision_and_escapes_formulas(
     assert "HYPERLINK" not in text and ",R01," in text
 
 
+def test_an_api_client_downloads_every_export_with_its_token(graded_study, analyst) -> None:
+    study, _, _ = graded_study
+    client = Client(HTTP_AUTHORIZATION=f"Token {api_token_regenerate(user=analyst).key}")
+    base = f"/api/v1/analysis/studies/{study.pk}/exports"
+    for fmt, content_type in (
+        ("csv", "text/csv"),
+        ("json", "application/json"),
+        ("imrmc", "text/plain"),
+        ("ratings", "text/csv"),
+        ("html", "text/html"),
+    ):
+        # A client that asks for the file's own type is answered, not refused with 406.
+        response = client.get(f"{base}/{fmt}/", HTTP_ACCEPT=content_type)
+        assert response.status_code == 200, (fmt, response.status_code)
+        assert response["Content-Type"].split(";")[0] == content_type
+        assert response["Content-Disposition"].startswith("attachment;")
+        body = (
+            b"".join(response.streaming_content) if response.streaming else response.content
+        ).decode()
+        assert body, fmt
+        if fmt == "json":
+            assert json.loads(body) == client.get(f"/api/v1/analysis/studies/{study.pk}/").json()
+    assert ",R01," in b"".join(client.get(f"{base}/csv/").streaming_content).decode()
+    named = b"".join(client.get(f"{base}/csv/?identities=true").streaming_content).decode()
+    assert ",sim1," in named
+    assert client.get(f"{base}/png/").status_code == 404
+    assert Client().get(f"{base}/csv/").status_code == 401
+
+
+def test_each_reader_point_carries_its_wilson_intervals_as_error_bars(graded_study) -> None:
+    study, _, _ = graded_study
+    data, analysis = study_analysis_get(study)
+    figure = figure_json(roc_figure(data, analysis))
+    points = next(t for t in figure["data"] if t["name"] == "Simulated readers")
+    rows = {row["reader"]: row for row in analysis.to_dict()["readers"]}
+    assert len(points["x"]) == len(rows) == 6
+    for n, row in enumerate(rows[name] for name in sorted(rows)):
+        sensitivity, specificity = row["sensitivity"], row["specificity"]
+        low, high = row["sensitivity_ci"]
+        assert points["y"][n] == pytest.approx(sensitivity)
+        assert points["error_y"]["array"][n] == pytest.approx(high - sensitivity)
+        assert points["error_y"]["arrayminus"][n] == pytest.approx(sensitivity - low)
+        low, high = row["specificity_ci"]
+        # On the 1 - specificity axis the specificity interval turns around.
+        assert points["error_x"]["array"][n] == pytest.approx(specificity - low)
+        assert points["error_x"]["arrayminus"][n] == pytest.approx(high - specificity)
+
+
+def test_the_mrmc_result_says_when_its_panel_is_simulated(graded_study, analyst_client) -> None:
+    study, _, _ = graded_study
+    analysis = analyst_client.get(f"/api/v1/analysis/studies/{study.pk}/").json()["analysis"]
+    assert analysis["mrmc_simulated_readers"] == len(analysis["mrmc_readers"]) == 6
+    page = analyst_client.get(f"/analysis/studies/{study.pk}/").content.decode()
+    assert "Simulated panel:" in page and "all 6 readers in this test are simulated" in page
+    report = analyst_client.get(f"/analysis/studies/{study.pk}/export/html/").content.decode()
+    assert "all 6 readers in this test are simulated" in report
+    # One real dermatologist in the panel: the box says how many are simulated.
+    study.enrolments.filter(pseudonym="R01").update(simulated=False)
+    page = analyst_client.get(f"/analysis/studies/{study.pk}/").content.decode()
+    assert "5 of the 6 readers in this test are simulated" in page
+    study.enrolments.update(simulated=False)
+    assert (
+        "Simulated panel"
+        not in analyst_client.get(f"/analysis/studies/{study.pk}/").content.decode()
+    )
+
+
+def test_the_decisions_csv_gives_the_cnn_score_of_each_case(graded_study, analyst_client):
+    study, _, cnn = graded_study
+    response = analyst_client.get(f"/analysis/studies/{study.pk}/export/csv/")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    by_case = {
+        str(public_id): position
+        for public_id, position in study.cases.values_list("public_id", "position")
+    }
+    positions = sorted(by_case.values())
+    assert rows and all(
+        float(row["cnn_score"]) == pytest.approx(cnn[positions.index(by_case[row["case"]])])
+        for row in rows
+    )
+
+
+def test_the_ratings_csv_maps_its_case_numbers_to_case_ids(graded_study, analyst_client):
+    study, _, _ = graded_study
+    response = analyst_client.get(f"/analysis/studies/{study.pk}/export/ratings/")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    cases = {
+        str(pk): (str(public_id), source_id)
+        for pk, public_id, source_id in study.cases.values_list("pk", "public_id", "source_id")
+    }
+    assert len(rows) > 60
+    assert all((row["case_id"], row["source_id"]) == cases[row["case"]] for row in rows)
+    # The decisions CSV names cases by the same ids.
+    decisions = analyst_client.get(f"/analysis/studies/{study.pk}/export/csv/")
+    text = b"".join(decisions.streaming_content).decode()
+    assert {row["case"] for row in csv.DictReader(io.StringIO(text))} <= {
+        row["case_id"] for row in rows
+    }
+
+
+def test_drafts_without_readers_are_not_listed_under_analyses(
+    graded_study, coordinator, analyst_client, reader_a
+) -> None:
+    study, _, _ = graded_study
+    empty_draft = StudyFactory(created_by=coordinator, name="Empty draft", status="draft")
+    enrolled_draft = StudyFactory(created_by=coordinator, name="Enrolled draft", status="draft")
+    EnrolmentFactory(study=enrolled_draft, reader=reader_a)
+    open_without_readers = StudyFactory(created_by=coordinator, name="Open, nobody yet")
+    for client in (analyst_client, logged_in(coordinator)):
+        page = client.get("/analysis/").content.decode()
+        assert study.name in page and enrolled_draft.name in page
+        assert open_without_readers.name in page
+        assert empty_draft.name not in page
+
+
 def test_readers_and_other_coordinators_get_404_on_analysis_pages(
     graded_study, reader_a_client, other_coordinator
 ) -> None:
@@ -108,6 +228,11 @@ def test_the_analysis_page_draws_the_cnn_curve_and_every_reader_in_chromium(
     assert page.locator("#roc-figure .scatterlayer .point").count() >= 6
     assert page.get_by_text("CNN (AUC").first.is_visible()
     assert page.locator("table.readers tbody tr").count() == 6
+    # Each reader's Wilson intervals, both ways, and the simulated panel said where the
+    # MRMC result is.
+    assert page.locator("#roc-figure .errorbar path.yerror").count() == 6
+    assert page.locator("#roc-figure .errorbar path.xerror").count() == 6
+    assert page.get_by_text("Simulated panel:").is_visible()
     page.screenshot(path=str(artifacts / "analysis-page.png"), full_page=True)
 
 

@@ -10,6 +10,7 @@ from django.test import Client
 from PIL import Image
 
 from readerstudy.accounts.roles import Role
+from readerstudy.accounts.services import api_token_regenerate
 from readerstudy.reading.models import Decision
 from tests.factories import UserFactory
 from tests.reading.conftest import enrol, next_case, submit, synthetic_study
@@ -109,6 +110,25 @@ def test_images_are_served_by_opaque_id_with_nosniff_and_the_real_type(
         io.BytesIO(b"".join(reader_a_client.get(served["full_image_url"]).streaming_content))
     )
     assert full.size == (600, 450)
+
+
+@pytest.mark.django_db
+def test_an_api_client_opens_the_image_urls_the_api_returns_with_its_token(
+    reader_a, reader_b, real_cases_study
+):
+    enrol(real_cases_study, reader_a)
+    token = api_token_regenerate(user=reader_a).key
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    body = next_case(client, real_cases_study)
+    for url in (body["case"]["image_url"], body["case"]["full_image_url"]):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert Image.open(io.BytesIO(b"".join(response.streaming_content))).format == "JPEG"
+    url = body["case"]["image_url"]
+    # A wrong token, or the token of a reader not enrolled, opens nothing.
+    assert Client(HTTP_AUTHORIZATION="Token not-a-token").get(url).status_code == 404
+    other = api_token_regenerate(user=reader_b).key
+    assert Client(HTTP_AUTHORIZATION=f"Token {other}").get(url).status_code == 404
 
 
 @pytest.mark.django_db

@@ -126,6 +126,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "analysis:export": page(GET=S_STAFF),
     "analysis:tsne_data": page(GET=S_STAFF),
     "analysis:errors": page(GET=S_STAFF),
+    "analysis:case": page(GET=S_STAFF),
     "analysis:case_image": media(GET=S_STAFF),
     "analysis:saliency": media(GET=S_STAFF),
     "admin:login": public("GET", "POST", "PUT"),
@@ -149,6 +150,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "api:scoring-model-activate": api(POST=COORDINATORS),
     "api:scoring-study": api(GET=S_STAFF, POST=S_CHANGE),
     "api:analysis-study": api(GET=S_STAFF),
+    "api:analysis-study-export": api(GET=S_STAFF),
 }
 # Every other route of the admin site (one set per registered model, so not listed one by
 # one): superusers only; Django's admin_view sends everyone else to the admin login page.

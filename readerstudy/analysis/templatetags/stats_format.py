@@ -40,3 +40,16 @@ def pvalue(value: float | None) -> str:
     if value is None:
         return DASH
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    """A wait in words: "40 s", "3 min", "1 h 20 min"."""
+    if seconds is None:
+        return "n/a"
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"

@@ -1,12 +1,12 @@
-// Error gallery: sortable columns and Grad-CAM images that a worker computes on first view.
+// Error gallery and case page: sortable columns and Grad-CAM images that a worker computes on
+// first view.
 (function () {
   "use strict";
   var table = document.getElementById("gallery");
-  if (!table) { return; }
-  var body = table.tBodies[0];
+  var body = table ? table.tBodies[0] : null;
   var direction = {};
 
-  table.querySelectorAll("button.sort").forEach(function (button) {
+  (table ? table.querySelectorAll("button.sort") : []).forEach(function (button) {
     button.addEventListener("click", function () {
       var key = button.dataset.key;
       direction[key] = -(direction[key] || -1);
@@ -43,7 +43,7 @@
   }
 
   function loadAll() {
-    table.querySelectorAll("img.saliency").forEach(function (img) {
+    document.querySelectorAll("img.saliency").forEach(function (img) {
       img.removeAttribute("src");
       if (img.nextElementSibling) { img.nextElementSibling.textContent = "computing…"; }
       load(img, 0);

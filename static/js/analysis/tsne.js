@@ -53,6 +53,10 @@
       caption.textContent = (p.truth ? "positive" : "negative") + ", " + p.diagnosis +
         (p.score === null ? "" : ", CNN " + p.score.toFixed(3));
     });
+    target.on("plotly_click", function (event) {
+      var p = points[event.points[0].customdata];
+      if (p && p.url) { window.location.assign(p.url); }
+    });
   }
 
   function poll(attempt) {
