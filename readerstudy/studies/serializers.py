@@ -15,7 +15,7 @@ from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
 from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
-from readerstudy.studies.services import task_resolve
+from readerstudy.studies.services import require_biopsy_proven_default, task_resolve
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -70,7 +70,7 @@ class StudyCreateSerializer(serializers.Serializer):
     allow_answer_changes = serializers.BooleanField(default=False)
     show_clinical_info = serializers.BooleanField(default=False)
     show_feedback = serializers.BooleanField(default=False)
-    require_biopsy_proven = serializers.BooleanField(default=True)
+    require_biopsy_proven = serializers.BooleanField(default=require_biopsy_proven_default)
 
     def validate(self, data: dict) -> dict:
         if bool(data.get("task")) == ("task_mapping" in data):

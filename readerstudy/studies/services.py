@@ -46,6 +46,7 @@ __all__ = [
     "import_job_create",
     "import_job_run",
     "readers_enrol",
+    "require_biopsy_proven_default",
     "study_build",
     "study_create",
     "study_import",
@@ -102,6 +103,11 @@ def task_resolve(*, name: str = "", mapping: dict | None = None, path: Path | No
     return task
 
 
+def require_biopsy_proven_default() -> bool:
+    """Whether a new study requires biopsy proof when its creator does not say."""
+    return bool(settings.READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT)
+
+
 def study_build(
     *,
     name: str,
@@ -113,9 +119,14 @@ def study_build(
     allow_answer_changes: bool = False,
     show_clinical_info: bool = False,
     show_feedback: bool = False,
-    require_biopsy_proven: bool = True,
+    require_biopsy_proven: bool | None = None,
 ) -> Study:
-    """A validated, unsaved study (``study_import`` saves it together with its cases)."""
+    """A validated, unsaved study (``study_import`` saves it together with its cases).
+
+    ``require_biopsy_proven=None`` takes READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT.
+    """
+    if require_biopsy_proven is None:
+        require_biopsy_proven = require_biopsy_proven_default()
     study = Study(
         name=name.strip(),
         task=task.name,
