@@ -90,10 +90,36 @@ def study_create_view(request: HttpRequest) -> HttpResponse:
     return render(request, "studies/study_create.html", {"form": form})
 
 
+# What a refused form on the study page did not do, said at the top of the page (the forms
+# themselves lie far below it).
+REFUSALS = {
+    "upload_form": "The upload was refused",
+    "settings_form": "The settings were not saved",
+    "enrol_form": "No reader was enrolled",
+}
+
+
+def _refusal_banner(forms: dict[str, object]) -> dict[str, object] | None:
+    """The title and messages of the one refused form, for the banner above the page."""
+    for key, title in REFUSALS.items():
+        form = forms.get(key)
+        if form is None or not form.errors:  # type: ignore[attr-defined]
+            continue
+        messages_ = list(form.non_field_errors())  # type: ignore[attr-defined]
+        for name, errors in form.errors.items():  # type: ignore[attr-defined]
+            if name != "__all__":
+                label = form.fields[name].label  # type: ignore[attr-defined]
+                messages_ += [f"{label}: {error}" for error in errors]
+        return {"title": title, "messages": messages_, "anchor": key}
+    return None
+
+
 def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict[str, object]:
     cases = Paginator(selectors.cases_of(study), CASES_PER_PAGE).get_page(request.GET.get("page"))
     jobs = list(selectors.import_jobs_of(study)[:20])
+    refusal = _refusal_banner(extra)
     return {
+        "refusal": refusal,
         "study": study,
         "task": study.task_definition,
         "counts": selectors.study_counts(study),

@@ -1,0 +1,33 @@
+"""What a coordinator meets on the study page in Chromium: refusals, closing, readers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.browser import browser_login, in_first_screen
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_refused_upload_is_a_banner_at_the_top_of_the_page(
+    page, coordinator, make_study, tmp_path, artifacts
+) -> None:
+    study = make_study(name="Banner study")
+    browser_login(page, "coordinator")
+    page.goto(f"/studies/{study.pk}/")
+    page.get_by_role("button", name="Upload and import").click()
+    banner = page.get_by_role("alert")
+    banner.wait_for()
+    assert "The upload was refused" in banner.inner_text()
+    assert "Upload a zip, or a manifest together with its image files." in banner.inner_text()
+    assert in_first_screen(page, banner)
+
+    not_a_zip = tmp_path / "images.zip"
+    not_a_zip.write_text("image_id,dx\n")
+    page.get_by_label("Zip with images and manifest").set_input_files(str(not_a_zip))
+    page.get_by_role("button", name="Upload and import").click()
+    page.get_by_role("alert").get_by_text("not a zip file").wait_for()
+    assert in_first_screen(page, page.get_by_role("alert"))
+    page.screenshot(path=str(artifacts / "studies-refused-upload.png"))
+    # A status of 400 is what the page answers; the browser logs it, nothing else went wrong.
+    page.problems[:] = [p for p in page.problems if "status of 400" not in p]
