@@ -71,9 +71,11 @@ EDITABLE_WHILE_DRAFT = (
 )
 # Later settings that do not change what a reader sees when grading.
 EDITABLE_ALWAYS = ("name", "show_feedback")
+# The steps a study may take: a closed study may be reopened (closing by mistake is undone).
 STATUS_STEPS = {
-    Study.Status.DRAFT: Study.Status.OPEN,
-    Study.Status.OPEN: Study.Status.CLOSED,
+    Study.Status.DRAFT: {Study.Status.OPEN},
+    Study.Status.OPEN: {Study.Status.CLOSED},
+    Study.Status.CLOSED: {Study.Status.OPEN},
 }
 
 
@@ -186,15 +188,15 @@ def study_update(*, study: Study, **changes: object) -> Study:
 
 @transaction.atomic
 def study_status_set(*, study: Study, status: str) -> Study:
-    """Move a study one step on: draft -> open -> closed.
+    """Move a study one step: draft -> open -> closed, or reopen a closed study.
 
     Opening needs positive and negative cases and no import still running; readers may be
-    enrolled later.
+    enrolled later. Reopening lets readers go on where they stopped.
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if status == study.status:
         return study
-    if STATUS_STEPS.get(study.status) != status:
+    if status not in STATUS_STEPS.get(study.status, set()):
         raise ValidationError(f"a {study.status} study cannot become {status}")
     if status == Study.Status.OPEN:
         if not study.cases.exists():

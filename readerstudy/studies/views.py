@@ -118,6 +118,7 @@ def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict
     cases = Paginator(selectors.cases_of(study), CASES_PER_PAGE).get_page(request.GET.get("page"))
     jobs = list(selectors.import_jobs_of(study)[:20])
     refusal = _refusal_banner(extra)
+    progress = selectors.reader_progress_of(study)
     return {
         "refusal": refusal,
         "study": study,
@@ -127,13 +128,14 @@ def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict
         "jobs": jobs,
         "running_job": next((j for j in jobs if not j.finished), None),
         "cases": cases,
-        "enrolments": selectors.enrolments_of(study),
+        "reader_progress": progress,
+        "readers_unfinished": selectors.readers_unfinished(progress),
         "settings_form": extra.pop("settings_form", None)
         or StudySettingsForm(instance=study, locked=study.status != Study.Status.DRAFT),
         "upload_form": extra.pop("upload_form", None) or ImportUploadForm(),
         "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
         "generic_columns": GENERIC_COLUMNS,
-        "next_status": {"draft": "open", "open": "closed"}.get(study.status),
+        "next_status": {"draft": "open", "open": "closed", "closed": "open"}.get(study.status),
         "scoring": study_scoring_progress(study),
         **extra,
     }
@@ -168,7 +170,14 @@ def study_settings(request: HttpRequest, study_id: int) -> HttpResponse:
 @coordinator_required
 @require_POST
 def study_status(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Open, close or reopen; closing is asked once more on a page of its own."""
     study = selectors.study_get_for_coordinator(request.user, study_id)
+    if request.POST.get("status") == Study.Status.CLOSED and not request.POST.get("confirmed"):
+        return render(
+            request,
+            "studies/close_confirm.html",
+            {"study": study, "readers": selectors.reader_progress_of(study)},
+        )
     try:
         study = study_status_set(study=study, status=request.POST.get("status", ""))
     except ValidationError as error:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from readerstudy.studies.models import Study
+from readerstudy.studies.services import enrolment_create, study_status_set
+from tests.factories import CaseFactory
 from tests.support.browser import browser_login, in_first_screen
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,3 +34,43 @@ def test_a_refused_upload_is_a_banner_at_the_top_of_the_page(
     page.screenshot(path=str(artifacts / "studies-refused-upload.png"))
     # A status of 400 is what the page answers; the browser logs it, nothing else went wrong.
     page.problems[:] = [p for p in page.problems if "status of 400" not in p]
+
+
+def test_closing_asks_first_can_be_undone_and_a_readers_old_link_says_closed(
+    page, coordinator, reader_a, make_study, artifacts
+) -> None:
+    study = make_study(name="Closing study")
+    CaseFactory(study=study, diagnosis="mel")
+    CaseFactory(study=study, diagnosis="nv")
+    enrolment_create(study=study, reader=reader_a)
+    study_status_set(study=study, status=Study.Status.OPEN)
+
+    browser_login(page, "coordinator")
+    page.goto(f"/studies/{study.pk}/")
+    page.get_by_role("button", name="Close the study").click()
+    page.get_by_role("heading", name="Close “Closing study”?").wait_for()
+    assert page.get_by_text("R01 (reader_a) has answered 0 of 2 cases.").is_visible()
+    page.screenshot(path=str(artifacts / "studies-close-confirm.png"))
+    page.get_by_role("link", name="Cancel, keep it open").click()
+    page.get_by_role("button", name="Close the study").wait_for()
+    study.refresh_from_db()
+    assert study.status == Study.Status.OPEN
+
+    page.get_by_role("button", name="Close the study").click()
+    page.get_by_role("button", name="Close the study").click()  # the confirmation page's
+    page.get_by_role("button", name="Reopen for grading").wait_for()
+    study.refresh_from_db()
+    assert study.status == Study.Status.CLOSED
+
+    page.get_by_role("button", name="Log out").click()
+    browser_login(page, "reader_a")
+    page.goto(f"/reading/studies/{study.pk}/")
+    page.get_by_role("heading", name="This study is closed").wait_for()
+
+    page.get_by_role("button", name="Log out").click()
+    browser_login(page, "coordinator")
+    page.goto(f"/studies/{study.pk}/")
+    page.get_by_role("button", name="Reopen for grading").click()
+    page.get_by_text("The study is now open for grading.").wait_for()
+    study.refresh_from_db()
+    assert study.status == Study.Status.OPEN
