@@ -33,6 +33,7 @@ from readerstudy.studies.serializers import (
     ImportJobSerializer,
     ImportReportSerializer,
     ImportUploadSerializer,
+    ReaderProgressSerializer,
     StudyCreateSerializer,
     StudySerializer,
     StudyUpdateSerializer,
@@ -229,3 +230,14 @@ class EnrolmentListCreateAPI(CoordinatorAPIView, ListAPIView):
         )
         response["Cache-Control"] = "no-store"
         return response
+
+
+class ReaderProgressAPI(CoordinatorAPIView):
+    """Every enrolled reader's progress: answered of total, last answer, finished."""
+
+    serializer_class = ReaderProgressSerializer
+
+    @extend_schema(responses=ReaderProgressSerializer(many=True))
+    def get(self, request: Request, study_id: int) -> Response:
+        progress = selectors.reader_progress_of(self.study())
+        return Response(ReaderProgressSerializer(progress, many=True).data)

@@ -24,6 +24,11 @@ urlpatterns = [
     ),
     path("studies/<int:study_id>/cases/", api.CaseListAPI.as_view(), name="study-case-list"),
     path(
+        "studies/<int:study_id>/progress/",
+        api.ReaderProgressAPI.as_view(),
+        name="study-reader-progress",
+    ),
+    path(
         "studies/<int:study_id>/enrolments/",
         api.EnrolmentListCreateAPI.as_view(),
         name="study-enrolment-list",

@@ -250,6 +250,21 @@ class EnrolmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ReaderProgressSerializer(serializers.Serializer):
+    """One enrolled reader's progress (readerstudy.studies.selectors.ReaderProgress)."""
+
+    pseudonym = serializers.CharField(source="enrolment.pseudonym")
+    reader = serializers.CharField(source="enrolment.reader.username")
+    email = serializers.CharField(source="enrolment.reader.email")
+    simulated = serializers.BooleanField(source="enrolment.simulated")
+    answered = serializers.IntegerField(help_text="Cases answered (a changed answer counts once)")
+    total = serializers.IntegerField(help_text="Cases in the study")
+    finished = serializers.BooleanField()
+    last_activity = serializers.DateTimeField(
+        allow_null=True, help_text="When the reader's last answer arrived"
+    )
+
+
 class EnrolRequestSerializer(serializers.Serializer):
     readers = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1)
     create = serializers.BooleanField(

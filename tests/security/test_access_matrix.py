@@ -136,6 +136,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "api:study-import-report": api(GET=S_COORDINATOR),
     "api:study-case-list": api(GET=S_COORDINATOR),
     "api:study-enrolment-list": api(GET=S_COORDINATOR, POST=S_COORDINATOR),
+    "api:study-reader-progress": api(GET=S_COORDINATOR),
     "api:reading-studies": api(GET=READERS),
     "api:reading-next": api(GET=S_READER),
     "api:reading-previous": api(GET=S_READER),

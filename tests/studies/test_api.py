@@ -35,6 +35,7 @@ def routes(study_id: int, job_id: int) -> list[tuple[str, str]]:
         ("get", f"{base}/imports/{job_id}/"),
         ("get", f"{base}/imports/{job_id}/report/"),
         ("get", f"{base}/cases/"),
+        ("get", f"{base}/progress/"),
         ("get", f"{base}/enrolments/"),
         ("post", f"{base}/enrolments/"),
     ]
