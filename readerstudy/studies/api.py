@@ -40,8 +40,10 @@ from readerstudy.studies.serializers import (
 )
 from readerstudy.studies.services import (
     import_job_create,
+    import_undo,
     readers_enrol,
     study_create,
+    study_delete,
     study_status_set,
     study_update,
 )
@@ -128,6 +130,18 @@ class StudyDetailAPI(CoordinatorAPIView):
             StudySerializer(selectors.study_get_for_coordinator(request.user, study.pk)).data
         )
 
+    @extend_schema(
+        responses={204: None},
+        description="Delete a draft study with its cases, stored images, imports and "
+        "enrolments. An open or closed study is refused (400).",
+    )
+    def delete(self, request: Request, study_id: int) -> Response:
+        try:
+            study_delete(study=self.study())
+        except DjangoValidationError as error:
+            raise _as_drf(error) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class ImportListCreateAPI(CoordinatorAPIView, ListAPIView):
     serializer_class = ImportJobSerializer
@@ -173,6 +187,24 @@ class ImportDetailAPI(CoordinatorAPIView):
 
     def get(self, request: Request, study_id: int, job_id: int) -> Response:
         return Response(ImportJobSerializer(selectors.import_job_get(self.study(), job_id)).data)
+
+
+class ImportUndoAPI(CoordinatorAPIView):
+    serializer_class = ImportJobSerializer
+
+    @extend_schema(
+        request=None,
+        responses={200: ImportJobSerializer},
+        description="Undo a finished import into a draft study: its cases and their stored "
+        "images are deleted, all or nothing; the job stays, with status undone.",
+    )
+    def post(self, request: Request, study_id: int, job_id: int) -> Response:
+        job = selectors.import_job_get(self.study(), job_id)
+        try:
+            job = import_undo(job=job)
+        except DjangoValidationError as error:
+            raise _as_drf(error) from None
+        return Response(ImportJobSerializer(job).data)
 
 
 class ImportReportAPI(CoordinatorAPIView):

@@ -18,6 +18,11 @@ urlpatterns = [
         name="study-import-detail",
     ),
     path(
+        "studies/<int:study_id>/imports/<int:job_id>/undo/",
+        api.ImportUndoAPI.as_view(),
+        name="study-import-undo",
+    ),
+    path(
         "studies/<int:study_id>/imports/<int:job_id>/report/",
         api.ImportReportAPI.as_view(),
         name="study-import-report",

@@ -205,7 +205,9 @@ class ImportReportSerializer(serializers.ModelSerializer):
     report = serializers.JSONField(
         read_only=True,
         help_text="manifest, format, rows_read, seed, available/drawn/imported per diagnosis, "
-        "imported_truth, excluded_counts, excluded (every row left out, with its reason)",
+        "imported_truth, study_truth (the study's cases after the import), warnings (e.g. no "
+        "negative case yet), excluded_counts, excluded (every row left out, with its reason); "
+        "undone (cases, at) once the import was undone",
     )
 
     class Meta:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from readerstudy.studies.models import Study
-from readerstudy.studies.services import enrolment_create, study_status_set
+from readerstudy.studies.models import Case, Study
+from readerstudy.studies.services import (
+    ImportOptions,
+    ImportSource,
+    enrolment_create,
+    study_import,
+    study_status_set,
+)
 from tests.factories import CaseFactory
+from tests.studies.conftest import ham_subset, stored_files
 from tests.support.browser import browser_login, in_first_screen
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -74,3 +81,35 @@ def test_closing_asks_first_can_be_undone_and_a_readers_old_link_says_closed(
     page.get_by_text("The study is now open for grading.").wait_for()
     study.refresh_from_db()
     assert study.status == Study.Status.OPEN
+
+
+def test_a_coordinator_undoes_an_import_and_deletes_the_draft(
+    page, coordinator, make_study, ham_sample, tmp_path, artifacts
+) -> None:
+    study = make_study(
+        "carcinoma-vs-keratosis", name="Draft in Chromium", require_biopsy_proven=False
+    )
+    images, manifest = ham_subset(ham_sample, tmp_path, count=4)
+    job = study_import(
+        study=study,
+        source=ImportSource(images=images, manifest=manifest),
+        options=ImportOptions(),
+        created_by=coordinator,
+    ).job
+    before = stored_files()
+
+    browser_login(page, "coordinator")
+    page.goto(f"/studies/{study.pk}/")
+    page.get_by_role("button", name=f"Undo import {job.pk}").click()
+    page.get_by_role("heading", name=f"Undo import {job.pk}?").wait_for()
+    page.get_by_role("button", name="Undo the import").click()
+    page.get_by_text(f"Import {job.pk} undone: 4 cases removed.").wait_for()
+    assert not Case.objects.filter(study=study).exists()
+    assert len(before - stored_files()) >= 4
+
+    page.get_by_role("button", name="Delete this draft").click()
+    page.get_by_role("heading", name="Delete “Draft in Chromium”?").wait_for()
+    page.screenshot(path=str(artifacts / "studies-delete-confirm.png"))
+    page.get_by_role("button", name="Delete the study").click()
+    page.get_by_text("Study “Draft in Chromium” deleted.").wait_for()
+    assert not Study.objects.filter(pk=study.pk).exists()

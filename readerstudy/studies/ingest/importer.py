@@ -452,6 +452,7 @@ def _save(
                     "imported_total": len(rows),
                     "imported_truth": {"positive": positives, "negative": len(rows) - positives},
                     "positions": [start, start + len(rows) - 1] if rows else [],
+                    **_study_truth_after(locked, positives, len(rows) - positives),
                 }
             )
             job.study = locked
@@ -485,6 +486,22 @@ def _save(
             [ImportIssue(message=f"another import changed the study at the same time: {error}")]
         ) from None
     return ImportResult(study=locked, job=job, cases=cases, report=report)
+
+
+def _study_truth_after(study: Study, positives: int, negatives: int) -> dict[str, object]:
+    """The study's positive and negative cases once this import is in, and a warning when one
+    kind is missing: the study cannot open without both (say so now, not only at opening)."""
+    truth = {
+        "positive": positives + Case.objects.filter(study=study, truth=True).count(),
+        "negative": negatives + Case.objects.filter(study=study, truth=False).count(),
+    }
+    missing = [kind for kind, count in truth.items() if not count]
+    warnings = [
+        f"the study has no {kind} case yet: it cannot be opened until an import adds one "
+        "(readers' sensitivity and specificity need both)"
+        for kind in missing
+    ]
+    return {"study_truth": truth, "warnings": warnings}
 
 
 def _recheck_duplicates(

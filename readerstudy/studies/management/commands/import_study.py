@@ -170,6 +170,8 @@ class Command(BaseCommand):
         for reason, per_diagnosis in report.get("excluded_counts", {}).items():
             listed = ", ".join(f"{code} {n}" for code, n in per_diagnosis.items())
             self.stdout.write(f"excluded, {reason}: {listed}")
+        for warning in report.get("warnings", []):
+            self.stdout.write(self.style.WARNING(f"warning: {warning}"))
 
 
 class _ProgressBar:
