@@ -71,6 +71,8 @@ def _as_drf(error: DjangoValidationError) -> ValidationError:
     return ValidationError({"detail": error.messages})
 
 
+# A service's refusal (``_as_drf``): {"detail": [messages]}.
+REFUSED = {"$ref": "#/components/schemas/ValidationErrors"}
 # The list of ImportIssue objects that an upload's refusal answers.
 ISSUE_LIST = {"type": "array", "items": {"$ref": "#/components/schemas/ImportIssue"}}
 
@@ -131,7 +133,7 @@ class StudyDetailAPI(CoordinatorAPIView):
         )
 
     @extend_schema(
-        responses={204: None},
+        responses={204: None, 400: REFUSED},
         description="Delete a draft study with its cases, stored images, imports and "
         "enrolments. An open or closed study is refused (400).",
     )
@@ -194,7 +196,7 @@ class ImportUndoAPI(CoordinatorAPIView):
 
     @extend_schema(
         request=None,
-        responses={200: ImportJobSerializer},
+        responses={200: ImportJobSerializer, 400: REFUSED},
         description="Undo a finished import into a draft study: its cases and their stored "
         "images are deleted, all or nothing; the job stays, with status undone.",
     )
@@ -268,6 +270,7 @@ class ReaderProgressAPI(CoordinatorAPIView):
     """Every enrolled reader's progress: answered of total, last answer, finished."""
 
     serializer_class = ReaderProgressSerializer
+    pagination_class = None  # one row per reader: the whole panel at once
 
     @extend_schema(responses=ReaderProgressSerializer(many=True))
     def get(self, request: Request, study_id: int) -> Response:
