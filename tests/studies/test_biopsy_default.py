@@ -32,21 +32,26 @@ def api_default(coordinator) -> bool:
     return response.json()["require_biopsy_proven"]
 
 
+def cli_import(ham_sample, name: str, *flags: str) -> Study:
+    # carcinoma-vs-keratosis: 4 of the sample's benign keratoses are not biopsy-proven.
+    call_command(
+        "import_study",
+        *flags,
+        name=name,
+        task="carcinoma-vs-keratosis",
+        images=str(ham_sample / "images"),
+        manifest=str(ham_sample / "HAM10000_metadata.csv"),
+        no_progress=True,
+    )
+    return Study.objects.get(name=name)
+
+
 def cli_default(ham_sample) -> bool | None:
     """None: refused because rows are not biopsy-proven (so the study required proof)."""
     try:
-        # carcinoma-vs-keratosis: 4 of the sample's benign keratoses are not biopsy-proven.
-        call_command(
-            "import_study",
-            name="From the command line",
-            task="carcinoma-vs-keratosis",
-            images=str(ham_sample / "images"),
-            manifest=str(ham_sample / "HAM10000_metadata.csv"),
-            no_progress=True,
-        )
+        return cli_import(ham_sample, "From the command line").require_biopsy_proven
     except CommandError:
         return None
-    return Study.objects.get(name="From the command line").require_biopsy_proven
 
 
 def test_every_way_in_requires_biopsy_proof_by_default(
@@ -68,15 +73,6 @@ def test_the_setting_changes_the_default_everywhere(
 
 
 def test_import_study_can_say_either_way(coordinator, ham_sample) -> None:
-    call_command(
-        "import_study",
-        "--no-require-biopsy-proven",
-        name="Unproven allowed",
-        task="carcinoma-vs-keratosis",
-        images=str(ham_sample / "images"),
-        manifest=str(ham_sample / "HAM10000_metadata.csv"),
-        no_progress=True,
-    )
-    study = Study.objects.get(name="Unproven allowed")
+    study = cli_import(ham_sample, "Unproven allowed", "--no-require-biopsy-proven")
     assert not study.require_biopsy_proven
     assert study.cases.filter(biopsy_proven=False).count() == 4

@@ -5,16 +5,11 @@ from __future__ import annotations
 import pytest
 
 from readerstudy.studies.models import Case, Study
-from readerstudy.studies.services import (
-    ImportOptions,
-    ImportSource,
-    enrolment_create,
-    study_import,
-    study_status_set,
-)
+from readerstudy.studies.services import enrolment_create, study_status_set
 from tests.factories import CaseFactory
 from tests.studies.conftest import ham_subset, stored_files
 from tests.support.browser import browser_login, in_first_screen
+from tests.support.imports import import_set
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -90,12 +85,7 @@ def test_a_coordinator_undoes_an_import_and_deletes_the_draft(
         "carcinoma-vs-keratosis", name="Draft in Chromium", require_biopsy_proven=False
     )
     images, manifest = ham_subset(ham_sample, tmp_path, count=4)
-    job = study_import(
-        study=study,
-        source=ImportSource(images=images, manifest=manifest),
-        options=ImportOptions(),
-        created_by=coordinator,
-    ).job
+    job = import_set(study, images, manifest).job
     before = stored_files()
 
     browser_login(page, "coordinator")

@@ -10,15 +10,9 @@ from readerstudy.scoring import tasks as scoring_tasks
 from readerstudy.scoring.models import CnnScore
 from readerstudy.scoring.selectors import active_model_for_task
 from readerstudy.studies.models import Case, ImportJob, Study
-from readerstudy.studies.services import (
-    ImportOptions,
-    ImportSource,
-    import_undo,
-    study_delete,
-    study_import,
-    study_status_set,
-)
+from readerstudy.studies.services import import_undo, study_delete, study_status_set
 from tests.studies.conftest import ham_subset, read_csv, stored_files
+from tests.support.imports import import_set
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +22,7 @@ def import_diagnoses(study: Study, ham_sample, tmp_path, *diagnoses: str):
     _, rows = read_csv(ham_sample / "HAM10000_metadata.csv")
     ids = [r["image_id"] for r in rows if r["dx"] in diagnoses]
     images, manifest = ham_subset(ham_sample, tmp_path / "-".join(diagnoses), ids)
-    return study_import(
-        study=study,
-        source=ImportSource(images=images, manifest=manifest),
-        options=ImportOptions(),
-        created_by=study.created_by,
-    )
+    return import_set(study, images, manifest)
 
 
 @pytest.fixture

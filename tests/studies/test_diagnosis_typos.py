@@ -10,8 +10,8 @@ from classifier.taxonomy import load_taxonomy
 from readerstudy.studies.ingest.issues import ImportRejected
 from readerstudy.studies.ingest.manifests import unknown_diagnosis_message
 from readerstudy.studies.models import Case
-from readerstudy.studies.services import ImportOptions, ImportSource, study_import
 from tests.studies.conftest import read_csv, stored_files, write_csv
+from tests.support.imports import import_set
 
 pytestmark = pytest.mark.django_db
 
@@ -37,12 +37,7 @@ def test_an_isic_typo_names_isic_diagnoses_suggests_one_and_checks_images_too(
     files_before = stored_files()
 
     with pytest.raises(ImportRejected) as rejected:
-        study_import(
-            study=study,
-            source=ImportSource(images=images, manifest=manifest),
-            options=ImportOptions(),
-            created_by=study.created_by,
-        )
+        import_set(study, images, manifest)
 
     issues = rejected.value.issues
     typo = next(i for i in issues if i.row == 3)

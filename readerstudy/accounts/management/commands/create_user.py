@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from readerstudy.accounts.cli import set_password_link_arguments
 from readerstudy.accounts.roles import Role
 from readerstudy.accounts.services import password_set_path, user_create
 
@@ -28,16 +29,7 @@ class Command(BaseCommand):
             help="the account's role; repeat for several",
         )
         parser.add_argument("--email", default="", help="the account's e-mail address")
-        parser.add_argument(
-            "--link",
-            action="store_true",
-            help="print a one-time set-password link instead of an initial password",
-        )
-        parser.add_argument(
-            "--base-url",
-            default="",
-            help="prefix for the printed link, e.g. https://readerstudy.example.org",
-        )
+        set_password_link_arguments(parser, who="the new account should")
 
     def handle(self, *args: object, **options: object) -> None:
         username = str(options["username"]).strip()
