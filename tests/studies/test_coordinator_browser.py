@@ -49,6 +49,11 @@ def test_closing_asks_first_can_be_undone_and_a_readers_old_link_says_closed(
 
     browser_login(page, "coordinator")
     page.goto(f"/studies/{study.pk}/")
+    readers = page.get_by_role("table", name="Enrolled readers and their progress")
+    assert "0 of 2" in readers.inner_text() and "never" in readers.inner_text()
+    page.get_by_role("heading", name="To remind: 1 reader not finished").wait_for()
+    reminder = page.locator(".reminder-list").inner_text()
+    assert reminder.startswith("reader_a") and reminder.endswith(": 0 of 2, not started")
     page.get_by_role("button", name="Close the study").click()
     page.get_by_role("heading", name="Close “Closing study”?").wait_for()
     assert page.get_by_text("R01 (reader_a) has answered 0 of 2 cases.").is_visible()
