@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from readerstudy.studies.models import Case, Study
 from readerstudy.studies.services import enrolment_create, study_status_set
 from tests.factories import CaseFactory
-from tests.studies.conftest import ham_subset, stored_files
+from tests.studies.conftest import ham_subset, read_csv, stored_files, write_csv
 from tests.support.browser import browser_login, in_first_screen
 from tests.support.imports import import_set
+from tests.support.worker import purge_queues, running_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -108,3 +112,41 @@ def test_a_coordinator_undoes_an_import_and_deletes_the_draft(
     page.get_by_role("button", name="Delete the study").click()
     page.get_by_text("Study “Draft in Chromium” deleted.").wait_for()
     assert not Study.objects.filter(pk=study.pk).exists()
+
+
+@pytest.mark.worker
+def test_a_diagnosis_typo_and_a_broken_image_are_reported_together_with_a_suggestion(
+    page, coordinator, make_study, isic_demo, tmp_path, worker_log_dir, artifacts
+) -> None:
+    header, rows = read_csv(isic_demo / "metadata.csv")
+    rows = rows[:5]
+    rows[1]["diagnosis"] = "melanom"
+    archive = tmp_path / "isic-set.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for number, row in enumerate(rows):
+            name = f"images/{row['isic_id']}.jpg"
+            if number == 3:
+                bundle.writestr(name, b"not an image at all")
+            else:
+                bundle.write(isic_demo / "images" / f"{row['isic_id']}.jpg", name)
+        manifest = write_csv(
+            tmp_path / "metadata.csv", header, [[r[h] for h in header] for r in rows]
+        )
+        bundle.write(manifest, "metadata.csv")
+    study = make_study(name="Typo study", require_biopsy_proven=False)
+    purge_queues(["default"])
+
+    browser_login(page, "coordinator")
+    page.goto(f"/studies/{study.pk}/")
+    with running_worker(worker_log_dir, queues=["default"]) as worker:
+        page.get_by_label("Zip with images and manifest").set_input_files(str(archive))
+        page.get_by_role("button", name="Upload and import").click()
+        try:
+            page.get_by_role("heading", name="2 problems to fix").wait_for(timeout=120_000)
+        except PlaywrightTimeout:
+            pytest.fail("the import did not finish:\n" + worker.log())
+    problems = page.get_by_role("table", name="Problems that stopped the import").inner_text()
+    assert "unknown diagnosis 'melanom': did you mean melanoma?" in problems
+    assert "unreadable image ISIC_" in problems
+    assert "named by no row" not in page.content()
+    page.screenshot(path=str(artifacts / "studies-import-typo.png"), full_page=True)
