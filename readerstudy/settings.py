@@ -293,6 +293,12 @@ READERSTUDY_INGEST = {
     "WORKERS": env_int("READERSTUDY_INGEST_WORKERS", 2),
 }
 
+# Whether a new study requires biopsy-proven cases unless its creator says otherwise: the same
+# default in the web form, the API and `manage.py import_study`.
+READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT = env_bool(
+    "READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT", True
+)
+
 # --- API --------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

@@ -66,6 +66,15 @@ def _grading_page(request: HttpRequest, serving: services.CaseServing, study: An
     return render(request, "reading/grade.html", context)
 
 
+def _not_gradable(request: HttpRequest, study_id: int) -> HttpResponse:
+    """A reader's old link to a study closed since: the closed page says so (not a 404)."""
+    if selectors.finished_enrolment_get(user=request.user, study_id=study_id) is None:
+        raise Http404("No such study to grade.")
+    if request.method == "POST":
+        messages.error(request, "The study was closed before this answer arrived; it was not kept.")
+    return redirect("reading:finished", study_id=study_id)
+
+
 @never_cache
 @reader_required
 @require_http_methods(["GET", "POST"])
@@ -73,7 +82,7 @@ def grade(request: HttpRequest, study_id: int) -> HttpResponse:
     """The next unanswered case (GET) or the answer to a served case (POST, then redirect)."""
     enrolment = selectors.grading_enrolment_get(user=request.user, study_id=study_id)
     if enrolment is None:
-        raise Http404("No such study to grade.")
+        return _not_gradable(request, study_id)
     if request.method == "POST":
         try:
             outcome = services.decision_submit(
@@ -104,7 +113,9 @@ def grade(request: HttpRequest, study_id: int) -> HttpResponse:
 def grade_back(request: HttpRequest, study_id: int) -> HttpResponse:
     """An answered case shown again so the reader can change the answer (if the study allows)."""
     enrolment = selectors.grading_enrolment_get(user=request.user, study_id=study_id)
-    if enrolment is None or not enrolment.study.allow_answer_changes:
+    if enrolment is None:
+        return _not_gradable(request, study_id)
+    if not enrolment.study.allow_answer_changes:
         raise Http404("No such study to grade.")
     try:
         before = uuid.UUID(request.GET["before"]) if request.GET.get("before") else None

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ from readerstudy.scoring.models import (
     ScoringRun,
 )
 from readerstudy.scoring.selectors import active_model_for_task, cases_needing_score
-from readerstudy.studies.models import Study
+from readerstudy.studies.models import Case, Study
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +293,17 @@ def case_scoring_note_error(*, model_version: ModelVersion, case_id: int, error:
 
 
 def scores_store(scores: Sequence[CnnScore]) -> int:
-    """Write a batch of scores; one already stored (a redelivered task) is skipped."""
-    created = CnnScore.objects.bulk_create(scores, ignore_conflicts=True)
-    return len(created)
+    """Write a batch of scores; one already stored (a redelivered task) is skipped, and so is
+    one whose case was deleted meanwhile (a draft study deleted or an import undone)."""
+    for _ in range(3):
+        existing = set(
+            Case.objects.filter(pk__in=[s.case_id for s in scores]).values_list("pk", flat=True)
+        )
+        scores = [s for s in scores if s.case_id in existing]
+        try:
+            with transaction.atomic():
+                return len(CnnScore.objects.bulk_create(scores, ignore_conflicts=True))
+        except IntegrityError:
+            # A case went between the check and the write (its foreign key is gone): look again.
+            continue
+    raise RuntimeError("cases kept disappearing while their scores were written")

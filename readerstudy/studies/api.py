@@ -33,14 +33,17 @@ from readerstudy.studies.serializers import (
     ImportJobSerializer,
     ImportReportSerializer,
     ImportUploadSerializer,
+    ReaderProgressSerializer,
     StudyCreateSerializer,
     StudySerializer,
     StudyUpdateSerializer,
 )
 from readerstudy.studies.services import (
     import_job_create,
+    import_undo,
     readers_enrol,
     study_create,
+    study_delete,
     study_status_set,
     study_update,
 )
@@ -68,6 +71,8 @@ def _as_drf(error: DjangoValidationError) -> ValidationError:
     return ValidationError({"detail": error.messages})
 
 
+# A service's refusal (``_as_drf``): {"detail": [messages]}.
+REFUSED = {"$ref": "#/components/schemas/ValidationErrors"}
 # The list of ImportIssue objects that an upload's refusal answers.
 ISSUE_LIST = {"type": "array", "items": {"$ref": "#/components/schemas/ImportIssue"}}
 
@@ -127,6 +132,18 @@ class StudyDetailAPI(CoordinatorAPIView):
             StudySerializer(selectors.study_get_for_coordinator(request.user, study.pk)).data
         )
 
+    @extend_schema(
+        responses={204: None, 400: REFUSED},
+        description="Delete a draft study with its cases, stored images, imports and "
+        "enrolments. An open or closed study is refused (400).",
+    )
+    def delete(self, request: Request, study_id: int) -> Response:
+        try:
+            study_delete(study=self.study())
+        except DjangoValidationError as error:
+            raise _as_drf(error) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class ImportListCreateAPI(CoordinatorAPIView, ListAPIView):
     serializer_class = ImportJobSerializer
@@ -172,6 +189,24 @@ class ImportDetailAPI(CoordinatorAPIView):
 
     def get(self, request: Request, study_id: int, job_id: int) -> Response:
         return Response(ImportJobSerializer(selectors.import_job_get(self.study(), job_id)).data)
+
+
+class ImportUndoAPI(CoordinatorAPIView):
+    serializer_class = ImportJobSerializer
+
+    @extend_schema(
+        request=None,
+        responses={200: ImportJobSerializer, 400: REFUSED},
+        description="Undo a finished import into a draft study: its cases and their stored "
+        "images are deleted, all or nothing; the job stays, with status undone.",
+    )
+    def post(self, request: Request, study_id: int, job_id: int) -> Response:
+        job = selectors.import_job_get(self.study(), job_id)
+        try:
+            job = import_undo(job=job)
+        except DjangoValidationError as error:
+            raise _as_drf(error) from None
+        return Response(ImportJobSerializer(job).data)
 
 
 class ImportReportAPI(CoordinatorAPIView):
@@ -229,3 +264,15 @@ class EnrolmentListCreateAPI(CoordinatorAPIView, ListAPIView):
         )
         response["Cache-Control"] = "no-store"
         return response
+
+
+class ReaderProgressAPI(CoordinatorAPIView):
+    """Every enrolled reader's progress: answered of total, last answer, finished."""
+
+    serializer_class = ReaderProgressSerializer
+    pagination_class = None  # one row per reader: the whole panel at once
+
+    @extend_schema(responses=ReaderProgressSerializer(many=True))
+    def get(self, request: Request, study_id: int) -> Response:
+        progress = selectors.reader_progress_of(self.study())
+        return Response(ReaderProgressSerializer(progress, many=True).data)

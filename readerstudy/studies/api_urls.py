@@ -18,11 +18,21 @@ urlpatterns = [
         name="study-import-detail",
     ),
     path(
+        "studies/<int:study_id>/imports/<int:job_id>/undo/",
+        api.ImportUndoAPI.as_view(),
+        name="study-import-undo",
+    ),
+    path(
         "studies/<int:study_id>/imports/<int:job_id>/report/",
         api.ImportReportAPI.as_view(),
         name="study-import-report",
     ),
     path("studies/<int:study_id>/cases/", api.CaseListAPI.as_view(), name="study-case-list"),
+    path(
+        "studies/<int:study_id>/progress/",
+        api.ReaderProgressAPI.as_view(),
+        name="study-reader-progress",
+    ),
     path(
         "studies/<int:study_id>/enrolments/",
         api.EnrolmentListCreateAPI.as_view(),

@@ -12,7 +12,7 @@ from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
 from readerstudy.studies.models import Study
-from readerstudy.studies.services import task_resolve
+from readerstudy.studies.services import require_biopsy_proven_default, task_resolve
 
 CUSTOM_TASK = "custom"
 MAX_TASK_FILE_BYTES = 64 * 1024
@@ -74,6 +74,10 @@ class StudyCreateForm(StudySettingsForm):
 
     class Meta(StudySettingsForm.Meta):
         fields = ["name", "task", "task_file", *StudySettingsForm.Meta.fields[1:]]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["require_biopsy_proven"].initial = require_biopsy_proven_default()
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}

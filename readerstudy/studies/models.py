@@ -188,6 +188,7 @@ class ImportJob(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Imported"
         FAILED = "failed", "Rejected"
+        UNDONE = "undone", "Undone"
 
     class Source(models.TextChoices):
         BROWSER = "browser", "Browser upload"
@@ -230,7 +231,7 @@ class ImportJob(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.UNDONE)
 
     @property
     def percent(self) -> int:

@@ -3,9 +3,12 @@ anything else is "not found", so the existence of other studies is never reveale
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 
 from readerstudy.accounts.roles import Role, has_role
@@ -92,3 +95,39 @@ def import_job_status(job: ImportJob) -> dict[str, object]:
         "cases_created": job.cases_created,
         "error_count": len(job.errors),
     }
+
+
+@dataclass(frozen=True)
+class ReaderProgress:
+    """How far one enrolled reader has come: what the study page and the API show."""
+
+    enrolment: Enrolment
+    answered: int
+    total: int
+    last_activity: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.total > 0 and self.answered >= self.total
+
+
+def reader_progress_of(study: Study) -> list[ReaderProgress]:
+    """Every enrolled reader's cases answered (changes count once) and last answer.
+
+    Reads the readers' decisions through the enrolment's reverse relation, so that the studies
+    package needs nothing of the reading package.
+    """
+    total = Case.objects.filter(study=study).count()
+    enrolments = enrolments_of(study).annotate(
+        answered=Count("decisions__case", distinct=True),
+        last_activity=Max("decisions__submitted_at"),
+    )
+    return [
+        ReaderProgress(enrolment, enrolment.answered, total, enrolment.last_activity)
+        for enrolment in enrolments
+    ]
+
+
+def readers_unfinished(progress: list[ReaderProgress]) -> list[ReaderProgress]:
+    """The people (not simulated readers) still to finish: whom to remind."""
+    return [row for row in progress if not row.finished and not row.enrolment.simulated]

@@ -15,7 +15,7 @@ from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
 from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
-from readerstudy.studies.services import task_resolve
+from readerstudy.studies.services import require_biopsy_proven_default, task_resolve
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -70,7 +70,7 @@ class StudyCreateSerializer(serializers.Serializer):
     allow_answer_changes = serializers.BooleanField(default=False)
     show_clinical_info = serializers.BooleanField(default=False)
     show_feedback = serializers.BooleanField(default=False)
-    require_biopsy_proven = serializers.BooleanField(default=True)
+    require_biopsy_proven = serializers.BooleanField(default=require_biopsy_proven_default)
 
     def validate(self, data: dict) -> dict:
         if bool(data.get("task")) == ("task_mapping" in data):
@@ -205,7 +205,9 @@ class ImportReportSerializer(serializers.ModelSerializer):
     report = serializers.JSONField(
         read_only=True,
         help_text="manifest, format, rows_read, seed, available/drawn/imported per diagnosis, "
-        "imported_truth, excluded_counts, excluded (every row left out, with its reason)",
+        "imported_truth, study_truth (the study's cases after the import), warnings (e.g. no "
+        "negative case yet), excluded_counts, excluded (every row left out, with its reason); "
+        "undone (cases, at) once the import was undone",
     )
 
     class Meta:
@@ -248,6 +250,21 @@ class EnrolmentSerializer(serializers.ModelSerializer):
         model = Enrolment
         fields = ["id", "pseudonym", "reader", "simulated", "enrolled_at"]
         read_only_fields = fields
+
+
+class ReaderProgressSerializer(serializers.Serializer):
+    """One enrolled reader's progress (readerstudy.studies.selectors.ReaderProgress)."""
+
+    pseudonym = serializers.CharField(source="enrolment.pseudonym")
+    reader = serializers.CharField(source="enrolment.reader.username")
+    email = serializers.CharField(source="enrolment.reader.email")
+    simulated = serializers.BooleanField(source="enrolment.simulated")
+    answered = serializers.IntegerField(help_text="Cases answered (a changed answer counts once)")
+    total = serializers.IntegerField(help_text="Cases in the study")
+    finished = serializers.BooleanField()
+    last_activity = serializers.DateTimeField(
+        allow_null=True, help_text="When the reader's last answer arrived"
+    )
 
 
 class EnrolRequestSerializer(serializers.Serializer):

@@ -35,7 +35,8 @@ from readerstudy.studies.ingest.importer import (
     study_import,
 )
 from readerstudy.studies.ingest.issues import ImportIssue, ImportRejected
-from readerstudy.studies.models import Enrolment, ImportJob, Study
+from readerstudy.studies.ingest.storage import stored_images_remove
+from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
 
 __all__ = [
     "EnrolmentOutcome",
@@ -45,9 +46,12 @@ __all__ = [
     "enrolment_create",
     "import_job_create",
     "import_job_run",
+    "import_undo",
     "readers_enrol",
+    "require_biopsy_proven_default",
     "study_build",
     "study_create",
+    "study_delete",
     "study_import",
     "study_status_set",
     "study_update",
@@ -70,9 +74,11 @@ EDITABLE_WHILE_DRAFT = (
 )
 # Later settings that do not change what a reader sees when grading.
 EDITABLE_ALWAYS = ("name", "show_feedback")
+# The steps a study may take: a closed study may be reopened (closing by mistake is undone).
 STATUS_STEPS = {
-    Study.Status.DRAFT: Study.Status.OPEN,
-    Study.Status.OPEN: Study.Status.CLOSED,
+    Study.Status.DRAFT: {Study.Status.OPEN},
+    Study.Status.OPEN: {Study.Status.CLOSED},
+    Study.Status.CLOSED: {Study.Status.OPEN},
 }
 
 
@@ -102,6 +108,11 @@ def task_resolve(*, name: str = "", mapping: dict | None = None, path: Path | No
     return task
 
 
+def require_biopsy_proven_default() -> bool:
+    """Whether a new study requires biopsy proof when its creator does not say."""
+    return bool(settings.READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT)
+
+
 def study_build(
     *,
     name: str,
@@ -113,9 +124,14 @@ def study_build(
     allow_answer_changes: bool = False,
     show_clinical_info: bool = False,
     show_feedback: bool = False,
-    require_biopsy_proven: bool = True,
+    require_biopsy_proven: bool | None = None,
 ) -> Study:
-    """A validated, unsaved study (``study_import`` saves it together with its cases)."""
+    """A validated, unsaved study (``study_import`` saves it together with its cases).
+
+    ``require_biopsy_proven=None`` takes READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT.
+    """
+    if require_biopsy_proven is None:
+        require_biopsy_proven = require_biopsy_proven_default()
     study = Study(
         name=name.strip(),
         task=task.name,
@@ -175,15 +191,15 @@ def study_update(*, study: Study, **changes: object) -> Study:
 
 @transaction.atomic
 def study_status_set(*, study: Study, status: str) -> Study:
-    """Move a study one step on: draft -> open -> closed.
+    """Move a study one step: draft -> open -> closed, or reopen a closed study.
 
     Opening needs positive and negative cases and no import still running; readers may be
-    enrolled later.
+    enrolled later. Reopening lets readers go on where they stopped.
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if status == study.status:
         return study
-    if STATUS_STEPS.get(study.status) != status:
+    if status not in STATUS_STEPS.get(study.status, set()):
         raise ValidationError(f"a {study.status} study cannot become {status}")
     if status == Study.Status.OPEN:
         if not study.cases.exists():
@@ -194,13 +210,72 @@ def study_status_set(*, study: Study, status: str) -> Study:
             raise ValidationError(
                 f"the study has no {missing} case: readers' sensitivity and specificity need both"
             )
-        if study.import_jobs.filter(
-            status__in=[ImportJob.Status.PENDING, ImportJob.Status.RUNNING]
-        ).exists():
+        if _import_running(study):
             raise ValidationError("wait for the running import to finish")
     study.status = status
     study.save(update_fields=["status", "updated_at"])
     return study
+
+
+def _import_running(study: Study) -> bool:
+    return study.import_jobs.filter(
+        status__in=[ImportJob.Status.PENDING, ImportJob.Status.RUNNING]
+    ).exists()
+
+
+def _stored_files_delete_on_commit(cases: Iterable[Case], tokens: Iterable[str]) -> None:
+    """Remove the cases' image files and their imports' storage folders once the rows are gone.
+
+    After the commit: a rolled-back deletion keeps every file its rows name.
+    """
+    names = sorted(
+        {str(f) for case in cases for f in (case.image, case.display_image, case.thumbnail) if f}
+    )
+    folders = [f"cases/{token}" for token in tokens]
+    transaction.on_commit(lambda: stored_images_remove(names, folders))
+
+
+@transaction.atomic
+def study_delete(*, study: Study) -> None:
+    """Delete a draft study with its cases, imports and enrolments, and its stored images.
+
+    Only a draft: an open or closed study holds readers' answers. Refused while an import
+    is running (it would write into the deleted study).
+    """
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError(f"only a draft study can be deleted; this one is {study.status}")
+    if _import_running(study):
+        raise ValidationError("wait for the running import to finish")
+    cases = list(Case.objects.filter(study=study).only("image", "display_image", "thumbnail"))
+    tokens = list(study.import_jobs.values_list("token", flat=True))
+    study.delete()
+    _stored_files_delete_on_commit(cases, tokens)
+
+
+@transaction.atomic
+def import_undo(*, job: ImportJob) -> ImportJob:
+    """Take back a finished import into a draft study: its cases and their images go.
+
+    All or nothing: the cases are deleted in one transaction and their files only after it
+    commits. The job stays, marked undone, as a record of what was imported and taken back.
+    """
+    study = Study.objects.select_for_update().get(pk=job.study_id)
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError(
+            f"only an import into a draft study can be undone; this study is {study.status}"
+        )
+    if job.status != ImportJob.Status.SUCCEEDED:
+        raise ValidationError(f"only a finished import can be undone; this one is {job.status}")
+    cases = list(Case.objects.filter(import_job=job).only("image", "display_image", "thumbnail"))
+    Case.objects.filter(import_job=job).delete()
+    job.status = ImportJob.Status.UNDONE
+    job.phase = "undone"
+    job.report = {**job.report, "undone": {"cases": len(cases), "at": timezone.now().isoformat()}}
+    job.save(update_fields=["status", "phase", "report"])
+    _stored_files_delete_on_commit(cases, [job.token])
+    return job
 
 
 # --- Imports from the browser and the API -------------------------------------------------

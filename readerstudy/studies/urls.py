@@ -11,8 +11,10 @@ urlpatterns = [
     path("<int:study_id>/", views.study_detail, name="detail"),
     path("<int:study_id>/settings/", views.study_settings, name="settings"),
     path("<int:study_id>/status/", views.study_status, name="status"),
+    path("<int:study_id>/delete/", views.study_delete_view, name="delete"),
     path("<int:study_id>/imports/", views.import_create, name="import_create"),
     path("<int:study_id>/imports/<int:job_id>/", views.import_detail, name="import_detail"),
+    path("<int:study_id>/imports/<int:job_id>/undo/", views.import_undo_view, name="import_undo"),
     path(
         "<int:study_id>/imports/<int:job_id>/status.json",
         views.import_status,

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -34,8 +35,10 @@ from readerstudy.studies.media import case_image_response, image_view
 from readerstudy.studies.models import ImportJob, Study
 from readerstudy.studies.services import (
     import_job_create,
+    import_undo,
     readers_enrol,
     study_create,
+    study_delete,
     study_status_set,
     study_update,
 )
@@ -90,10 +93,37 @@ def study_create_view(request: HttpRequest) -> HttpResponse:
     return render(request, "studies/study_create.html", {"form": form})
 
 
+# What a refused form on the study page did not do, said at the top of the page (the forms
+# themselves lie far below it).
+REFUSALS = {
+    "upload_form": "The upload was refused",
+    "settings_form": "The settings were not saved",
+    "enrol_form": "No reader was enrolled",
+}
+
+
+def _refusal_banner(forms: dict[str, object]) -> dict[str, object] | None:
+    """The title and messages of the one refused form, for the banner above the page."""
+    for key, title in REFUSALS.items():
+        form = forms.get(key)
+        if form is None or not form.errors:  # type: ignore[attr-defined]
+            continue
+        messages_ = list(form.non_field_errors())  # type: ignore[attr-defined]
+        for name, errors in form.errors.items():  # type: ignore[attr-defined]
+            if name != "__all__":
+                label = form.fields[name].label  # type: ignore[attr-defined]
+                messages_ += [f"{label}: {error}" for error in errors]
+        return {"title": title, "messages": messages_, "anchor": key}
+    return None
+
+
 def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict[str, object]:
     cases = Paginator(selectors.cases_of(study), CASES_PER_PAGE).get_page(request.GET.get("page"))
     jobs = list(selectors.import_jobs_of(study)[:20])
+    refusal = _refusal_banner(extra)
+    progress = selectors.reader_progress_of(study)
     return {
+        "refusal": refusal,
         "study": study,
         "task": study.task_definition,
         "counts": selectors.study_counts(study),
@@ -101,13 +131,14 @@ def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict
         "jobs": jobs,
         "running_job": next((j for j in jobs if not j.finished), None),
         "cases": cases,
-        "enrolments": selectors.enrolments_of(study),
+        "reader_progress": progress,
+        "readers_unfinished": selectors.readers_unfinished(progress),
         "settings_form": extra.pop("settings_form", None)
         or StudySettingsForm(instance=study, locked=study.status != Study.Status.DRAFT),
         "upload_form": extra.pop("upload_form", None) or ImportUploadForm(),
         "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
         "generic_columns": GENERIC_COLUMNS,
-        "next_status": {"draft": "open", "open": "closed"}.get(study.status),
+        "next_status": {"draft": "open", "open": "closed", "closed": "open"}.get(study.status),
         "scoring": study_scoring_progress(study),
         **extra,
     }
@@ -142,13 +173,94 @@ def study_settings(request: HttpRequest, study_id: int) -> HttpResponse:
 @coordinator_required
 @require_POST
 def study_status(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Open, close or reopen; closing is asked once more on a page of its own."""
     study = selectors.study_get_for_coordinator(request.user, study_id)
+    if request.POST.get("status") == Study.Status.CLOSED and not request.POST.get("confirmed"):
+        unfinished = [
+            f"{row.enrolment.pseudonym} ({row.enrolment.reader.get_username()}) has answered "
+            f"{row.answered} of {row.total} cases."
+            for row in selectors.reader_progress_of(study)
+            if not row.finished
+        ]
+        return _confirm(
+            request,
+            study,
+            heading=f"Close “{study.name}”?",
+            lead="Readers can no longer grade once it is closed; their answers are kept, and "
+            "you can reopen the study later.",
+            items=unfinished,
+            action=reverse("studies:status", args=[study.pk]),
+            fields={"status": Study.Status.CLOSED},
+            button="Close the study",
+            cancel="Cancel, keep it open",
+        )
     try:
         study = study_status_set(study=study, status=request.POST.get("status", ""))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, f"The study is now {study.get_status_display().lower()}.")
+    return redirect("studies:detail", study_id=study.pk)
+
+
+def _confirm(request: HttpRequest, study: Study, **confirm: object) -> HttpResponse:
+    """Ask once more before something that readers or the study's data would miss."""
+    return render(request, "studies/confirm.html", {"study": study, "confirm": confirm})
+
+
+@coordinator_required
+@require_POST
+def study_delete_view(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Delete a draft study, after asking."""
+    study = selectors.study_get_for_coordinator(request.user, study_id)
+    if not request.POST.get("confirmed"):
+        return _confirm(
+            request,
+            study,
+            heading=f"Delete “{study.name}”?",
+            lead="The study, its cases, their stored images, its imports and its enrolments "
+            "are deleted for good.",
+            items=[],
+            action=reverse("studies:delete", args=[study.pk]),
+            fields={},
+            button="Delete the study",
+            cancel="Cancel, keep it",
+        )
+    try:
+        study_delete(study=study)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("studies:detail", study_id=study.pk)
+    messages.success(request, f"Study “{study.name}” deleted.")
+    return redirect("studies:list")
+
+
+@coordinator_required
+@require_POST
+def import_undo_view(request: HttpRequest, study_id: int, job_id: int) -> HttpResponse:
+    """Take back a draft study's import, after asking."""
+    study = selectors.study_get_for_coordinator(request.user, study_id)
+    job = selectors.import_job_get(study, job_id)
+    if not request.POST.get("confirmed"):
+        return _confirm(
+            request,
+            study,
+            heading=f"Undo import {job.pk}?",
+            lead=f"Its {job.cases_created} cases and their stored images are deleted; the "
+            "import stays listed as undone.",
+            items=[],
+            action=reverse("studies:import_undo", args=[study.pk, job.pk]),
+            fields={},
+            button="Undo the import",
+            cancel="Cancel, keep the cases",
+        )
+    try:
+        job = import_undo(job=job)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        removed = job.report["undone"]["cases"]
+        messages.success(request, f"Import {job.pk} undone: {removed} cases removed.")
     return redirect("studies:detail", study_id=study.pk)
 
 

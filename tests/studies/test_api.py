@@ -34,7 +34,10 @@ def routes(study_id: int, job_id: int) -> list[tuple[str, str]]:
         ("post", f"{base}/imports/"),
         ("get", f"{base}/imports/{job_id}/"),
         ("get", f"{base}/imports/{job_id}/report/"),
+        ("post", f"{base}/imports/{job_id}/undo/"),
+        ("delete", f"{base}/"),
         ("get", f"{base}/cases/"),
+        ("get", f"{base}/progress/"),
         ("get", f"{base}/enrolments/"),
         ("post", f"{base}/enrolments/"),
     ]

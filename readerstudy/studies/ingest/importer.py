@@ -163,15 +163,11 @@ def study_import(
             selection=prepared.selection if prepared else None,
             folder=prepared.folder if prepared else None,
         )
-        if issues:
-            if prepared is not None and prepared.files:
-                issues.add(
-                    ImportIssue(
-                        message="the images were not opened yet: fix the errors above first"
-                    )
-                )
+        if prepared is None:
             issues.raise_if_any(report=report)
         assert prepared is not None
+        # The images are checked even when the manifest has errors, so that one round lists
+        # every problem (nothing is stored then).
         encoded = _encode_all(
             study, prepared, image_limits, config, issues, stored, storage_folder, report_progress
         )
@@ -353,9 +349,9 @@ def _encode_all(
 ) -> dict[int, tuple[EncodedImage, str, str, str]]:
     """Decode, check and store every selected image; returns row -> (image, stored names).
 
-    The worker threads store files as long as no error has been found; after the first
-    error the rest are still checked (to report them all) but nothing more is written, and
-    what was written is removed.
+    The worker threads store files as long as no error has been found (in the manifest or an
+    image); after the first error the rest are still checked (to report them all) but
+    nothing more is written, and what was written is removed.
     """
     manifest = prepared.manifest
     column = manifest.columns.image
@@ -366,7 +362,8 @@ def _encode_all(
     seen: dict[str, int] = {}
     encoded: dict[int, tuple[EncodedImage, str, str, str]] = {}
     keep_writing = threading.Event()
-    keep_writing.set()
+    if not issues:
+        keep_writing.set()
 
     def store(image: EncodedImage) -> tuple[str, str, str] | None:
         if not keep_writing.is_set():
@@ -452,6 +449,7 @@ def _save(
                     "imported_total": len(rows),
                     "imported_truth": {"positive": positives, "negative": len(rows) - positives},
                     "positions": [start, start + len(rows) - 1] if rows else [],
+                    **_study_truth_after(locked, positives, len(rows) - positives),
                 }
             )
             job.study = locked
@@ -485,6 +483,22 @@ def _save(
             [ImportIssue(message=f"another import changed the study at the same time: {error}")]
         ) from None
     return ImportResult(study=locked, job=job, cases=cases, report=report)
+
+
+def _study_truth_after(study: Study, positives: int, negatives: int) -> dict[str, object]:
+    """The study's positive and negative cases once this import is in, and a warning when one
+    kind is missing: the study cannot open without both (say so now, not only at opening)."""
+    truth = {
+        "positive": positives + Case.objects.filter(study=study, truth=True).count(),
+        "negative": negatives + Case.objects.filter(study=study, truth=False).count(),
+    }
+    missing = [kind for kind, count in truth.items() if not count]
+    warnings = [
+        f"the study has no {kind} case yet: it cannot be opened until an import adds one "
+        "(readers' sensitivity and specificity need both)"
+        for kind in missing
+    ]
+    return {"study_truth": truth, "warnings": warnings}
 
 
 def _recheck_duplicates(

@@ -17,6 +17,7 @@ refused: a spreadsheet opening an export would run it as a formula.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import math
 from dataclasses import dataclass, field
@@ -129,6 +130,8 @@ class Manifest:
     columns: Columns
     rows: list[ManifestRow] = field(default_factory=list)
     rows_read: int = 0
+    # Images named by rows refused for an error: named all the same (not "named by no row").
+    rejected_image_refs: list[str] = field(default_factory=list)
 
 
 def detect_format(header: list[str]) -> str | None:
@@ -228,9 +231,11 @@ def manifest_parse(
                 )
                 continue
             cells = {h: values[i].strip() for h, i in index.items()}
-            parsed = _parse_row(cells, row_number, columns, taxonomy, name, issues)
+            parsed = _parse_row(cells, row_number, columns, taxonomy, name, issues, manifest_format)
             if parsed is not None:
                 manifest.rows.append(parsed)
+            elif cells.get(columns.image):
+                manifest.rejected_image_refs.append(cells[columns.image])
     except csv.Error as error:
         issues.add(ImportIssue(file=name, row=reader.line_num, message=f"unreadable CSV: {error}"))
     return manifest
@@ -277,6 +282,7 @@ def _parse_row(
     taxonomy: Taxonomy,
     name: str,
     issues: IssueCollector,
+    manifest_format: str,
 ) -> ManifestRow | None:
     problems: list[ImportIssue] = []
 
@@ -313,8 +319,7 @@ def _parse_row(
         try:
             diagnosis = taxonomy.normalise(label)
         except TaxonomyError:
-            known = ", ".join(sorted(taxonomy.diagnoses))
-            problem(columns.diagnosis, f"unknown diagnosis {label!r} (known codes: {known})")
+            problem(columns.diagnosis, unknown_diagnosis_message(label, taxonomy, manifest_format))
 
     confirmation = cells.get(columns.confirmation, "") if columns.confirmation else ""
     proven = confirmation.lower() in PROVEN_CONFIRMATIONS
@@ -405,3 +410,37 @@ def _safe_reference(reference: str) -> bool:
     if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":"):
         return False
     return ".." not in normalised.split("/") and "\x00" not in normalised
+
+
+FORMAT_LABELS = {"ham10000": "HAM10000", "isic": "ISIC Archive", "generic": "generic"}
+
+
+def unknown_diagnosis_message(label: str, taxonomy: Taxonomy, manifest_format: str) -> str:
+    """Name the diagnoses as the manifest's format writes them, and suggest the closest.
+
+    HAM10000 manifests use codes (mel, nv), ISIC Archive manifests names (melanoma, nevus);
+    a generic manifest may use either.
+    """
+    key = label.strip().lower()
+    codes = sorted(taxonomy.diagnoses)
+    names = {alias: d.code for d in taxonomy.diagnoses.values() for alias in d.aliases}
+    main_names = [d.aliases[0] for d in taxonomy.diagnoses.values() if d.aliases]
+    if manifest_format == "ham10000":
+        vocabulary, listed = codes, f"codes {', '.join(codes)}"
+    elif manifest_format == "isic":
+        vocabulary, listed = sorted(names), f"names such as {', '.join(main_names)}"
+    else:
+        vocabulary = codes + sorted(names)
+        listed = f"codes {', '.join(codes)} or names such as {', '.join(main_names)}"
+    message = f"unknown diagnosis {label!r}"
+    close = difflib.get_close_matches(key, vocabulary, n=1, cutoff=0.6)
+    if not close and manifest_format == "ham10000":
+        # A name typed into a code column: suggest the code of the closest name.
+        near = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.6)
+        close = [names[near[0]]] if near else []
+    if close:
+        message += f": did you mean {close[0]}?"
+    return (
+        f"{message} (the {FORMAT_LABELS.get(manifest_format, manifest_format)} format's "
+        f"diagnoses are {listed})"
+    )

@@ -33,8 +33,8 @@ def import_report(
     for entry in selection.excluded:
         excluded_counts.setdefault(str(entry["category"]), Counter())[str(entry["diagnosis"])] += 1
     referenced = set()
-    for row in manifest.rows:
-        relative, _ = folder.resolve(row.image_ref)
+    for image_ref in [*(row.image_ref for row in manifest.rows), *manifest.rejected_image_refs]:
+        relative, _ = folder.resolve(image_ref)
         if relative:
             referenced.add(relative)
     unreferenced = sorted(set(folder.by_path) - referenced)

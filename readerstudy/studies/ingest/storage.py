@@ -35,13 +35,19 @@ def images_store(image: EncodedImage, folder: str, stored: list[str]) -> tuple[s
 
 
 def stored_files_delete(stored: list[str], folder: str) -> None:
-    for name in stored:
+    stored_images_remove(stored, [folder])
+    stored.clear()
+
+
+def stored_images_remove(names: list[str], folders: list[str]) -> None:
+    """Delete stored images by name, then the import folders that held them."""
+    for name in names:
         try:
             default_storage.delete(name)
         except OSError:
-            logger.warning("could not delete %s after a failed import", name)
-    stored.clear()
-    storage_folder_remove(folder)
+            logger.warning("could not delete the stored image %s", name)
+    for folder in folders:
+        storage_folder_remove(folder)
 
 
 def storage_folder_remove(folder: str) -> None:

@@ -1,8 +1,10 @@
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from readerstudy.core.services import worker_ping
 from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.selectors import active_model_for_task, study_scoring_progress
 from readerstudy.scoring.services import study_scoring_enqueue
@@ -18,6 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="show progress until done")
         parser.add_argument(
             "--timeout", type=float, default=3600, help="with --wait: give up after this many s"
+        )
+        parser.add_argument(
+            "--ping-timeout",
+            type=float,
+            default=15,
+            help="with --wait: seconds a worker on the scoring queue has to answer first",
         )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -41,6 +49,15 @@ class Command(BaseCommand):
         )
         if not options["wait"]:
             return
+        # Waiting makes sense only if a worker is there to score: say so now, not in an hour.
+        queue = settings.READERSTUDY_SCORING_QUEUE
+        ping_timeout = float(options["ping_timeout"])  # type: ignore[arg-type]
+        if worker_ping(queue=queue, timeout=ping_timeout) is None:
+            raise CommandError(
+                f"no worker answered on the scoring queue {queue!r} within {ping_timeout:g} s; "
+                "the cases stay queued and are scored once one runs: "
+                f"celery -A readerstudy.celery worker --queues {queue}"
+            )
         progress = study_scoring_progress(study, model_version)
         deadline = time.monotonic() + float(options["timeout"])  # type: ignore[arg-type]
         with tqdm(total=progress.total, unit="case", desc="scoring") as bar:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from readerstudy.accounts.cli import set_password_link_arguments
 from readerstudy.studies.models import Study
 from readerstudy.studies.services import readers_enrol
 
@@ -22,16 +23,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--create", action="store_true", help="create accounts that do not exist"
         )
-        parser.add_argument(
-            "--link",
-            action="store_true",
-            help="new accounts get a one-time set-password link instead of a password",
-        )
-        parser.add_argument(
-            "--base-url",
-            default="",
-            help="prefix for printed links, e.g. https://readerstudy.example.org",
-        )
+        set_password_link_arguments(parser, who="new accounts")
 
     def handle(self, *args: object, **options: object) -> None:
         study = Study.objects.filter(pk=options["study"]).first()

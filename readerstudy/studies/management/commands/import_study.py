@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from django.contrib.auth.models import User
@@ -53,6 +54,13 @@ class Command(BaseCommand):
             help="import only biopsy-proven rows (the others are listed as excluded) and "
             "make the study require biopsy proof",
         )
+        parser.add_argument(
+            "--require-biopsy-proven",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="whether every case must be biopsy-proven (default: "
+            "READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT, true unless set)",
+        )
         parser.add_argument("--sample", help="cases per diagnosis, e.g. mel=30,nv=70")
         parser.add_argument("--seed", type=int, help="seed of the sample/limit draw")
         parser.add_argument("--limit", type=int, help="at most this many cases (seeded draw)")
@@ -86,7 +94,9 @@ class Command(BaseCommand):
                 task=task,
                 modality=str(options["modality"]),
                 created_by=coordinator,
-                require_biopsy_proven=bool(options["biopsy_proven_only"]),
+                require_biopsy_proven=True
+                if options["biopsy_proven_only"]
+                else options["require_biopsy_proven"],  # type: ignore[arg-type]
             )
         except (ValidationError, ValueError) as error:
             messages = error.messages if isinstance(error, ValidationError) else [str(error)]
@@ -160,6 +170,8 @@ class Command(BaseCommand):
         for reason, per_diagnosis in report.get("excluded_counts", {}).items():
             listed = ", ".join(f"{code} {n}" for code, n in per_diagnosis.items())
             self.stdout.write(f"excluded, {reason}: {listed}")
+        for warning in report.get("warnings", []):
+            self.stdout.write(self.style.WARNING(f"warning: {warning}"))
 
 
 class _ProgressBar:
