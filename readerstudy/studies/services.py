@@ -26,6 +26,11 @@ from classifier.taxonomy import Task, TaxonomyError, load_taxonomy
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.accounts.services import password_set_path, user_create
 from readerstudy.celery import enqueue_on_commit
+from readerstudy.studies.confounds import (
+    confound_warnings_acknowledge,
+    confound_warnings_unacknowledged,
+    study_confound_audit,
+)
 from readerstudy.studies.ingest.archives import archive_check
 from readerstudy.studies.ingest.importer import (
     ImportOptions,
@@ -174,11 +179,12 @@ def study_update(*, study: Study, **changes: object) -> Study:
 
 
 @transaction.atomic
-def study_status_set(*, study: Study, status: str) -> Study:
+def study_status_set(*, study: Study, status: str, acknowledged_by: User | None = None) -> Study:
     """Move a study one step on: draft -> open -> closed.
 
-    Opening needs positive and negative cases and no import still running; readers may be
-    enrolled later.
+    Opening needs positive and negative cases, no import still running, and every warning of
+    the confound audit acknowledged: ``acknowledged_by`` records that this coordinator
+    acknowledges the current warnings. Readers may be enrolled later.
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if status == study.status:
@@ -198,9 +204,23 @@ def study_status_set(*, study: Study, status: str) -> Study:
             status__in=[ImportJob.Status.PENDING, ImportJob.Status.RUNNING]
         ).exists():
             raise ValidationError("wait for the running import to finish")
+        _confounds_check(study, acknowledged_by)
     study.status = status
     study.save(update_fields=["status", "updated_at"])
     return study
+
+
+def _confounds_check(study: Study, acknowledged_by: User | None) -> None:
+    audit = study_confound_audit(study)
+    if acknowledged_by is not None:
+        confound_warnings_acknowledge(study=study, user=acknowledged_by, audit=audit)
+    unacknowledged = confound_warnings_unacknowledged(study, audit)
+    if unacknowledged:
+        raise ValidationError(
+            "the confound audit warns that something other than the lesion predicts the "
+            f"truth ({'; '.join(unacknowledged)}): review it and acknowledge the warnings "
+            "to open the study"
+        )
 
 
 # --- Imports from the browser and the API -------------------------------------------------

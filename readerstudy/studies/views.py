@@ -22,6 +22,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.scoring.selectors import study_scoring_progress
 from readerstudy.studies import selectors
+from readerstudy.studies.confounds import (
+    confound_acknowledgement_latest,
+    confound_warnings_unacknowledged,
+    study_confound_audit,
+)
 from readerstudy.studies.forms import (
     EnrolForm,
     ImportUploadForm,
@@ -91,6 +96,7 @@ def study_create_view(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict[str, object]:
+    audit = study_confound_audit(study)
     cases = Paginator(selectors.cases_of(study), CASES_PER_PAGE).get_page(request.GET.get("page"))
     jobs = list(selectors.import_jobs_of(study)[:20])
     return {
@@ -109,6 +115,9 @@ def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict
         "generic_columns": GENERIC_COLUMNS,
         "next_status": {"draft": "open", "open": "closed"}.get(study.status),
         "scoring": study_scoring_progress(study),
+        "confounds": audit.as_dict(),
+        "confound_unacknowledged": confound_warnings_unacknowledged(study, audit),
+        "confound_ack": confound_acknowledgement_latest(study),
         **extra,
     }
 
@@ -144,7 +153,11 @@ def study_settings(request: HttpRequest, study_id: int) -> HttpResponse:
 def study_status(request: HttpRequest, study_id: int) -> HttpResponse:
     study = selectors.study_get_for_coordinator(request.user, study_id)
     try:
-        study = study_status_set(study=study, status=request.POST.get("status", ""))
+        study = study_status_set(
+            study=study,
+            status=request.POST.get("status", ""),
+            acknowledged_by=request.user if request.POST.get("acknowledge_confounds") else None,
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

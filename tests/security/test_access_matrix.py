@@ -135,6 +135,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "api:study-import-detail": api(GET=S_COORDINATOR),
     "api:study-import-report": api(GET=S_COORDINATOR),
     "api:study-case-list": api(GET=S_COORDINATOR),
+    "api:study-confound-audit": api(GET=S_COORDINATOR),
     "api:study-enrolment-list": api(GET=S_COORDINATOR, POST=S_COORDINATOR),
     "api:reading-studies": api(GET=READERS),
     "api:reading-next": api(GET=S_READER),

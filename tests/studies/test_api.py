@@ -34,6 +34,7 @@ def routes(study_id: int, job_id: int) -> list[tuple[str, str]]:
         ("post", f"{base}/imports/"),
         ("get", f"{base}/imports/{job_id}/"),
         ("get", f"{base}/imports/{job_id}/report/"),
+        ("get", f"{base}/confound-audit/"),
         ("get", f"{base}/cases/"),
         ("get", f"{base}/enrolments/"),
         ("post", f"{base}/enrolments/"),
