@@ -119,6 +119,9 @@ class ConfoundPropertySerializer(serializers.Serializer):
     n_cases = serializers.IntegerField()
     n_missing = serializers.IntegerField(help_text="Cases without the property recorded")
     higher_in = serializers.CharField()
+    p_value = serializers.FloatField(
+        allow_null=True, help_text="Two-sided Mann-Whitney test against 'says nothing'"
+    )
     warning = serializers.BooleanField()
 
 
@@ -144,7 +147,7 @@ class ConfoundAcknowledgementSerializer(serializers.Serializer):
 
 
 class ConfoundAuditSerializer(serializers.Serializer):
-    threshold = serializers.FloatField(help_text="An AUC at or above this (CI above 0.5) warns")
+    threshold = serializers.FloatField(help_text="An AUC at or above this (with p < 0.05) warns")
     level = serializers.FloatField(help_text="Confidence level of the intervals")
     properties = ConfoundPropertySerializer(many=True)
     cnn_by_source = ConfoundSourceSerializer(many=True)

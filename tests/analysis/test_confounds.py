@@ -52,11 +52,15 @@ def test_a_property_that_is_the_same_for_every_case_says_nothing() -> None:
     assert audit.auc == 0.5 and not audit.warning
 
 
-def test_a_strong_cue_on_too_few_cases_to_exclude_chance_does_not_warn() -> None:
-    audit = categorical_property_audit("f", "F", [True, False, True, False], ["a", "b", "a", "a"])
-    assert audit.auc is not None and audit.auc >= WARNING_AUC
-    assert audit.ci is not None and audit.ci[0] <= 0.5
+def test_a_perfect_cue_on_too_few_cases_to_exclude_chance_does_not_warn() -> None:
+    # 2 melanomas and 3 nevi separate by chance one time in ten (exact Mann-Whitney p = 0.2),
+    # where DeLong's interval would collapse to [1, 1].
+    audit = numeric_property_audit("g", "G", [True, True, False, False, False], [9, 8, 3, 2, 1])
+    assert audit.auc == 1.0 and audit.ci == (1.0, 1.0)
+    assert audit.p_value == pytest.approx(0.2)
     assert not audit.warning
+    larger = numeric_property_audit("g", "G", [True] * 6 + [False] * 6, list(range(12, 0, -1)))
+    assert larger.p_value is not None and larger.p_value < 0.05 and larger.warning
 
 
 def test_cases_without_the_property_recorded_are_counted_and_left_out() -> None:
