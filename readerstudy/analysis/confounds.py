@@ -29,6 +29,7 @@ Pure functions over arrays; no ORM (``readerstudy.studies.confounds`` gathers th
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -146,24 +147,22 @@ def _p_value(truth: np.ndarray, scores: np.ndarray) -> float:
     return float(stats.mannwhitneyu(scores[truth], scores[~truth], alternative="two-sided").pvalue)
 
 
-def _warns(auc: float, p_value: float) -> bool:
-    return auc >= WARNING_AUC and p_value < ALPHA
-
-
 def _both_classes(truth: np.ndarray) -> bool:
     return bool(truth.any()) and not bool(truth.all())
 
 
-def numeric_property_audit(
-    key: str, label: str, truth: Sequence[bool], values: Sequence[float | None]
-) -> PropertyAudit:
-    """The AUC (DeLong 1988 CI) of a numeric property alone; None values are not recorded."""
+def _recorded(truth: Sequence[bool], values: Sequence[object]) -> tuple[list[int], np.ndarray]:
+    """Indices of the cases with the property recorded (not None), and their truth."""
     recorded = [i for i, v in enumerate(values) if v is not None]
-    labels = np.asarray([truth[i] for i in recorded], dtype=bool)
-    missing = len(values) - len(recorded)
+    return recorded, np.asarray([truth[i] for i in recorded], dtype=bool)
+
+
+def _scored(
+    key: str, label: str, labels: np.ndarray, scores: np.ndarray, missing: int
+) -> PropertyAudit:
+    """The audit of ``scores`` for ``labels``: oriented AUC, DeLong CI, Mann-Whitney p."""
     if not _both_classes(labels):
-        return PropertyAudit(key, label, None, None, len(recorded), missing)
-    scores = np.asarray([values[i] for i in recorded], dtype=np.float64)
+        return PropertyAudit(key, label, None, None, len(labels), missing)
     auc, ci, higher = _oriented(labels, scores)
     p_value = _p_value(labels, scores)
     return PropertyAudit(
@@ -171,12 +170,21 @@ def numeric_property_audit(
         label,
         auc,
         ci,
-        len(recorded),
+        len(labels),
         missing,
         higher_in="positives" if higher else "negatives",
         p_value=p_value,
-        warning=_warns(auc, p_value),
+        warning=auc >= WARNING_AUC and p_value < ALPHA,
     )
+
+
+def numeric_property_audit(
+    key: str, label: str, truth: Sequence[bool], values: Sequence[float | None]
+) -> PropertyAudit:
+    """The AUC (DeLong 1988 CI) of a numeric property alone; None values are not recorded."""
+    recorded, labels = _recorded(truth, values)
+    scores = np.asarray([values[i] for i in recorded], dtype=np.float64)
+    return _scored(key, label, labels, scores, len(values) - len(recorded))
 
 
 def categorical_property_audit(
@@ -185,29 +193,15 @@ def categorical_property_audit(
     """The AUC (DeLong 1988 CI) of scoring each case by its category's share of positives.
 
     The ordering is learnt on the same cases, so with many small categories the AUC is
-    optimistic; for two categories it is exact."""
-    recorded = [i for i, c in enumerate(categories) if c is not None]
-    labels = np.asarray([truth[i] for i in recorded], dtype=bool)
-    missing = len(categories) - len(recorded)
-    if not _both_classes(labels):
-        return PropertyAudit(key, label, None, None, len(recorded), missing)
+    optimistic; for two categories it is exact. ``higher_in`` names the category with the
+    largest share of positives."""
+    recorded, labels = _recorded(truth, categories)
     names = [str(categories[i]) for i in recorded]
     share = {name: float(labels[[n == name for n in names]].mean()) for name in sorted(set(names))}
     scores = np.asarray([share[n] for n in names], dtype=np.float64)
-    auc, ci, _ = _oriented(labels, scores)
-    p_value = _p_value(labels, scores)
+    audit = _scored(key, label, labels, scores, len(categories) - len(recorded))
     most_positive = max(share, key=lambda name: share[name]) if len(share) > 1 else ""
-    return PropertyAudit(
-        key,
-        label,
-        auc,
-        ci,
-        len(recorded),
-        missing,
-        higher_in=most_positive,
-        p_value=p_value,
-        warning=_warns(auc, p_value),
-    )
+    return dataclasses.replace(audit, higher_in=most_positive if audit.auc is not None else "")
 
 
 def cnn_by_source_audit(

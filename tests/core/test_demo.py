@@ -75,6 +75,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_serving(demo: subprocess.Popen, log_path: Path) -> None:
+    """Until the demo says it is running; fails with its log if it exits or takes 10 min."""
+    deadline = time.monotonic() + 600
+    while "readerstudy is running at" not in log_path.read_text(errors="replace"):
+        assert demo.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.5)
+
+
 def port_answers(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
@@ -152,11 +161,7 @@ def test_the_demo_logs_plain_lines_and_stops_its_worker_and_web_server_whatever_
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 600
-        while "readerstudy is running at" not in log_path.read_text(errors="replace"):
-            assert demo.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.5)
+        wait_until_serving(demo, log_path)
         started = children_of(demo.pid)
         assert len(started) == 2, "the worker and gunicorn"
         assert port_answers(port)
@@ -214,11 +219,7 @@ def test_the_demo_builds_a_scored_study_with_a_simulated_panel_and_serves_it(
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
     try:
-        deadline = time.monotonic() + 600
-        while "readerstudy is running at" not in log_path.read_text(errors="replace"):
-            assert demo.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.5)
+        wait_until_serving(demo, log_path)
 
         database = sqlite3.connect(tmp_path / "var" / "readerstudy.sqlite3")
         ((study_id, n_cases),) = database.execute(
