@@ -23,10 +23,16 @@ from rest_framework.views import APIView
 
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.studies import selectors
+from readerstudy.studies.confounds import (
+    confound_acknowledgement_latest,
+    confound_warnings_unacknowledged,
+    study_confound_audit,
+)
 from readerstudy.studies.ingest.issues import ImportIssue, ImportRejected
 from readerstudy.studies.models import ImportJob, Study
 from readerstudy.studies.serializers import (
     CaseSerializer,
+    ConfoundAuditSerializer,
     EnrolmentSerializer,
     EnrolRequestSerializer,
     EnrolResultSerializer,
@@ -120,12 +126,15 @@ class StudyDetailAPI(CoordinatorAPIView):
         incoming.is_valid(raise_exception=True)
         changes = dict(incoming.validated_data)
         new_status = changes.pop("status", None)
+        acknowledged_by = request.user if changes.pop("acknowledge_confounds", False) else None
         try:
             with transaction.atomic():  # settings and status change together or not at all
                 if changes:
                     study = study_update(study=study, **changes)
                 if new_status:
-                    study = study_status_set(study=study, status=new_status)
+                    study = study_status_set(
+                        study=study, status=new_status, acknowledged_by=acknowledged_by
+                    )
         except DjangoValidationError as error:
             raise _as_drf(error) from None
         return Response(
@@ -143,6 +152,29 @@ class StudyDetailAPI(CoordinatorAPIView):
         except DjangoValidationError as error:
             raise _as_drf(error) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConfoundAuditAPI(CoordinatorAPIView):
+    serializer_class = ConfoundAuditSerializer
+
+    @extend_schema(
+        description="Whether anything that is not the lesion (import batch, pixel size, file "
+        "format, JPEG quality, missing clinical fields, colour; the CNN per source) predicts "
+        "the truth: each property's AUC alone with its 95% CI, the warnings, and who "
+        "acknowledged them. Opening a study with warnings needs acknowledge_confounds=true."
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        study = self.study()
+        audit = study_confound_audit(study)
+        return Response(
+            ConfoundAuditSerializer(
+                {
+                    **audit.as_dict(),
+                    "unacknowledged": confound_warnings_unacknowledged(study, audit),
+                    "acknowledgement": confound_acknowledgement_latest(study),
+                }
+            ).data
+        )
 
 
 class ImportListCreateAPI(CoordinatorAPIView, ListAPIView):

@@ -27,6 +27,11 @@ urlpatterns = [
         api.ImportReportAPI.as_view(),
         name="study-import-report",
     ),
+    path(
+        "studies/<int:study_id>/confound-audit/",
+        api.ConfoundAuditAPI.as_view(),
+        name="study-confound-audit",
+    ),
     path("studies/<int:study_id>/cases/", api.CaseListAPI.as_view(), name="study-case-list"),
     path(
         "studies/<int:study_id>/progress/",

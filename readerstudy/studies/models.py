@@ -123,6 +123,16 @@ class Case(models.Model):
     age = models.PositiveSmallIntegerField(null=True, blank=True)
     sex = models.CharField(max_length=8, choices=Sex.choices, blank=True)
     site = models.CharField(max_length=64, blank=True)
+    # What the uploaded file was, which the stored re-encoded copy no longer shows: recorded
+    # for the confound audit (empty/None for cases imported before it was recorded).
+    source_format = models.CharField(max_length=8, blank=True, help_text="JPEG, PNG or TIFF")
+    source_jpeg_quality = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Estimated IJG quality of a JPEG original"
+    )
+    mean_rgb = models.JSONField(null=True, blank=True, help_text="Mean [R, G, B] of the image")
+    border_rgb = models.JSONField(
+        null=True, blank=True, help_text="Mean [R, G, B] of the image's border"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -240,3 +250,21 @@ class ImportJob(models.Model):
         if not self.progress_total:
             return 0
         return min(100, int(100 * self.progress_done / self.progress_total))
+
+
+class ConfoundAcknowledgement(models.Model):
+    """A coordinator's record that they read the confound audit's warnings before opening
+    the study: who, when, and which warnings (with their AUCs) they saw."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="confound_acks")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(auto_now_add=True)
+    warnings = models.JSONField(help_text="The warnings as shown: [{key, label, auc, ci}]")
+
+    class Meta:
+        ordering = ["-acknowledged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"confound warnings of {self.study} acknowledged by {self.acknowledged_by}"

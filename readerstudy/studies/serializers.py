@@ -103,6 +103,60 @@ class StudyUpdateSerializer(serializers.Serializer):
     show_feedback = serializers.BooleanField(required=False)
     require_biopsy_proven = serializers.BooleanField(required=False)
     status = serializers.ChoiceField(choices=Study.Status.choices, required=False)
+    acknowledge_confounds = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="With status=open: I have read the confound audit's warnings (GET "
+        "confound-audit/) and open the study all the same; recorded with my name and the time",
+    )
+
+
+class ConfoundPropertySerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    auc = serializers.FloatField(allow_null=True, help_text="Oriented: 0.5 chance, 1 perfect")
+    ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    n_cases = serializers.IntegerField()
+    n_missing = serializers.IntegerField(help_text="Cases without the property recorded")
+    higher_in = serializers.CharField()
+    p_value = serializers.FloatField(
+        allow_null=True, help_text="Two-sided Mann-Whitney test against 'says nothing'"
+    )
+    warning = serializers.BooleanField()
+
+
+class ConfoundSourceSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    auc = serializers.FloatField(allow_null=True)
+    ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    n_positive = serializers.IntegerField()
+    n_negative = serializers.IntegerField()
+
+
+class ConfoundWarningSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    auc = serializers.FloatField(allow_null=True)
+    ci = serializers.ListField(child=serializers.FloatField())
+
+
+class ConfoundAcknowledgementSerializer(serializers.Serializer):
+    acknowledged_by = serializers.CharField(source="acknowledged_by.username")
+    acknowledged_at = serializers.DateTimeField()
+    warnings = ConfoundWarningSerializer(many=True)
+
+
+class ConfoundAuditSerializer(serializers.Serializer):
+    threshold = serializers.FloatField(help_text="An AUC at or above this (with p < 0.05) warns")
+    level = serializers.FloatField(help_text="Confidence level of the intervals")
+    properties = ConfoundPropertySerializer(many=True)
+    cnn_by_source = ConfoundSourceSerializer(many=True)
+    cnn_by_source_warning = serializers.BooleanField()
+    warnings = ConfoundWarningSerializer(many=True)
+    unacknowledged = serializers.ListField(
+        child=serializers.CharField(), help_text="Warnings that opening still needs acknowledged"
+    )
+    acknowledgement = ConfoundAcknowledgementSerializer(allow_null=True)
 
 
 class ImportUploadSerializer(serializers.Serializer):

@@ -26,6 +26,11 @@ from classifier.taxonomy import Task, TaxonomyError, load_taxonomy
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.accounts.services import password_set_path, user_create
 from readerstudy.celery import enqueue_on_commit
+from readerstudy.studies.confounds import (
+    confound_warnings_acknowledge,
+    confound_warnings_unacknowledged,
+    study_confound_audit,
+)
 from readerstudy.studies.ingest.archives import archive_check
 from readerstudy.studies.ingest.importer import (
     ImportOptions,
@@ -190,11 +195,13 @@ def study_update(*, study: Study, **changes: object) -> Study:
 
 
 @transaction.atomic
-def study_status_set(*, study: Study, status: str) -> Study:
+def study_status_set(*, study: Study, status: str, acknowledged_by: User | None = None) -> Study:
     """Move a study one step: draft -> open -> closed, or reopen a closed study.
 
-    Opening needs positive and negative cases and no import still running; readers may be
-    enrolled later. Reopening lets readers go on where they stopped.
+    Opening needs positive and negative cases, no import still running, and every warning of
+    the confound audit acknowledged: ``acknowledged_by`` records that this coordinator
+    acknowledges the current warnings. Readers may be enrolled later. Reopening lets readers
+    go on where they stopped.
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if status == study.status:
@@ -212,6 +219,7 @@ def study_status_set(*, study: Study, status: str) -> Study:
             )
         if _import_running(study):
             raise ValidationError("wait for the running import to finish")
+        _confounds_check(study, acknowledged_by)
     study.status = status
     study.save(update_fields=["status", "updated_at"])
     return study
@@ -276,6 +284,19 @@ def import_undo(*, job: ImportJob) -> ImportJob:
     job.save(update_fields=["status", "phase", "report"])
     _stored_files_delete_on_commit(cases, [job.token])
     return job
+
+
+def _confounds_check(study: Study, acknowledged_by: User | None) -> None:
+    audit = study_confound_audit(study)
+    if acknowledged_by is not None:
+        confound_warnings_acknowledge(study=study, user=acknowledged_by, audit=audit)
+    unacknowledged = confound_warnings_unacknowledged(study, audit)
+    if unacknowledged:
+        raise ValidationError(
+            "the confound audit warns that something other than the lesion predicts the "
+            f"truth ({'; '.join(unacknowledged)}): review it and acknowledge the warnings "
+            "to open the study"
+        )
 
 
 # --- Imports from the browser and the API -------------------------------------------------

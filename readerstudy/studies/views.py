@@ -23,6 +23,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.scoring.selectors import study_scoring_progress
 from readerstudy.studies import selectors
+from readerstudy.studies.confounds import (
+    confound_acknowledgement_latest,
+    confound_warnings_unacknowledged,
+    study_confound_audit,
+)
 from readerstudy.studies.forms import (
     EnrolForm,
     ImportUploadForm,
@@ -118,6 +123,7 @@ def _refusal_banner(forms: dict[str, object]) -> dict[str, object] | None:
 
 
 def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict[str, object]:
+    audit = study_confound_audit(study)
     cases = Paginator(selectors.cases_of(study), CASES_PER_PAGE).get_page(request.GET.get("page"))
     jobs = list(selectors.import_jobs_of(study)[:20])
     refusal = _refusal_banner(extra)
@@ -140,6 +146,9 @@ def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict
         "generic_columns": GENERIC_COLUMNS,
         "next_status": {"draft": "open", "open": "closed", "closed": "open"}.get(study.status),
         "scoring": study_scoring_progress(study),
+        "confounds": audit.as_dict(),
+        "confound_unacknowledged": confound_warnings_unacknowledged(study, audit),
+        "confound_ack": confound_acknowledgement_latest(study),
         **extra,
     }
 
@@ -195,7 +204,11 @@ def study_status(request: HttpRequest, study_id: int) -> HttpResponse:
             cancel="Cancel, keep it open",
         )
     try:
-        study = study_status_set(study=study, status=request.POST.get("status", ""))
+        study = study_status_set(
+            study=study,
+            status=request.POST.get("status", ""),
+            acknowledged_by=request.user if request.POST.get("acknowledge_confounds") else None,
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

@@ -5,6 +5,7 @@ docs/screenshots/)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -26,8 +27,8 @@ from tests.support.env import CHROMIUM, REPO_ROOT, chromium_available, require, 
 
 
 def small_data(target: Path) -> Path:
-    """A data folder like ../shared/data with 10 held-out melanomas, 14 nevi and 4 ISIC
-    melanomas (real images, copied into a temporary folder only)."""
+    """A data folder like ../shared/data with 10 held-out biopsy-proven melanomas and 14 nevi
+    of HAM10000 (real images, copied into a temporary folder only)."""
     heldout = {
         row["lesion_id"] for row in csv.DictReader(DEFAULT_SPLIT.open()) if row["split"] == "test"
     }
@@ -36,6 +37,7 @@ def small_data(target: Path) -> Path:
         reader = csv.DictReader(handle)
         fields = reader.fieldnames
         rows = [r for r in reader if r["lesion_id"] in heldout and r["dx_type"] == "histo"]
+    rows = list({r["lesion_id"]: r for r in rows}.values())
     chosen = [r for r in rows if r["dx"] == "mel"][:10] + [r for r in rows if r["dx"] == "nv"][:14]
     (target / "ham10000" / "images").mkdir(parents=True)
     with (target / "ham10000" / "HAM10000_metadata.csv").open("w", newline="") as out:
@@ -45,19 +47,6 @@ def small_data(target: Path) -> Path:
     for row in chosen:
         name = f"{row['image_id']}.jpg"
         shutil.copy(ham / "images" / name, target / "ham10000" / "images" / name)
-    isic = shared_data("isic-uda1-demo")
-    with (isic / "metadata.csv").open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        fields = reader.fieldnames
-        melanomas = [r for r in reader if r["diagnosis_confirm_type"] == "histopathology"][:4]
-    (target / "isic-uda1-demo" / "images").mkdir(parents=True)
-    with (target / "isic-uda1-demo" / "metadata.csv").open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(melanomas)
-    for row in melanomas:
-        name = f"{row['isic_id']}.jpg"
-        shutil.copy(isic / "images" / name, target / "isic-uda1-demo" / "images" / name)
     return target
 
 
@@ -86,6 +75,47 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_serving(demo: subprocess.Popen, log_path: Path) -> None:
+    """Until the demo says it is running; fails with its log if it exits or takes 10 min."""
+    deadline = time.monotonic() + 600
+    while "readerstudy is running at" not in log_path.read_text(errors="replace"):
+        assert demo.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.5)
+
+
+def port_answers(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def signals_until_exit(process: subprocess.Popen, signals: list[signal.Signals]) -> None:
+    """Send ``signals`` to ``process``'s group one after another, then the last again every
+    0.05 s until it exits (a storm of signals arriving during its clean-up); SIGKILL after
+    two minutes, so that a failing test leaves nothing behind."""
+    for signum in signals:
+        os.killpg(process.pid, signum)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signals[-1])
+        time.sleep(0.05)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the live processes in process group ``pgid`` (from /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                members.append(int(stat.parent.name))
+    return members
+
+
 def test_the_demo_without_its_data_says_what_to_download_and_exits_non_zero(tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "demo", "--data", str(tmp_path / "nowhere")],
@@ -97,8 +127,58 @@ def test_the_demo_without_its_data_says_what_to_download_and_exits_non_zero(tmp_
     )
     assert result.returncode != 0
     message = result.stderr
-    assert "HAM10000" in message and "ISIC" in message and "--data PATH" in message
+    assert "HAM10000" in message and "--data PATH" in message
     assert "doi.org/10.7910/DVN/DBW86T" in message
+
+
+def children_of(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(stat.parent.name))
+    return children
+
+
+@pytest.mark.slow
+def test_the_demo_logs_plain_lines_and_stops_its_worker_and_web_server_whatever_signals_arrive(
+    tmp_path,
+) -> None:
+    data = small_data(tmp_path / "data")
+    port = free_port()
+    log_path = tmp_path / "demo.log"
+    with log_path.open("wb") as log:
+        demo = subprocess.Popen(
+            [
+                *(sys.executable, "manage.py", "demo", "--data", str(data)),
+                *("--sample", "mel=2,nv=3", "--simulated", "0", "--readers", "1"),
+                *("--port", str(port)),
+            ],
+            cwd=REPO_ROOT,
+            env=demo_environment(tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until_serving(demo, log_path)
+        started = children_of(demo.pid)
+        assert len(started) == 2, "the worker and gunicorn"
+        assert port_answers(port)
+    finally:
+        # A kill, Ctrl-C and a hang-up, then kills until the demo has gone: no second signal
+        # may cut the clean-up short (issue 16: 1 in 5 such stops left both running).
+        signals_until_exit(demo, [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTERM])
+    for leader in started:
+        assert group_members(leader) == [], f"process group {leader} outlived the demo"
+    assert not port_answers(port)
+
+    log = log_path.read_text()
+    assert "Stopped the web server and the worker." in log
+    # Progress as plain lines, readable in a file: no carriage-return progress bars.
+    assert "\r" not in log
+    assert "  processing images: 5 of 5 images\n" in log
+    assert "  CNN scoring: 5 of 5 cases\n" in log
 
 
 @pytest.mark.browser
@@ -139,18 +219,14 @@ def test_the_demo_builds_a_scored_study_with_a_simulated_panel_and_serves_it(
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
     try:
-        deadline = time.monotonic() + 600
-        while "readerstudy is running at" not in log_path.read_text(errors="replace"):
-            assert demo.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.5)
+        wait_until_serving(demo, log_path)
 
         database = sqlite3.connect(tmp_path / "var" / "readerstudy.sqlite3")
         ((study_id, n_cases),) = database.execute(
             "SELECT s.id, COUNT(c.id) FROM studies_study s JOIN studies_case c ON c.study_id = s.id"
             " GROUP BY s.id"
         ).fetchall()
-        assert n_cases == 8 + 12 + 4
+        assert n_cases == 8 + 12
         (scored,) = database.execute("SELECT COUNT(*) FROM scoring_cnnscore").fetchone()
         assert scored == n_cases
         (simulated,) = database.execute(
@@ -162,12 +238,12 @@ def test_the_demo_builds_a_scored_study_with_a_simulated_panel_and_serves_it(
         logins = json.loads((tmp_path / "var" / "demo-logins.json").read_text())
         _tour(browser, f"http://127.0.0.1:{port}", study_id, logins, artifacts)
     finally:
-        os.killpg(demo.pid, signal.SIGINT)
-        try:
-            demo.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(demo.pid, signal.SIGKILL)
-    assert "Stopping" in log_path.read_text()
+        # Ctrl-C pressed twice, then a kill: the clean-up must not be cut short.
+        signals_until_exit(demo, [signal.SIGINT, signal.SIGINT, signal.SIGTERM])
+    log = log_path.read_text()
+    assert "Stopped the web server and the worker." in log
+    assert "\r" not in log, "progress is logged as plain lines"
+    assert not port_answers(port)
     database = sqlite3.connect(tmp_path / "var" / "readerstudy.sqlite3")
     # The simulated panel's decisions and the one that reader1 made in the browser.
     (decisions,) = database.execute("SELECT COUNT(*) FROM reading_decision").fetchone()
@@ -183,7 +259,7 @@ def test_the_demo_builds_a_scored_study_with_a_simulated_panel_and_serves_it(
         timeout=600,
     )
     assert again.returncode == 0, again.stderr
-    assert "importing" not in again.stderr
+    assert "Importing" not in again.stdout
     database = sqlite3.connect(tmp_path / "var" / "readerstudy.sqlite3")
     assert database.execute("SELECT COUNT(*) FROM studies_case").fetchone() == (n_cases,)
     assert database.execute("SELECT COUNT(*) FROM reading_decision").fetchone() == (decisions,)
@@ -221,7 +297,8 @@ def _tour(browser: Any, base: str, study_id: int, logins: dict[str, str], artifa
     # Coordinator: the study with its imports and CNN scoring.
     context, page = session("coordinator")
     page.goto(f"/studies/{study_id}/")
-    assert page.get_by_text("24 of 24 cases scored").is_visible()
+    assert page.get_by_text("20 of 20 cases scored").is_visible()
+    assert page.get_by_text("No warning").is_visible()
     page.screenshot(path=str(shots / "coordinator-study.png"), full_page=True)
     context.close()
 

@@ -142,6 +142,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "api:study-import-report": api(GET=S_COORDINATOR),
     "api:study-import-undo": api(POST=S_COORDINATOR),
     "api:study-case-list": api(GET=S_COORDINATOR),
+    "api:study-confound-audit": api(GET=S_COORDINATOR),
     "api:study-enrolment-list": api(GET=S_COORDINATOR, POST=S_COORDINATOR),
     "api:study-reader-progress": api(GET=S_COORDINATOR),
     "api:reading-studies": api(GET=READERS),

@@ -163,7 +163,9 @@ def canary_study(folder: Path, coordinator: User, reader: User) -> tuple[Study, 
         options=ImportOptions(),
         created_by=coordinator,
     )
-    study = study_status_set(study=study, status=Study.Status.OPEN)
+    # Several diagnoses of a few images each: their colours differ, and the confound audit
+    # says so; this test is about blinding, so the coordinator acknowledges it.
+    study = study_status_set(study=study, status=Study.Status.OPEN, acknowledged_by=coordinator)
     enrolment_create(study=study, reader=reader, enrolled_by=coordinator)
 
     found = Secrets(canary=canary, anywhere=[canary.encode()])

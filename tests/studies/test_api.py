@@ -36,6 +36,7 @@ def routes(study_id: int, job_id: int) -> list[tuple[str, str]]:
         ("get", f"{base}/imports/{job_id}/report/"),
         ("post", f"{base}/imports/{job_id}/undo/"),
         ("delete", f"{base}/"),
+        ("get", f"{base}/confound-audit/"),
         ("get", f"{base}/cases/"),
         ("get", f"{base}/progress/"),
         ("get", f"{base}/enrolments/"),
@@ -271,3 +272,15 @@ def test_the_schema_documents_every_studies_route_without_warnings(tmp_path) -> 
         "/api/v1/studies/{study_id}/enrolments/:",
     ):
         assert route in text
+
+
+def test_a_huge_limit_reads_as_the_largest_page_not_a_server_error(coordinator, make_study):
+    for number in range(3):
+        make_study(name=f"study {number}")
+    client = api(coordinator)
+    answer = client.get("/api/v1/studies/", {"limit": "99999999999999999999"})
+    assert answer.status_code == 200
+    assert answer.json()["count"] == 3 and len(answer.json()["results"]) == 3
+    answer = client.get("/api/v1/studies/", {"limit": "99999999999999999999", "offset": "2"})
+    assert answer.status_code == 200 and len(answer.json()["results"]) == 1
+    assert answer.json()["previous"] and "limit=1000" in answer.json()["previous"]

@@ -8,6 +8,11 @@ survives: no EXIF, GPS, XMP, IPTC, ICC profile or JPEG comment (Pillow would cop
 comment from ``Image.info`` on a plain re-save). The EXIF orientation is applied first and an
 embedded colour profile converted to sRGB, so readers see the lesion as the camera recorded it.
 
+What the re-encoding erases is still a property of the upload that may tell the classes apart
+(a confound): the source format, the JPEG quality the original was saved at, and the mean
+colour of the image and of its border are recorded for the confound audit
+(``readerstudy.analysis.confounds``).
+
 Every stored variant is a baseline JPEG with 4:4:4 chroma (quality 95 by default). Storing
 lossless sources losslessly was considered and rejected: readers and the CNN must see one
 consistent kind of image, and a 4:4:4 q95 JPEG is visually lossless for dermoscopy and
@@ -29,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageCms, ImageFile, ImageOps
+from PIL import Image, ImageCms, ImageFile, ImageOps, ImageStat
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "TIFF")
 # Images per call in a worker thread, and below how many images no threads start.
@@ -37,6 +42,21 @@ CHUNK_SIZE = 16
 PARALLEL_FROM = 64
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated image is an error, never a grey band
 Image.init()  # register the format plugins once, before any worker thread opens a file
+# The border whose mean colour is recorded: this fraction of the shorter side on every edge,
+# where dermoscopy shows the skin around the lesion, the scope's vignette or a ruler.
+BORDER_FRACTION = 0.1
+# The IJG (libjpeg) base luminance quantization table in natural order (ITU-T T.81, K.1),
+# which most encoders scale by a quality setting (libjpeg's jpeg_quality_scaling).
+IJG_LUMINANCE = (
+    (16, 11, 10, 16, 24, 40, 51, 61),
+    (12, 12, 14, 19, 26, 58, 60, 55),
+    (14, 13, 16, 24, 40, 57, 69, 56),
+    (14, 17, 22, 29, 51, 87, 80, 62),
+    (18, 22, 37, 56, 68, 109, 103, 77),
+    (24, 35, 55, 64, 81, 104, 113, 92),
+    (49, 64, 78, 87, 103, 121, 120, 101),
+    (72, 92, 95, 98, 112, 100, 103, 99),
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,10 @@ class EncodedImage:
     full: bytes
     display: bytes | None
     thumbnail: bytes | None
+    # Of the upload, for the confound audit: None where the original is not a JPEG.
+    source_jpeg_quality: int | None = None
+    mean_rgb: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    border_rgb: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 class ImageRejected(Exception):
@@ -89,6 +113,7 @@ def image_encode(path: Path, limits: ImageLimits) -> EncodedImage:
     # are not converted again, and each image is closed as soon as the next one exists.
     with _opened(path) as image:
         source_format, _, _ = _checked_header(image, limits)
+        quality = jpeg_quality_estimate(getattr(image, "quantization", None) or {})
         try:
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
@@ -99,6 +124,7 @@ def image_encode(path: Path, limits: ImageLimits) -> EncodedImage:
             image.close()
     pixels = rgb.tobytes()
     width, height = rgb.size
+    mean_rgb, border_rgb = mean_colours(rgb)
     rgb.close()
     pixel_sha256 = hashlib.sha256(pixels).hexdigest()
     # A fresh image from raw pixels has no info, so no metadata can leak into the copies.
@@ -118,7 +144,55 @@ def image_encode(path: Path, limits: ImageLimits) -> EncodedImage:
         full=full,
         display=display,
         thumbnail=thumbnail,
+        source_jpeg_quality=quality,
+        mean_rgb=mean_rgb,
+        border_rgb=border_rgb,
     )
+
+
+def jpeg_quality_estimate(quantization: dict[int, list[int]]) -> int | None:
+    """The IJG quality (1-100) whose scaled luminance table is closest to the file's table 0.
+
+    libjpeg's scaling (jcparam.c): scale = 5000 / q below 50, else 200 - 2q; each entry is
+    (base * scale + 50) // 100 clipped to 1..255. Tables of other encoders map to the nearest
+    IJG quality, which still ranks files by how coarsely they were compressed. None without
+    a table (not a JPEG)."""
+    table = quantization.get(0)
+    if not table or len(table) != 64:
+        return None
+    base = [value for row in IJG_LUMINANCE for value in row]
+    best, best_distance = 0, float("inf")
+    for quality in range(1, 101):
+        scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+        scaled = (min(max((b * scale + 50) // 100, 1), 255) for b in base)
+        distance = sum(abs(s - t) for s, t in zip(scaled, table, strict=True))
+        if distance < best_distance:
+            best, best_distance = quality, distance
+    return best
+
+
+def mean_colours(
+    rgb: Image.Image,
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Mean (R, G, B) of the whole image and of its border (BORDER_FRACTION on every edge)."""
+    width, height = rgb.size
+    whole = ImageStat.Stat(rgb)
+    band = max(1, round(BORDER_FRACTION * min(width, height)))
+    if 2 * band >= min(width, height):
+        return _rgb(whole.mean), _rgb(whole.mean)
+    inner = ImageStat.Stat(rgb.crop((band, band, width - band, height - band)))
+    n_inner = (width - 2 * band) * (height - 2 * band)
+    n_border = width * height - n_inner
+    border = [
+        (total - inner_total) / n_border
+        for total, inner_total in zip(whole.sum, inner.sum, strict=True)
+    ]
+    return _rgb(whole.mean), _rgb(border)
+
+
+def _rgb(values: list[float]) -> tuple[float, float, float]:
+    red, green, blue = (round(float(v), 2) for v in values[:3])
+    return red, green, blue
 
 
 @contextlib.contextmanager

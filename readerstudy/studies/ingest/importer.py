@@ -567,4 +567,8 @@ def _case(
         age=row.age,
         sex=row.sex,
         site=row.site,
+        source_format=image.source_format,
+        source_jpeg_quality=image.source_jpeg_quality,
+        mean_rgb=list(image.mean_rgb),
+        border_rgb=list(image.border_rgb),
     )

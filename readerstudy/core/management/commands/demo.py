@@ -1,35 +1,32 @@
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from readerstudy.core.demo import (
     DemoDataMissing,
-    DemoProcesses,
+    ProgressLines,
     demo_accounts_ensure,
     demo_data_locate,
     demo_logins_path,
     demo_panel_ensure,
+    demo_processes_stopped_on_exit,
     demo_readers_enrol,
     demo_reset,
     demo_study_create,
     demo_study_get,
+    demo_study_open,
     demo_web_start,
     demo_worker_start,
     wait_for_http,
 )
 from readerstudy.core.services import worker_ping
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -44,7 +41,7 @@ class Command(BaseCommand):
             "--data",
             type=Path,
             default=None,
-            help="folder with ham10000/ and isic-uda1-demo/ (default: ../shared/data)",
+            help="folder with ham10000/ (default: ../shared/data)",
         )
         parser.add_argument(
             "--readers", type=int, default=3, help="reader accounts for people (default 3)"
@@ -58,7 +55,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sample",
             default=None,
-            help="held-out HAM10000 cases per diagnosis (default mel=50,nv=120)",
+            help="held-out HAM10000 cases per diagnosis (default mel=80,nv=120)",
+        )
+        parser.add_argument(
+            "--acknowledge-confounds",
+            action="store_true",
+            help="open the study even where its confound audit warns (recorded as the "
+            "coordinator's acknowledgement); without it such warnings stop the demo",
         )
         parser.add_argument(
             "--reset", action="store_true", help="delete the demo study and accounts first"
@@ -97,62 +100,64 @@ class Command(BaseCommand):
         logins = demo_accounts_ensure(readers=readers)
         coordinator = User.objects.get(username="coordinator")
 
-        processes = DemoProcesses()
-        # Ctrl-C and a plain kill both stop the worker and the web server with the demo, even
-        # when it was started with SIGINT ignored (a background job inherits that, and Python
-        # then never raises KeyboardInterrupt): the children would otherwise outlive it.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _interrupt)
+        # Ctrl-C, a plain kill or a closed terminal stops the worker and the web server with
+        # the demo, however many signals arrive (demo_processes_stopped_on_exit).
         try:
-            self.stdout.write("Starting a Celery worker on the embedded broker ...")
-            processes.worker = demo_worker_start()
-            if worker_ping(timeout=180) is None:
-                raise CommandError(
-                    f"the worker did not answer; see {settings.VAR_DIR / 'log' / 'worker.log'}"
-                )
-            study = demo_study_get()
-            if study is None:
-                with tqdm(unit="image", desc="importing") as bar:
-
-                    def progress(phase: str, done: int, total: int) -> None:
-                        bar.set_description(phase)
-                        bar.total = total
-                        bar.n = done
-                        bar.refresh()
-
-                    study = demo_study_create(
-                        coordinator=coordinator, data=data, sample=sample, progress=progress
+            with demo_processes_stopped_on_exit() as processes:
+                self.stdout.write("Starting a Celery worker on the embedded broker ...")
+                demo_worker_start(processes)
+                if worker_ping(timeout=180) is None:
+                    raise CommandError(
+                        f"the worker did not answer; see {settings.VAR_DIR / 'log' / 'worker.log'}"
                     )
-            demo_readers_enrol(study=study, logins=logins, coordinator=coordinator)
-            added = demo_panel_ensure(
-                study=study,
-                n_readers=int(options["simulated"]),  # type: ignore[call-overload]
-                coordinator=coordinator,
-            )
-            if added:
-                self.stdout.write(f"Added {added} simulated readers (labelled simulated).")
-            self._score(study)
-            self.stdout.write(f"Demo study ready in {time.monotonic() - began:.0f} s.")
-            if options["no_serve"]:
-                self._print_logins(logins, url=None, study=study)
-                return
-            host, port = str(options["host"]), int(options["port"])  # type: ignore[call-overload]
-            url = f"http://{host}:{port}/"
-            processes.web = demo_web_start(host=host, port=port)
-            if not wait_for_http(url + "healthz"):
-                raise CommandError(
-                    f"the web server did not answer at {url}; see "
-                    f"{settings.VAR_DIR / 'log' / 'web.log'}"
+                study = demo_study_get()
+                if study is None:
+                    self.stdout.write("Importing the demo images ...")
+                    study = demo_study_create(
+                        coordinator=coordinator,
+                        data=data,
+                        sample=sample,
+                        progress=ProgressLines(self.stdout.write, unit="image"),
+                    )
+                # Scored before it opens, so that the confound audit sees the CNN's scores.
+                self._score(study)
+                self._open(study, coordinator, acknowledge=bool(options["acknowledge_confounds"]))
+                demo_readers_enrol(study=study, logins=logins, coordinator=coordinator)
+                added = demo_panel_ensure(
+                    study=study,
+                    n_readers=int(options["simulated"]),  # type: ignore[call-overload]
+                    coordinator=coordinator,
                 )
-            self._print_logins(logins, url=url, study=study)
-            self.stdout.write("Press Ctrl-C to stop the web server and the worker.")
-            while all(p.poll() is None for p in (processes.web, processes.worker) if p):
-                time.sleep(1)
-            raise CommandError("a demo process exited; see the logs in var/log/")
+                if added:
+                    self.stdout.write(f"Added {added} simulated readers (labelled simulated).")
+                self.stdout.write(f"Demo study ready in {time.monotonic() - began:.0f} s.")
+                if options["no_serve"]:
+                    self._print_logins(logins, url=None, study=study)
+                    return
+                host, port = str(options["host"]), int(options["port"])  # type: ignore[call-overload]
+                url = f"http://{host}:{port}/"
+                demo_web_start(processes, host=host, port=port)
+                if not wait_for_http(url + "healthz"):
+                    raise CommandError(
+                        f"the web server did not answer at {url}; see "
+                        f"{settings.VAR_DIR / 'log' / 'web.log'}"
+                    )
+                self._print_logins(logins, url=url, study=study)
+                self.stdout.write("Press Ctrl-C to stop the web server and the worker.")
+                while all(p.poll() is None for p in processes.started):
+                    time.sleep(1)
+                raise CommandError("a demo process exited; see the logs in var/log/")
         except KeyboardInterrupt:
-            self.stdout.write("\nStopping ...")
-        finally:
-            processes.stop()
+            self.stdout.write("\nStopped the web server and the worker.")
+
+    def _open(self, study, coordinator: User, *, acknowledge: bool) -> None:
+        try:
+            demo_study_open(study=study, coordinator=coordinator, acknowledge_confounds=acknowledge)
+        except ValidationError as error:
+            raise CommandError(
+                " ".join(error.messages) + " (the audit is on the study's page; "
+                "--acknowledge-confounds opens it all the same)"
+            ) from None
 
     def _score(self, study) -> None:
         from readerstudy.scoring.selectors import study_scoring_progress
@@ -165,14 +170,14 @@ class Command(BaseCommand):
             return
         study_scoring_enqueue(study=study, reason="demo")
         deadline = time.monotonic() + 900
-        with tqdm(total=progress.total, unit="case", desc="CNN scoring") as bar:
-            while not progress.done:
-                if time.monotonic() > deadline:
-                    raise CommandError("scoring did not finish in 15 minutes; see var/log/")
-                time.sleep(0.5)
-                progress = study_scoring_progress(study)
-                bar.n = progress.scored + progress.failed
-                bar.refresh()
+        self.stdout.write("Scoring the cases with the CNN ...")
+        report = ProgressLines(self.stdout.write, unit="case")
+        while not progress.done:
+            if time.monotonic() > deadline:
+                raise CommandError("scoring did not finish in 15 minutes; see var/log/")
+            time.sleep(0.5)
+            progress = study_scoring_progress(study)
+            report("CNN scoring", progress.scored + progress.failed, progress.total)
         if progress.failed:
             self.stdout.write(self.style.WARNING(f"{progress.failed} cases failed to score"))
 

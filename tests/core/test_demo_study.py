@@ -1,0 +1,90 @@
+"""The demo study on the real HAM10000 images: held out from the shipped CNN's training, one
+source, biopsy-proven, and nothing but the lesion predicts the truth (issue 16)."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from django.core.exceptions import ValidationError
+from PIL import Image
+
+from classifier import DEFAULT_SPLIT
+from classifier.data import split_lesion_ids
+from readerstudy.core.demo import DEMO_SAMPLE, demo_data_locate, demo_study_create, demo_study_open
+from readerstudy.studies.confounds import study_confound_audit
+from readerstudy.studies.models import ConfoundAcknowledgement
+from tests.support.env import shared_data
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+def test_the_demo_study_passes_the_confound_audit_and_opens_without_an_acknowledgement(
+    coordinator, settings, tmp_path
+) -> None:
+    settings.VAR_DIR = tmp_path
+    data = demo_data_locate(shared_data())
+    study = demo_study_create(coordinator=coordinator, data=data)
+
+    cases = list(study.cases.all())
+    assert len(cases) == sum(DEMO_SAMPLE.values())
+    assert sum(case.truth for case in cases) == DEMO_SAMPLE["mel"]
+    assert all(case.biopsy_proven and case.confirmation == "histo" for case in cases)
+    # Never a training or model-selection image of the shipped model, one image per lesion.
+    heldout = split_lesion_ids(DEFAULT_SPLIT, "test")
+    assert all(case.lesion_id in heldout for case in cases)
+    assert len({case.lesion_id for case in cases}) == len(cases)
+    assert study.import_jobs.count() == 1
+    assert {(case.width, case.height, case.source_jpeg_quality) for case in cases} == {
+        (200, 150, 75)
+    }
+
+    audit = study_confound_audit(study)
+    assert audit.warnings == [], audit.warnings
+    by_key = {p.key: p for p in audit.properties}
+    for key in ("import_batch", "pixel_width", "pixel_area", "file_format", "jpeg_quality"):
+        assert by_key[key].auc == 0.5
+    assert all(p.auc is not None for p in audit.properties)
+
+    study = demo_study_open(study=study, coordinator=coordinator, acknowledge_confounds=False)
+    assert study.status == "open"
+    assert not ConfoundAcknowledgement.objects.exists()
+
+
+def test_a_demo_built_from_data_whose_image_size_gives_the_truth_away_opens_only_acknowledged(
+    coordinator, settings, tmp_path
+) -> None:
+    """Other --data: the held-out melanomas enlarged to 400x300, the nevi left at 200x150."""
+    settings.VAR_DIR = tmp_path / "var"
+    ham = shared_data("ham10000")
+    heldout = split_lesion_ids(DEFAULT_SPLIT, "test")
+    with (ham / "HAM10000_metadata.csv").open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = [name for name in reader.fieldnames or [] if name]
+        rows = [r for r in reader if r["lesion_id"] in heldout and r["dx_type"] == "histo"]
+    chosen = [r for r in rows if r["dx"] == "mel"][:10] + [r for r in rows if r["dx"] == "nv"][:10]
+    images = tmp_path / "data" / "ham10000" / "images"
+    images.mkdir(parents=True)
+    with (images.parent / "HAM10000_metadata.csv").open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(chosen)
+    for row in chosen:
+        name = f"{row['image_id']}.jpg"
+        with Image.open(ham / "images" / name) as image:
+            if row["dx"] == "mel":
+                image = image.resize((400, 300), Image.Resampling.LANCZOS)
+            image.save(images / name, quality=75)
+    data = demo_data_locate(tmp_path / "data")
+    study = demo_study_create(coordinator=coordinator, data=data, sample={"mel": 6, "nv": 8})
+
+    with pytest.raises(ValidationError, match="Pixel width"):
+        demo_study_open(study=study, coordinator=coordinator, acknowledge_confounds=False)
+    study.refresh_from_db()
+    assert study.status == "draft"
+
+    study = demo_study_open(study=study, coordinator=coordinator, acknowledge_confounds=True)
+    assert study.status == "open"
+    recorded = ConfoundAcknowledgement.objects.get(study=study)
+    assert recorded.acknowledged_by == coordinator
+    assert "pixel_width" in {w["key"] for w in recorded.warnings}
