@@ -73,7 +73,7 @@ def grad_cam(predictor: Predictor, image: Image.Image, target: str | None = None
         with torch.enable_grad():
             logits = network(x)
             outputs = torch.softmax(logits.float(), dim=1)
-            fine = outputs @ _output_matrix(predictor)
+            fine = outputs @ predictor.output_matrix
             wanted = target_classes(predictor, target, fine[0].detach().cpu().numpy())
             index = [predictor.config.class_names.index(c) for c in wanted]
             score = torch.log(fine[0, index].sum().clamp_min(1e-12))
@@ -93,12 +93,6 @@ def grad_cam(predictor: Predictor, image: Image.Image, target: str | None = None
             member_cam, size=(height, width), mode="bilinear", align_corners=False
         )[0, 0]
     return _to_image_frame(cam.detach().cpu().numpy(), image.size, predictor.config.input_size)
-
-
-def _output_matrix(predictor: Predictor) -> torch.Tensor:
-    from classifier.predictor import output_to_class_matrix
-
-    return output_to_class_matrix(predictor.config).to(predictor.device)
 
 
 def _to_image_frame(
