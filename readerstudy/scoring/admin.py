@@ -8,7 +8,10 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from readerstudy.scoring.models import ActiveModel, CaseScoring, CnnScore, ModelVersion
-from readerstudy.scoring.services import ModelRegistrationError, model_version_register_upload
+from readerstudy.scoring.registration import (
+    ModelRegistrationError,
+    model_version_register_upload,
+)
 
 
 class CheckpointUploadForm(forms.ModelForm):

@@ -15,13 +15,9 @@ from rest_framework.views import APIView
 from readerstudy.accounts.permissions import IsCoordinator, IsCoordinatorOrAnalyst
 from readerstudy.core.access import study_for_staff
 from readerstudy.scoring.models import ActiveModel, ModelVersion
+from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
 from readerstudy.scoring.selectors import study_scoring_progress
-from readerstudy.scoring.services import (
-    ModelRegistrationError,
-    model_version_activate,
-    model_version_register_upload,
-    study_scoring_enqueue,
-)
+from readerstudy.scoring.services import model_version_activate, study_scoring_enqueue
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
