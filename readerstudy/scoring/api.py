@@ -16,20 +16,35 @@ from readerstudy.accounts.permissions import IsCoordinator, IsCoordinatorOrAnaly
 from readerstudy.core.access import study_for_staff
 from readerstudy.scoring.models import ActiveModel, ModelVersion
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
-from readerstudy.scoring.selectors import study_scoring_progress
-from readerstudy.scoring.services import model_version_activate, study_scoring_enqueue
+from readerstudy.scoring.score_imports import ScoreImportError, scores_import
+from readerstudy.scoring.selectors import study_algorithm, study_algorithms, study_scoring_progress
+from readerstudy.scoring.services import (
+    model_version_activate,
+    study_algorithm_choose,
+    study_scoring_enqueue,
+)
+from readerstudy.studies.models import Study
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
+    """The model card: name, kind, who registered it, sha256, classes, taxonomy mapping and
+    its own stated metrics."""
+
     active_for = serializers.SerializerMethodField()
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = ModelVersion
         fields = [
             "id",
             "name",
+            "kind",
             "arch",
             "sha256",
+            "file_sha256",
+            "description",
+            "taxonomy_mapping",
+            "created_by",
             "taxonomy_version",
             "input_size",
             "class_names",
@@ -45,8 +60,32 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
 
 class ModelUploadSerializer(serializers.Serializer):
-    checkpoint = serializers.FileField(help_text="A checkpoint written by classifier.train")
+    checkpoint = serializers.FileField(
+        help_text="A checkpoint written by classifier.train, an ONNX file, or a timm state_dict"
+    )
+    config = serializers.FileField(
+        required=False, help_text="The JSON description of an ONNX model or timm state_dict"
+    )
+    arch = serializers.CharField(
+        required=False, max_length=64, help_text="With config: the timm architecture"
+    )
     name = serializers.CharField(required=False, max_length=128)
+
+
+class ScoreImportSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=128, help_text="The algorithm's name")
+    scores = serializers.FileField(
+        help_text="CSV: source_id, and probability or one column per taxonomy class"
+    )
+
+
+class AlgorithmChoiceSerializer(serializers.Serializer):
+    model = serializers.IntegerField(help_text="A model version that scored the study")
+
+
+class StudyAlgorithmsSerializer(serializers.Serializer):
+    analysed_with = ModelVersionSerializer(allow_null=True)
+    algorithms = ModelVersionSerializer(many=True)
 
 
 class ActivateSerializer(serializers.Serializer):
@@ -63,6 +102,7 @@ class ScoringProgressSerializer(serializers.Serializer):
         {
             "id": serializers.IntegerField(),
             "name": serializers.CharField(),
+            "kind": serializers.CharField(),
             "sha256": serializers.CharField(),
         },
         allow_null=True,
@@ -94,15 +134,19 @@ class ModelVersionList(generics.ListCreateAPIView):
         upload = ModelUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["checkpoint"]
+        config = upload.validated_data.get("config")
         try:
             model_version = model_version_register_upload(
                 upload=file,
                 filename=file.name,
                 created_by=request.user,  # type: ignore[arg-type]
                 name=upload.validated_data.get("name"),
+                config=config,
+                config_filename=config.name if config else "description.json",
+                arch=upload.validated_data.get("arch"),
             )
         except ModelRegistrationError as error:
-            raise ValidationError({"checkpoint": [str(error)]}) from None
+            raise ValidationError({"config" if config else "checkpoint": [str(error)]}) from None
         return Response(ModelVersionSerializer(model_version).data, status=status.HTTP_201_CREATED)
 
 
@@ -151,3 +195,63 @@ class StudyScoring(APIView):
         if run is None:
             raise ValidationError({"model": [f"no model is active for the task {study.task}"]})
         return Response(study_scoring_progress(study).to_dict(), status=status.HTTP_202_ACCEPTED)
+
+
+class StudyScoreImport(APIView):
+    """Import the scores of an algorithm that cannot run here (all or nothing)."""
+
+    permission_classes = [IsCoordinator]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=ScoreImportSerializer, responses={201: ModelVersionSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        study = study_for_staff(request.user, pk, change=True)
+        body = ScoreImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        file = body.validated_data["scores"]
+        try:
+            model_version = scores_import(
+                study=study,
+                content=file.read(),
+                filename=file.name,
+                name=body.validated_data["name"],
+                created_by=request.user,  # type: ignore[arg-type]
+            )
+        except ScoreImportError as error:
+            raise ValidationError({"scores": error.problems}) from None
+        return Response(ModelVersionSerializer(model_version).data, status=status.HTTP_201_CREATED)
+
+
+class StudyAlgorithm(APIView):
+    """GET: the algorithm the study's analysis uses and every algorithm that scored it.
+    POST: choose the one the analysis uses."""
+
+    permission_classes = [IsCoordinatorOrAnalyst]
+
+    def _body(self, study: Study) -> dict[str, object]:
+        chosen = study_algorithm(study)
+        return {
+            "analysed_with": ModelVersionSerializer(chosen).data if chosen else None,
+            "algorithms": ModelVersionSerializer(study_algorithms(study), many=True).data,
+        }
+
+    @extend_schema(responses={200: StudyAlgorithmsSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(self._body(study_for_staff(request.user, pk)))
+
+    @extend_schema(request=AlgorithmChoiceSerializer, responses={200: StudyAlgorithmsSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        study = study_for_staff(request.user, pk)
+        body = AlgorithmChoiceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model_version = next(
+            (m for m in study_algorithms(study) if m.pk == body.validated_data["model"]), None
+        )
+        if model_version is None:
+            raise ValidationError({"model": ["this model version has scored no case of the study"]})
+        study_algorithm_choose(
+            study=study,
+            model_version=model_version,
+            chosen_by=request.user,  # type: ignore[arg-type]
+        )
+        return Response(self._body(study))

@@ -75,6 +75,16 @@ def predictor_for(model_version: ModelVersion) -> ScoringPredictor:
     return predictor
 
 
+def network_predictor_for(model_version: ModelVersion) -> Predictor:
+    """The process's torch predictor for a native or timm model (what Grad-CAM needs)."""
+    from classifier.predictor import Predictor
+
+    predictor = predictor_for(model_version)
+    if not isinstance(predictor, Predictor):
+        raise ValueError(f"{model_version} is not a torch network: no saliency maps")
+    return predictor
+
+
 def _external_predictor(model_version: ModelVersion, path: Path) -> tuple[ScoringPredictor, str]:
     """The predictor of a timm or ONNX model from its file and stored description, and the
     identity the two give together."""

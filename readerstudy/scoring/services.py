@@ -21,6 +21,7 @@ from readerstudy.scoring.models import (
     CnnScore,
     ModelVersion,
     ScoringRun,
+    StudyAlgorithm,
 )
 from readerstudy.scoring.selectors import active_model_for_task, cases_needing_score
 from readerstudy.studies.models import Study
@@ -54,6 +55,20 @@ def model_version_activate(
             if run:
                 runs.append(run)
     return runs
+
+
+@transaction.atomic
+def study_algorithm_choose(
+    *, study: Study, model_version: ModelVersion, chosen_by: User | None = None
+) -> StudyAlgorithm:
+    """Make ``model_version`` the algorithm of the study's analysis; it must have scored
+    cases of the study."""
+    if not CnnScore.objects.filter(model_version=model_version, case__study=study).exists():
+        raise ValueError(f"{model_version} has scored no case of study {study.pk}")
+    choice, _ = StudyAlgorithm.objects.update_or_create(
+        study=study, defaults={"model_version": model_version, "chosen_by": chosen_by}
+    )
+    return choice
 
 
 def _enqueue_cases(model_version: ModelVersion, case_ids: Sequence[int]) -> None:
