@@ -16,7 +16,7 @@ from readerstudy.accounts.permissions import IsCoordinator, IsCoordinatorOrAnaly
 from readerstudy.core.access import study_for_staff
 from readerstudy.scoring.models import ActiveModel, ModelVersion
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
-from readerstudy.scoring.score_imports import ScoreImportError, scores_import
+from readerstudy.scoring.score_imports import ScoreImportError, scores_import_upload
 from readerstudy.scoring.selectors import study_algorithm, study_algorithms, study_scoring_progress
 from readerstudy.scoring.services import (
     model_version_activate,
@@ -208,12 +208,10 @@ class StudyScoreImport(APIView):
         study = study_for_staff(request.user, pk, change=True)
         body = ScoreImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        file = body.validated_data["scores"]
         try:
-            model_version = scores_import(
+            model_version = scores_import_upload(
                 study=study,
-                content=file.read(),
-                filename=file.name,
+                upload=body.validated_data["scores"],
                 name=body.validated_data["name"],
                 created_by=request.user,  # type: ignore[arg-type]
             )

@@ -24,6 +24,7 @@ import numpy as np
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from classifier.taxonomy import load_taxonomy
@@ -203,6 +204,19 @@ def scores_import(
         ]
     )
     return model_version
+
+
+def scores_import_upload(
+    *, study: Study, upload: UploadedFile, name: str, created_by: User | None
+) -> ModelVersion:
+    """``scores_import`` of an uploaded file (the study page and the API)."""
+    return scores_import(
+        study=study,
+        content=upload.read(),
+        filename=upload.name or "scores.csv",
+        name=name,
+        created_by=created_by,
+    )
 
 
 def scores_import_file(

@@ -17,7 +17,7 @@ from readerstudy.core.access import study_for_staff
 from readerstudy.core.views import safe_next_url
 from readerstudy.scoring.models import ActiveModel, ModelVersion
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
-from readerstudy.scoring.score_imports import ScoreImportError, scores_import
+from readerstudy.scoring.score_imports import ScoreImportError, scores_import_upload
 from readerstudy.scoring.selectors import (
     active_model_for_task,
     model_card,
@@ -99,14 +99,12 @@ def study_import_scores(request: HttpRequest, pk: int) -> HttpResponse:
         for field, errors in form.errors.items():
             messages.error(request, f"{field}: {' '.join(errors)}")
         return redirect(safe_next_url(request))
-    upload = form.cleaned_data["scores"]
     try:
-        model_version = scores_import(
+        model_version = scores_import_upload(
             study=study,
-            content=upload.read(),
-            filename=upload.name,
+            upload=form.cleaned_data["scores"],
             name=form.cleaned_data["name"],
-            created_by=request.user,
+            created_by=request.user,  # type: ignore[arg-type]
         )
     except ScoreImportError as error:
         messages.error(request, str(error))

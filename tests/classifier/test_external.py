@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from classifier.explain import grad_cam
 from classifier.external.description import (
     DescriptionError,
     description_from_dict,
@@ -69,6 +70,12 @@ def test_an_onnx_export_of_a_timm_model_gives_the_pytorch_probabilities(tmp_path
     # The timm model keeps what t-SNE and Grad-CAM need.
     assert native.predict(native.transform(images[0])[None], features=True).features is not None
     assert cam_layer(native.network) is not None
+    cams = [grad_cam(native, image) for image in images[:4]]
+    assert all(
+        cam.shape == (image.height, image.width)
+        for cam, image in zip(cams, images[:4], strict=True)
+    )
+    assert max(float(cam.max()) for cam in cams) == pytest.approx(1.0), "some evidence is shown"
 
 
 def test_nhwc_bgr_stretch_and_probability_outputs_are_read_as_described(tmp_path) -> None:

@@ -159,3 +159,33 @@ def test_the_file_and_the_description_together_identify_a_model(algorithm, tmp_p
 def test_arch_without_a_description_is_refused(algorithm) -> None:
     with pytest.raises(CommandError, match="--arch needs --config"):
         register(str(algorithm["weights"]), "--arch", TIMM_ARCH)
+
+
+@pytest.mark.django_db
+def test_the_api_and_the_models_page_register_onnx_models_and_name_the_wrong_field(
+    algorithm, tmp_path, coordinator_client, analyst_client
+) -> None:
+    wrong = write_json(description(input_size=[224, 224]), tmp_path / "wrong.json")
+    with algorithm["onnx"].open("rb") as model, wrong.open("rb") as config:
+        response = coordinator_client.post(
+            "/api/v1/scoring/models/", {"checkpoint": model, "config": config}
+        )
+    assert response.status_code == 400
+    [message] = response.json()["config"]
+    assert message.startswith("net.onnx: input_size: the model's input has shape")
+    assert not ModelVersion.objects.filter(kind="onnx").exists()
+
+    with algorithm["onnx"].open("rb") as model, algorithm["config"].open("rb") as config:
+        response = coordinator_client.post(
+            "/scoring/models/", {"model": model, "config": config, "name": "Group net"}
+        )
+    assert response.status_code == 302
+    registered = ModelVersion.objects.get(kind="onnx")
+    assert registered.name == "Group net" and registered.created_by.username == "coordinator"
+    page = analyst_client.get("/scoring/models/").content.decode()
+    assert "Group net" in page and "melanoma → mel" in page and "other → (none)" in page
+    assert registered.sha256 in page and "auc_melanoma_vs_nevus: 0.9" in page
+    assert 'id="register-model"' not in page, "analysts read the cards, coordinators register"
+    card = analyst_client.get(f"/api/v1/scoring/models/{registered.pk}/").json()
+    assert card["kind"] == "onnx" and card["created_by"] == "coordinator"
+    assert card["taxonomy_mapping"] == {"melanoma": "mel", "nevus": "nv", "other": None}
