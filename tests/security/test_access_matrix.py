@@ -117,6 +117,9 @@ EXPECTATIONS: dict[str, Expect] = {
     "scoring:study_progress": page(GET=S_STAFF),
     "scoring:study_score": page(POST=S_CHANGE),
     "scoring:study_retry_failed": page(POST=S_CHANGE),
+    "scoring:study_algorithm": page(POST=S_STAFF),
+    "scoring:study_import_scores": page(POST=S_CHANGE),
+    "scoring:models": page(GET=STAFF, POST=COORDINATORS),
     "analysis:studies": page(GET=STAFF),
     "analysis:study": page(GET=S_STAFF),
     "analysis:study_data": page(GET=S_STAFF),
@@ -145,6 +148,8 @@ EXPECTATIONS: dict[str, Expect] = {
     "api:scoring-model": api(GET=STAFF),
     "api:scoring-model-activate": api(POST=COORDINATORS),
     "api:scoring-study": api(GET=S_STAFF, POST=S_CHANGE),
+    "api:scoring-study-scores": api(POST=S_CHANGE),
+    "api:scoring-study-algorithm": api(GET=S_STAFF, POST=S_STAFF),
     "api:analysis-study": api(GET=S_STAFF),
 }
 # Every other route of the admin site (one set per registered model, so not listed one by
