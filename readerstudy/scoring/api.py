@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -31,7 +31,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     its own stated metrics."""
 
     active_for = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
@@ -54,6 +54,11 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "active_for",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_created_by(self, obj: ModelVersion) -> str | None:
+        """Who registered it (None: the installation, for the shipped model)."""
+        return obj.created_by.get_username() if obj.created_by else None
 
     def get_active_for(self, obj: ModelVersion) -> list[str]:
         return sorted(ActiveModel.objects.filter(model_version=obj).values_list("task", flat=True))

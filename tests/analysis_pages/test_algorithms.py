@@ -119,3 +119,26 @@ def test_a_reader_cannot_choose_a_studys_algorithm(graded_study, imported, reade
     )
     assert response.status_code in (403, 404)
     assert not study.__class__.objects.filter(analysis_algorithm__isnull=False).exists()
+
+
+def test_an_analyst_chooses_and_compares_algorithms_in_chromium(
+    graded_study, imported, page, analyst, password, artifacts
+) -> None:
+    study, _, _ = graded_study
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("analyst")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"/analysis/studies/{study.pk}/")
+    page.get_by_label("Compare with").select_option(label="Device X (imported)")
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_selector("#roc-figure .main-svg")
+    assert page.get_by_text("Device X (AUC").first.is_visible()
+    assert page.locator("#algorithm-comparison").get_by_text("paired DeLong").is_visible()
+    page.screenshot(path=str(artifacts / "analysis-compare.png"), full_page=True)
+
+    page.get_by_label("Analyse with").select_option(label="Device X (imported)")
+    page.get_by_role("button", name="Use for the analysis").click()
+    page.wait_for_selector("#roc-figure .main-svg")
+    assert page.get_by_text("The analysis now uses Device X.").is_visible()
+    assert page.locator("#tsne-unavailable").get_by_text("imported scores").is_visible()
