@@ -6,4 +6,9 @@ from readerstudy.analysis import api
 
 urlpatterns = [
     path("analysis/studies/<int:pk>/", api.StudyAnalysisView.as_view(), name="analysis-study"),
+    path(
+        "analysis/studies/<int:pk>/compare/",
+        api.StudyAlgorithmComparisonView.as_view(),
+        name="analysis-study-compare",
+    ),
 ]

@@ -89,6 +89,11 @@ def test_the_analysis_page_compares_two_algorithms_on_the_same_cases(
     html = page.content.decode()
     assert "paired DeLong z =" in html
     assert "Model card: Device X" in html
+    [api] = analyst_client.get(f"/api/v1/analysis/studies/{study.pk}/compare/").json()[
+        "comparisons"
+    ]
+    assert api["p"] == pytest.approx(expected.p, abs=1e-12)
+    assert api["second"]["kind"] == "imported" and api["method"].startswith("paired DeLong")
     names = [trace.get("name", "") for trace in page.context["figure"]["data"]]
     assert any(name.startswith("CNN (AUC") for name in names)
     assert any(name.startswith("Device X (AUC") for name in names)

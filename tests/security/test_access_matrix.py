@@ -150,6 +150,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "api:scoring-study": api(GET=S_STAFF, POST=S_CHANGE),
     "api:scoring-study-scores": api(POST=S_CHANGE),
     "api:scoring-study-algorithm": api(GET=S_STAFF, POST=S_STAFF),
+    "api:analysis-study-compare": api(GET=S_STAFF),
     "api:analysis-study": api(GET=S_STAFF),
 }
 # Every other route of the admin site (one set per registered model, so not listed one by
