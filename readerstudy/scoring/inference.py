@@ -77,7 +77,7 @@ def predictor_for(model_version: ModelVersion) -> ScoringPredictor:
 
 def network_predictor_for(model_version: ModelVersion) -> Predictor:
     """The process's torch predictor for a native or timm model (what Grad-CAM needs)."""
-    from classifier.predictor import Predictor
+    from classifier.predictor import Predictor  # torch loads in workers only
 
     predictor = predictor_for(model_version)
     if not isinstance(predictor, Predictor):
@@ -88,6 +88,7 @@ def network_predictor_for(model_version: ModelVersion) -> Predictor:
 def _external_predictor(model_version: ModelVersion, path: Path) -> tuple[ScoringPredictor, str]:
     """The predictor of a timm or ONNX model from its file and stored description, and the
     identity the two give together."""
+    # torch and onnxruntime load in workers only, on first use.
     from classifier.checkpoint import file_sha256
     from classifier.external.onnx_runner import OnnxPredictor
     from classifier.external.timm_model import timm_predictor
