@@ -237,6 +237,7 @@ def model_version_register_upload(
     config: IO[bytes] | None = None,
     config_filename: str = "description.json",
     arch: str | None = None,
+    activate_for: Iterable[str] = (),
 ) -> ModelVersion:
     """Register an uploaded model (scoring page, admin or API): a checkpoint, or an ONNX file
     or timm state_dict with its description. A model already registered is refused."""
@@ -253,6 +254,7 @@ def model_version_register_upload(
                 created_by=created_by,
                 config=config_path,
                 arch=arch or None,
+                activate_for=activate_for,
             )
         except ModelRegistrationError as error:
             # Name the files as the user knows them, not by their staging names.

@@ -4,6 +4,8 @@ study's algorithm, and imported scores."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,10 +14,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from classifier.taxonomy import load_taxonomy
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.core.access import study_for_staff
 from readerstudy.core.views import safe_next_url
-from readerstudy.scoring.models import ActiveModel, ModelVersion
+from readerstudy.scoring.models import ANY_TASK, ActiveModel, ModelVersion
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
 from readerstudy.scoring.score_imports import ScoreImportError, scores_import_upload
 from readerstudy.scoring.selectors import (
@@ -25,6 +28,7 @@ from readerstudy.scoring.selectors import (
     study_scoring_progress,
 )
 from readerstudy.scoring.services import (
+    model_version_activate,
     scores_failed_retry,
     study_algorithm_choose,
     study_scoring_enqueue,
@@ -129,6 +133,20 @@ class ModelRegisterForm(forms.Form):
         label="timm architecture", required=False, max_length=64, help_text="For a state_dict"
     )
     name = forms.CharField(required=False, max_length=128)
+    activate = forms.BooleanField(
+        required=False,
+        label="Activate for every task",
+        help_text="Score the unscored cases of every open study with it (like --activate)",
+    )
+
+
+class ActivateForm(forms.Form):
+    task = forms.ChoiceField(choices=())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tasks = sorted(load_taxonomy().tasks)
+        self.fields["task"].choices = [(ANY_TASK, "every task")] + [(t, t) for t in tasks]
 
 
 @login_required
@@ -154,6 +172,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
                     config=config,
                     config_filename=config.name if config else "description.json",
                     arch=form.cleaned_data["arch"] or None,
+                    activate_for=[ANY_TASK] if form.cleaned_data["activate"] else [],
                 )
             except ModelRegistrationError as error:
                 form.add_error(None, str(error))
@@ -170,5 +189,38 @@ def models_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "scoring/models.html",
-        {"cards": cards, "form": form, "can_register": coordinator},
+        {
+            "cards": cards,
+            "form": form,
+            "activate_form": ActivateForm(),
+            "can_register": coordinator,
+        },
     )
+
+
+@login_required
+@require_POST
+def model_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make a model score the studies of a task (coordinators, from its card)."""
+    if not has_role(request.user, Role.COORDINATOR):
+        raise Http404("only coordinators activate models")
+    model_version = ModelVersion.objects.filter(pk=pk).first()
+    if model_version is None:
+        raise Http404("no such model")
+    form = ActivateForm(request.POST)
+    if not form.is_valid() or not model_version.runs_here:
+        messages.error(request, "Choose a task; imported scores cannot score studies.")
+        return redirect("scoring:models")
+    task = form.cleaned_data["task"]
+    runs = model_version_activate(
+        model_version=model_version,
+        tasks=[task],
+        requested_by=request.user,  # type: ignore[arg-type]
+    )
+    sent = sum(run.n_cases for run in runs)
+    messages.success(
+        request,
+        f"{model_version.name} now scores {'every task' if task == ANY_TASK else task}; "
+        f"{sent} cases were sent to the workers.",
+    )
+    return redirect("scoring:models")

@@ -189,3 +189,16 @@ def test_the_api_and_the_models_page_register_onnx_models_and_name_the_wrong_fie
     card = analyst_client.get(f"/api/v1/scoring/models/{registered.pk}/").json()
     assert card["kind"] == "onnx" and card["created_by"] == "coordinator"
     assert card["taxonomy_mapping"] == {"melanoma": "mel", "nevus": "nv", "other": None}
+
+
+@pytest.mark.django_db
+def test_a_coordinator_activates_a_model_from_its_card(algorithm, coordinator_client) -> None:
+    registered, _ = register(str(algorithm["onnx"]), "--config", str(algorithm["config"]))
+    page = coordinator_client.get("/scoring/models/").content.decode()
+    assert f'action="/scoring/models/{registered.pk}/activate/"' in page
+    response = coordinator_client.post(
+        f"/scoring/models/{registered.pk}/activate/", {"task": TASK}, follow=True
+    )
+    assert f"{registered.name} now scores {TASK}" in response.content.decode()
+    assert active_model_for_task(TASK) == registered
+    assert active_model_for_task("carcinoma-vs-keratosis") != registered

@@ -120,6 +120,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "scoring:study_algorithm": page(POST=S_STAFF),
     "scoring:study_import_scores": page(POST=S_CHANGE),
     "scoring:models": page(GET=STAFF, POST=COORDINATORS),
+    "scoring:model_activate": page(POST=COORDINATORS),
     "analysis:studies": page(GET=STAFF),
     "analysis:study": page(GET=S_STAFF),
     "analysis:study_data": page(GET=S_STAFF),
