@@ -15,6 +15,7 @@ from readerstudy.analysis.roc import paired_test
 from readerstudy.analysis.simulate import simulate_cnn_scores
 from readerstudy.scoring.models import ModelVersion
 from tests.support.algorithms import write_scores
+from tests.support.browser import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -130,10 +131,7 @@ def test_an_analyst_chooses_and_compares_algorithms_in_chromium(
     graded_study, imported, page, analyst, password, artifacts
 ) -> None:
     study, _, _ = graded_study
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("analyst")
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    sign_in(page, "analyst", password)
     page.goto(f"/analysis/studies/{study.pk}/")
     page.get_by_label("Compare with").select_option(label="Device X (imported)")
     page.get_by_role("button", name="Compare").click()
