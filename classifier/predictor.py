@@ -126,6 +126,7 @@ class Predictor:
         sha256: str = "",
         output_matrix: torch.Tensor | None = None,
         transform: Callable[[Image.Image], torch.Tensor] | None = None,
+        resize: str = "cover",
     ) -> None:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
@@ -138,6 +139,9 @@ class Predictor:
         matrix = output_to_class_matrix(config) if output_matrix is None else output_matrix
         self.output_matrix = matrix.float().to(self.device)
         self._transform = transform or eval_transform(config)
+        # How the transform fits an image to the input ("cover" or "stretch"): Grad-CAM maps
+        # are put back where the input came from.
+        self.resize = resize
 
     @classmethod
     def from_checkpoint(

@@ -106,6 +106,7 @@ def timm_predictor(
         sha256=sha256,
         output_matrix=torch.from_numpy(description.class_matrix(training_classes)),
         transform=transform,
+        resize=description.resize,
     )
     blank = torch.zeros(1, 3, *description.input_size)
     try:

@@ -180,3 +180,13 @@ def test_timm_weights_that_do_not_fit_the_description_are_refused(tmp_path) -> N
 def test_the_identity_changes_with_the_description() -> None:
     assert parsed().sha256 == parsed().sha256
     assert parsed().sha256 != parsed(mean=[0.5, 0.5, 0.5]).sha256
+
+
+def test_a_saliency_map_of_a_stretched_input_covers_the_whole_image() -> None:
+    from classifier.explain import _to_image_frame
+
+    evidence = np.ones((96, 96), dtype=np.float32)
+    cover = _to_image_frame(evidence, (600, 450), (96, 96))
+    stretch = _to_image_frame(evidence, (600, 450), (96, 96), stretched=True)
+    assert cover[:, :50].max() == 0.0, "cover crops the centre square"
+    assert stretch.min() == pytest.approx(1.0), "stretch uses the whole image"
