@@ -73,7 +73,7 @@ def grad_cam(predictor: Predictor, image: Image.Image, target: str | None = None
         with torch.enable_grad():
             logits = network(x)
             outputs = torch.softmax(logits.float(), dim=1)
-            fine = outputs @ _output_matrix(predictor)
+            fine = outputs @ predictor.output_matrix
             wanted = target_classes(predictor, target, fine[0].detach().cpu().numpy())
             index = [predictor.config.class_names.index(c) for c in wanted]
             score = torch.log(fine[0, index].sum().clamp_min(1e-12))
@@ -92,23 +92,29 @@ def grad_cam(predictor: Predictor, image: Image.Image, target: str | None = None
         cam += F.interpolate(
             member_cam, size=(height, width), mode="bilinear", align_corners=False
         )[0, 0]
-    return _to_image_frame(cam.detach().cpu().numpy(), image.size, predictor.config.input_size)
-
-
-def _output_matrix(predictor: Predictor) -> torch.Tensor:
-    from classifier.predictor import output_to_class_matrix
-
-    return output_to_class_matrix(predictor.config).to(predictor.device)
+    return _to_image_frame(
+        cam.detach().cpu().numpy(),
+        image.size,
+        predictor.config.input_size,
+        stretched=predictor.resize == "stretch",
+    )
 
 
 def _to_image_frame(
-    cam: np.ndarray, image_size: tuple[int, int], input_size: tuple[int, int]
+    cam: np.ndarray,
+    image_size: tuple[int, int],
+    input_size: tuple[int, int],
+    *,
+    stretched: bool = False,
 ) -> np.ndarray:
-    """Undo the eval preset's cover-resize + centre crop: the map at the image's size."""
+    """Undo the eval preset's cover-resize + centre crop (or a stretch over the whole image,
+    for a model described so): the map at the image's size."""
     image_w, image_h = image_size
     height, width = input_size
     scale = max(height / image_h, width / image_w)
     crop_w, crop_h = width / scale, height / scale  # the crop, in image pixels
+    if stretched:
+        crop_w, crop_h = float(image_w), float(image_h)
     left, top = (image_w - crop_w) / 2, (image_h - crop_h) / 2
     box = (
         max(0, round(left)),

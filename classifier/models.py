@@ -271,13 +271,18 @@ def _inception_v3(num_classes: int, drop_rate: float | None) -> nn.Module:
 
 def cam_layer(model: nn.Module) -> nn.Module:
     """The module whose output is the last convolutional feature map (what Grad-CAM explains;
-    Selvaraju et al., ICCV 2017): EfficientNet's head conv+BN+ReLU6, Inception's Mixed_7c."""
+    Selvaraju et al., ICCV 2017): EfficientNet's head conv+BN+ReLU6, Inception's Mixed_7c,
+    the last entry of ``feature_info`` for other timm networks."""
     if isinstance(model, InceptionV3):
         return model.Mixed_7c
     head = getattr(model, "bn2", None)
-    if not isinstance(head, nn.Module):
-        raise ModelError(f"no Grad-CAM layer known for {type(model).__name__}")
-    return head
+    if isinstance(head, nn.Module):
+        return head
+    # Any other timm network names the module of its last feature map in feature_info.
+    info = getattr(model, "feature_info", None)
+    if info:
+        return model.get_submodule(info[-1]["module"])
+    raise ModelError(f"no Grad-CAM layer known for {type(model).__name__}")
 
 
 def classifier_layer(model: nn.Module) -> nn.Linear:

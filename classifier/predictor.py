@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +124,9 @@ class Predictor:
         precision: str = "auto",
         tta: bool = False,
         sha256: str = "",
+        output_matrix: torch.Tensor | None = None,
+        transform: Callable[[Image.Image], torch.Tensor] | None = None,
+        resize: str = "cover",
     ) -> None:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
@@ -131,8 +134,14 @@ class Predictor:
         self.tta = tta
         self.sha256 = sha256
         self.network = network.eval().to(self.device).to(memory_format=torch.channels_last)
-        self._to_classes = output_to_class_matrix(config).to(self.device)
-        self._transform = eval_transform(config)
+        # A model trained elsewhere brings its own output -> class mapping and preprocessing
+        # (classifier.external.timm_model); a native one derives both from its config.
+        matrix = output_to_class_matrix(config) if output_matrix is None else output_matrix
+        self.output_matrix = matrix.float().to(self.device)
+        self._transform = transform or eval_transform(config)
+        # How the transform fits an image to the input ("cover" or "stretch"): Grad-CAM maps
+        # are put back where the input came from.
+        self.resize = resize
 
     @classmethod
     def from_checkpoint(
@@ -172,7 +181,7 @@ class Predictor:
                 probabilities += torch.softmax(logits.float(), dim=1)
                 if features:
                     pooled = vector.float() if pooled is None else pooled + vector.float()
-        fine = (probabilities / len(views)) @ self._to_classes
+        fine = (probabilities / len(views)) @ self.output_matrix
         vectors = None
         if features and pooled is not None:
             vectors = (pooled / len(views)).cpu().numpy().astype(np.float32)

@@ -19,6 +19,7 @@ import torch
 from PIL import Image, ImageEnhance
 
 from classifier.checkpoint import ModelConfig
+from classifier.imaging import resize_cover
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom in pixels
 
@@ -30,20 +31,6 @@ def to_tensor(image: Image.Image, mean: Sequence[float], std: Sequence[float]) -
     m = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
     s = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
     return pixels.contiguous().float().div_(255.0).sub_(m).div_(s)
-
-
-def resize_cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Resize (antialiased, bilinear) so the image covers ``size`` (height, width), then crop
-    the centre to exactly ``size``."""
-    height, width = size
-    scale = max(height / image.height, width / image.width)
-    new_w = max(width, round(image.width * scale))
-    new_h = max(height, round(image.height * scale))
-    if (new_w, new_h) != image.size:
-        image = image.resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=None)
-    left = (new_w - width) // 2
-    top = (new_h - height) // 2
-    return image.crop((left, top, left + width, top + height))
 
 
 def eval_transform(config: ModelConfig) -> Callable[[Image.Image], torch.Tensor]:

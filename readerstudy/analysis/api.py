@@ -6,17 +6,19 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from readerstudy.accounts.permissions import IsCoordinatorOrAnalyst
+from readerstudy.analysis.comparison import algorithm_comparison
 from readerstudy.analysis.exports import EXPORT_FORMATS
 from readerstudy.analysis.selectors import analysis_dict, study_analysis_get
 from readerstudy.analysis.views import export_response
 from readerstudy.core.access import study_for_staff
+from readerstudy.scoring.selectors import model_version_brief, study_algorithm, study_algorithms
 
 # The exports an API client fetches: the data and the report (the figure's PNG and SVG are
 # drawn by a headless browser, for the page and ``export_report``).
@@ -83,3 +85,40 @@ class StudyExportView(APIView):
         query = AnalysisQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return export_response(study, fmt, identities=query.validated_data["identities"])
+
+
+class CompareQuerySerializer(serializers.Serializer):
+    compare = serializers.IntegerField(
+        required=False, help_text="Only this model version (default: every other one)"
+    )
+
+
+class StudyAlgorithmComparisonView(APIView):
+    """The study's algorithm against each other algorithm that scored it, on the cases both
+    scored: both AUCs, the paired DeLong test (DeLong et al. 1988) and the second ROC curve."""
+
+    permission_classes = [IsCoordinatorOrAnalyst]
+
+    @extend_schema(parameters=[CompareQuerySerializer], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, pk: int) -> Response:
+        study = study_for_staff(request.user, pk)
+        query = CompareQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        first = study_algorithm(study)
+        others = [m for m in study_algorithms(study) if m != first]
+        wanted = query.validated_data.get("compare")
+        if wanted is not None:
+            others = [m for m in others if m.pk == wanted]
+            if not others:
+                raise ValidationError(
+                    {"compare": ["not another model version that scored this study's cases"]}
+                )
+        comparisons = (
+            [] if first is None else [algorithm_comparison(study, first, m) for m in others]
+        )
+        return Response(
+            {
+                "algorithm": model_version_brief(first),
+                "comparisons": [c.to_dict() for c in comparisons if c is not None],
+            }
+        )

@@ -11,4 +11,9 @@ urlpatterns = [
         api.StudyExportView.as_view(),
         name="analysis-study-export",
     ),
+    path(
+        "analysis/studies/<int:pk>/compare/",
+        api.StudyAlgorithmComparisonView.as_view(),
+        name="analysis-study-compare",
+    ),
 ]

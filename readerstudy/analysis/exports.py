@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from readerstudy.reading.selectors import decisions_iter
 from readerstudy.scoring.models import CnnScore, ModelVersion
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import study_algorithm
 from readerstudy.studies.models import Case, Study
 
 # The statistics, plotly and numpy load only for the exports that need them: the streamed
@@ -84,7 +84,7 @@ def decisions_csv_lines(
     """
     writer = csv.writer(_Echo())
     yield writer.writerow(DECISION_COLUMNS)
-    model_version = model_version or active_model_for_task(study.task)
+    model_version = model_version or study_algorithm(study)
     scores: dict[int, float] = {}
     if model_version is not None:
         scores = dict(

@@ -176,11 +176,11 @@ def saliency_map_compute(*, saliency_map_id: int) -> None:
     from PIL import Image
 
     from classifier.explain import grad_cam, overlay
-    from readerstudy.scoring.inference import predictor_for
+    from readerstudy.scoring.inference import network_predictor_for
 
     saliency = SaliencyMap.objects.select_related("case", "model_version").get(pk=saliency_map_id)
     began = time.perf_counter()
-    predictor = predictor_for(saliency.model_version)
+    predictor = network_predictor_for(saliency.model_version)
     with saliency.case.display_image.open("rb") as handle, Image.open(handle) as raw:
         image = raw.convert("RGB")
     target = None if saliency.target == TARGET_TOP else saliency.target

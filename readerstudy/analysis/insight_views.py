@@ -26,7 +26,7 @@ from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.core.access import study_for_staff
 from readerstudy.reading.selectors import final_decisions
 from readerstudy.scoring.models import CnnScore
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import insight_unavailable_reason, study_algorithm
 from readerstudy.studies.media import case_image_response, image_view
 from readerstudy.studies.models import Case
 
@@ -49,10 +49,18 @@ def case_image(request: HttpRequest, public_id: uuid.UUID, variant: str) -> Http
     return case_image_response(_case_for_staff(request, public_id), variant)  # type: ignore[arg-type]
 
 
-def _model_or_404(study):
-    model_version = active_model_for_task(study.task)
+def _algorithm_or_404(study):
+    model_version = study_algorithm(study)
     if model_version is None:
         raise Http404("no model is active for this task")
+    return model_version
+
+
+def _model_or_404(study):
+    """The study's algorithm when it is a network whose insides can be shown."""
+    model_version = _algorithm_or_404(study)
+    if not model_version.has_embeddings:
+        raise Http404(insight_unavailable_reason(model_version))
     return model_version
 
 
@@ -91,7 +99,7 @@ def case_page(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """One case for analysts: the image, its truth and clinical data, the CNN's score and
     saliency, and every reader's last answer (by pseudonym)."""
     case = _case_for_staff(request, public_id)
-    model_version = active_model_for_task(case.study.task)
+    model_version = study_algorithm(case.study)
     score = (
         CnnScore.objects.filter(case=case, model_version=model_version)
         .values_list("probability", flat=True)
@@ -140,7 +148,7 @@ def errors_page(request: HttpRequest, pk: int) -> HttpResponse:
     """The error gallery at the study's operating point: the CNN's threshold at the readers'
     mean sensitivity (Brinker 2019) when readers have graded, else 0.5."""
     study = study_for_staff(request.user, pk)
-    model_version = _model_or_404(study)
+    model_version = _algorithm_or_404(study)
     _, analysis = study_analysis_get(study, model_version)
     threshold, basis = operating_threshold(analysis)
     listed = error_gallery(study, model_version, threshold=threshold)
@@ -166,5 +174,8 @@ def errors_page(request: HttpRequest, pk: int) -> HttpResponse:
             "threshold": threshold,
             "basis": basis,
             "classes": model_version.class_names,
+            "insight_unavailable": None
+            if model_version.has_embeddings
+            else insight_unavailable_reason(model_version),
         },
     )

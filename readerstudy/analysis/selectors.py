@@ -22,7 +22,7 @@ from readerstudy.analysis.study import StudyAnalysis, study_analysis
 from readerstudy.reading.models import Decision
 from readerstudy.reading.selectors import final_decisions
 from readerstudy.scoring.models import CnnScore, ModelVersion
-from readerstudy.scoring.selectors import active_model_for_task, model_version_brief
+from readerstudy.scoring.selectors import model_version_brief, study_algorithm
 from readerstudy.studies.models import Case, Enrolment, Study
 
 ANALYSIS_CACHE_SECONDS = 3600
@@ -87,7 +87,7 @@ def study_fingerprint(study: Study, model_version: ModelVersion | None) -> str:
 
 
 def study_data_get(study: Study, model_version: ModelVersion | None = None) -> StudyData:
-    model_version = model_version or active_model_for_task(study.task)
+    model_version = model_version or study_algorithm(study)
     cases = list(Case.objects.filter(study=study).order_by("position").values_list("pk", "truth"))
     scores: dict[int, float] = {}
     if model_version is not None:
@@ -168,7 +168,7 @@ def study_analysis_get(
 
     The analysis is cached until a decision, a score or a case is added.
     """
-    model_version = model_version or active_model_for_task(study.task)
+    model_version = model_version or study_algorithm(study)
     key = f"analysis:{study_fingerprint(study, model_version)}:{n_bootstrap}"
     data = study_data_get(study, model_version)
     if not data.analysable:

@@ -7,16 +7,29 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from readerstudy.accounts.roles import Role, user_roles
 from readerstudy.analysis import exports
+from readerstudy.analysis.comparison import (
+    AlgorithmComparison,
+    add_second_curve,
+    algorithm_comparison,
+)
 from readerstudy.analysis.csp import plotly_page
 from readerstudy.analysis.selectors import study_analysis_get, study_fingerprint
 from readerstudy.core.access import studies_for_staff, study_for_staff
-from readerstudy.scoring.selectors import active_model_for_task, study_scoring_progress
+from readerstudy.scoring.models import ModelVersion
+from readerstudy.scoring.selectors import (
+    insight_unavailable_reason,
+    model_card,
+    study_algorithm,
+    study_algorithms,
+    study_scoring_progress,
+)
 from readerstudy.studies.models import Study
 
 
@@ -44,6 +57,8 @@ def _tables_context(request: HttpRequest, pk: int) -> dict:
     study = study_for_staff(request.user, pk)
     identities = _flag(request, "identities")
     data, analysis = study_analysis_get(study)
+    algorithms = study_algorithms(study)
+    comparison = _comparison(request, study, data.model_version, algorithms)
     context = {
         "study": study,
         "data": data,
@@ -51,18 +66,36 @@ def _tables_context(request: HttpRequest, pk: int) -> dict:
         "identities": identities,
         "scoring": study_scoring_progress(study),
         "fingerprint": study_fingerprint(study, data.model_version),
+        "poll_url": reverse("analysis:study_data", args=[study.pk])
+        + (f"?{request.GET.urlencode()}" if request.GET else ""),
+        "algorithms": [model_card(model) for model in algorithms],
+        "comparison": None if comparison is None else comparison.to_dict(),
+        "insight_unavailable": data.model_version
+        and insight_unavailable_reason(data.model_version),
     }
     if analysis is not None:
         context["reader_rows"] = exports.reader_rows(data, analysis, identities=identities)
         context["mrmc_simulated"] = data.n_simulated(analysis.mrmc_readers)
         from readerstudy.analysis.figures import figure_json, roc_figure  # plotly, on demand
 
-        context["figure"] = figure_json(
-            roc_figure(
-                data, analysis, identities=identities, reader_curves=_flag(request, "curves")
-            )
+        figure = roc_figure(
+            data, analysis, identities=identities, reader_curves=_flag(request, "curves")
         )
+        if comparison is not None:
+            add_second_curve(figure, comparison)
+        context["figure"] = figure_json(figure)
     return context
+
+
+def _comparison(
+    request: HttpRequest, study: Study, first: ModelVersion | None, algorithms: list[ModelVersion]
+) -> AlgorithmComparison | None:
+    """``?compare=<model id>``: the study's algorithm against another that scored it."""
+    chosen = request.GET.get("compare", "")
+    second = next((m for m in algorithms if str(m.pk) == chosen), None)
+    if first is None or second is None or second == first:
+        return None
+    return algorithm_comparison(study, first, second)
 
 
 @plotly_page
@@ -79,7 +112,7 @@ def study_analysis_page(request: HttpRequest, pk: int) -> HttpResponse:
 def study_analysis_data(request: HttpRequest, pk: int) -> JsonResponse:
     """What the page polls: a fingerprint, and when it changed, the new figure and tables."""
     study = study_for_staff(request.user, pk)
-    fingerprint = study_fingerprint(study, active_model_for_task(study.task))
+    fingerprint = study_fingerprint(study, study_algorithm(study))
     if request.GET.get("since") == fingerprint:
         return JsonResponse({"fingerprint": fingerprint, "changed": False})
     context = _tables_context(request, pk)

@@ -8,7 +8,10 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from readerstudy.scoring.models import ActiveModel, CaseScoring, CnnScore, ModelVersion
-from readerstudy.scoring.services import ModelRegistrationError, model_version_register_upload
+from readerstudy.scoring.registration import (
+    ModelRegistrationError,
+    model_version_register_upload,
+)
 
 
 class CheckpointUploadForm(forms.ModelForm):
@@ -27,11 +30,16 @@ class CheckpointUploadForm(forms.ModelForm):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "arch", "short_sha", "taxonomy_version", "created_at"]
+    list_display = ["name", "kind", "arch", "short_sha", "taxonomy_version", "created_at"]
+    list_filter = ["kind"]
     readonly_fields = [
+        "kind",
         "arch",
         "checkpoint",
         "sha256",
+        "file_sha256",
+        "description",
+        "taxonomy_mapping",
         "taxonomy_version",
         "input_size",
         "class_names",

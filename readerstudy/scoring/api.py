@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -15,25 +15,36 @@ from rest_framework.views import APIView
 from readerstudy.accounts.permissions import IsCoordinator, IsCoordinatorOrAnalyst
 from readerstudy.core.access import study_for_staff
 from readerstudy.scoring.models import ActiveModel, ModelVersion
-from readerstudy.scoring.selectors import study_scoring_progress
+from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
+from readerstudy.scoring.score_imports import ScoreImportError, scores_import_upload
+from readerstudy.scoring.selectors import study_algorithm, study_algorithms, study_scoring_progress
 from readerstudy.scoring.services import (
-    ModelRegistrationError,
     model_version_activate,
-    model_version_register_upload,
+    study_algorithm_choose,
     study_scoring_enqueue,
 )
+from readerstudy.studies.models import Study
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
+    """The model card: name, kind, who registered it, sha256, classes, taxonomy mapping and
+    its own stated metrics."""
+
     active_for = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
         fields = [
             "id",
             "name",
+            "kind",
             "arch",
             "sha256",
+            "file_sha256",
+            "description",
+            "taxonomy_mapping",
+            "created_by",
             "taxonomy_version",
             "input_size",
             "class_names",
@@ -44,13 +55,42 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_created_by(self, obj: ModelVersion) -> str | None:
+        """Who registered it (None: the installation, for the shipped model)."""
+        return obj.created_by.get_username() if obj.created_by else None
+
     def get_active_for(self, obj: ModelVersion) -> list[str]:
         return sorted(ActiveModel.objects.filter(model_version=obj).values_list("task", flat=True))
 
 
 class ModelUploadSerializer(serializers.Serializer):
-    checkpoint = serializers.FileField(help_text="A checkpoint written by classifier.train")
+    checkpoint = serializers.FileField(
+        help_text="A checkpoint written by classifier.train, an ONNX file, or a timm state_dict"
+    )
+    config = serializers.FileField(
+        required=False, help_text="The JSON description of an ONNX model or timm state_dict"
+    )
+    arch = serializers.CharField(
+        required=False, max_length=64, help_text="With config: the timm architecture"
+    )
     name = serializers.CharField(required=False, max_length=128)
+
+
+class ScoreImportSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=128, help_text="The algorithm's name")
+    scores = serializers.FileField(
+        help_text="CSV: source_id, and probability or one column per taxonomy class"
+    )
+
+
+class AlgorithmChoiceSerializer(serializers.Serializer):
+    model = serializers.IntegerField(help_text="A model version that scored the study")
+
+
+class StudyAlgorithmsSerializer(serializers.Serializer):
+    analysed_with = ModelVersionSerializer(allow_null=True)
+    algorithms = ModelVersionSerializer(many=True)
 
 
 class ActivateSerializer(serializers.Serializer):
@@ -67,6 +107,7 @@ class ScoringProgressSerializer(serializers.Serializer):
         {
             "id": serializers.IntegerField(),
             "name": serializers.CharField(),
+            "kind": serializers.CharField(),
             "sha256": serializers.CharField(),
         },
         allow_null=True,
@@ -98,15 +139,19 @@ class ModelVersionList(generics.ListCreateAPIView):
         upload = ModelUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["checkpoint"]
+        config = upload.validated_data.get("config")
         try:
             model_version = model_version_register_upload(
                 upload=file,
                 filename=file.name,
                 created_by=request.user,  # type: ignore[arg-type]
                 name=upload.validated_data.get("name"),
+                config=config,
+                config_filename=config.name if config else "description.json",
+                arch=upload.validated_data.get("arch"),
             )
         except ModelRegistrationError as error:
-            raise ValidationError({"checkpoint": [str(error)]}) from None
+            raise ValidationError({"config" if config else "checkpoint": [str(error)]}) from None
         return Response(ModelVersionSerializer(model_version).data, status=status.HTTP_201_CREATED)
 
 
@@ -155,3 +200,61 @@ class StudyScoring(APIView):
         if run is None:
             raise ValidationError({"model": [f"no model is active for the task {study.task}"]})
         return Response(study_scoring_progress(study).to_dict(), status=status.HTTP_202_ACCEPTED)
+
+
+class StudyScoreImport(APIView):
+    """Import the scores of an algorithm that cannot run here (all or nothing)."""
+
+    permission_classes = [IsCoordinator]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=ScoreImportSerializer, responses={201: ModelVersionSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        study = study_for_staff(request.user, pk, change=True)
+        body = ScoreImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            model_version = scores_import_upload(
+                study=study,
+                upload=body.validated_data["scores"],
+                name=body.validated_data["name"],
+                created_by=request.user,  # type: ignore[arg-type]
+            )
+        except ScoreImportError as error:
+            raise ValidationError({"scores": error.problems}) from None
+        return Response(ModelVersionSerializer(model_version).data, status=status.HTTP_201_CREATED)
+
+
+class StudyAlgorithm(APIView):
+    """GET: the algorithm the study's analysis uses and every algorithm that scored it.
+    POST: choose the one the analysis uses."""
+
+    permission_classes = [IsCoordinatorOrAnalyst]
+
+    def _body(self, study: Study) -> dict[str, object]:
+        chosen = study_algorithm(study)
+        return {
+            "analysed_with": ModelVersionSerializer(chosen).data if chosen else None,
+            "algorithms": ModelVersionSerializer(study_algorithms(study), many=True).data,
+        }
+
+    @extend_schema(responses={200: StudyAlgorithmsSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(self._body(study_for_staff(request.user, pk)))
+
+    @extend_schema(request=AlgorithmChoiceSerializer, responses={200: StudyAlgorithmsSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        study = study_for_staff(request.user, pk)
+        body = AlgorithmChoiceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model_version = next(
+            (m for m in study_algorithms(study) if m.pk == body.validated_data["model"]), None
+        )
+        if model_version is None:
+            raise ValidationError({"model": ["this model version has scored no case of the study"]})
+        study_algorithm_choose(
+            study=study,
+            model_version=model_version,
+            chosen_by=request.user,  # type: ignore[arg-type]
+        )
+        return Response(self._body(study))

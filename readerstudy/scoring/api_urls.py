@@ -13,4 +13,14 @@ urlpatterns = [
         name="scoring-model-activate",
     ),
     path("scoring/studies/<int:pk>/", api.StudyScoring.as_view(), name="scoring-study"),
+    path(
+        "scoring/studies/<int:pk>/scores/",
+        api.StudyScoreImport.as_view(),
+        name="scoring-study-scores",
+    ),
+    path(
+        "scoring/studies/<int:pk>/algorithm/",
+        api.StudyAlgorithm.as_view(),
+        name="scoring-study-algorithm",
+    ),
 ]

@@ -3,7 +3,7 @@ from django.db.models.signals import post_migrate
 
 
 def _register_default_model(sender: AppConfig, **kwargs: object) -> None:
-    from readerstudy.scoring.services import model_version_register_default
+    from readerstudy.scoring.registration import model_version_register_default
 
     model_version_register_default()
 

@@ -1,5 +1,8 @@
 """The worker's scoring loop: one model per process, images decoded while the CNN runs.
 
+Native checkpoints and timm networks run in torch, ONNX graphs in onnxruntime; all give
+training-class probabilities, so the task probability comes from the same taxonomy sums.
+
 Each worker process keeps the predictors it has loaded, keyed by the checkpoint's sha256, so
 a model is read from disk once per process. Images are decoded and transformed by a small
 thread pool (Pillow releases the GIL), so the next batch is ready while the current batch is
@@ -21,25 +24,29 @@ from typing import TYPE_CHECKING
 import numpy as np
 from django.conf import settings
 
+from classifier.external.description import combined_sha256, description_from_dict
 from classifier.taxonomy import load_taxonomy
 from readerstudy.scoring.models import CnnScore, ModelVersion
 from readerstudy.studies.models import Case
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:  # torch loads in the worker only, on first use
+if TYPE_CHECKING:  # torch and onnxruntime load in the worker only, on first use
     import torch
 
+    from classifier.external.onnx_runner import OnnxPredictor
     from classifier.predictor import Predictor
 
-_PREDICTORS: dict[str, Predictor] = {}
+    ScoringPredictor = Predictor | OnnxPredictor
+
+_PREDICTORS: dict[str, ScoringPredictor] = {}
 
 
 def _torch_threads() -> int:
     return settings.READERSTUDY_TORCH_THREADS or max(1, os.cpu_count() or 1)
 
 
-def predictor_for(model_version: ModelVersion) -> Predictor:
+def predictor_for(model_version: ModelVersion) -> ScoringPredictor:
     """The process's predictor for ``model_version`` (loaded on first use)."""
     predictor = _PREDICTORS.get(model_version.sha256)
     if predictor is None:
@@ -51,17 +58,67 @@ def predictor_for(model_version: ModelVersion) -> Predictor:
         path = Path(model_version.checkpoint.path)
         if not path.exists():
             path = _restore_shipped_checkpoint(model_version, path)
-        predictor = Predictor.from_checkpoint(
-            path, device=settings.READERSTUDY_SCORING_DEVICE, precision="auto"
-        )
-        if predictor.sha256 != model_version.sha256:
+        if model_version.kind == ModelVersion.Kind.NATIVE:
+            predictor = Predictor.from_checkpoint(
+                path, device=settings.READERSTUDY_SCORING_DEVICE, precision="auto"
+            )
+            sha256 = predictor.sha256
+        else:
+            predictor, sha256 = _external_predictor(model_version, path)
+        if sha256 != model_version.sha256:
             raise RuntimeError(
-                f"checkpoint {path} has sha256 {predictor.sha256}, "
+                f"model file {path} has sha256 {sha256}, "
                 f"but model version {model_version.pk} is {model_version.sha256}"
             )
         _PREDICTORS[model_version.sha256] = predictor
         log.info("loaded %s on %s (%s)", model_version, predictor.device, predictor.precision)
     return predictor
+
+
+def network_predictor_for(model_version: ModelVersion) -> Predictor:
+    """The process's torch predictor for a native or timm model (what Grad-CAM needs)."""
+    from classifier.predictor import Predictor  # torch loads in workers only
+
+    predictor = predictor_for(model_version)
+    if not isinstance(predictor, Predictor):
+        raise ValueError(f"{model_version} is not a torch network: no saliency maps")
+    return predictor
+
+
+def _external_predictor(model_version: ModelVersion, path: Path) -> tuple[ScoringPredictor, str]:
+    """The predictor of a timm or ONNX model from its file and stored description, and the
+    identity the two give together."""
+    # torch and onnxruntime load in workers only, on first use.
+    from classifier.checkpoint import file_sha256
+    from classifier.external.onnx_runner import OnnxPredictor
+    from classifier.external.timm_model import timm_predictor
+
+    taxonomy = load_taxonomy()
+    description = description_from_dict(
+        model_version.description, training_classes=taxonomy.training_classes
+    )
+    sha256 = combined_sha256(file_sha256(path), description)
+    device = settings.READERSTUDY_SCORING_DEVICE
+    if model_version.kind == ModelVersion.Kind.ONNX:
+        return OnnxPredictor(
+            path,
+            description,
+            taxonomy.training_classes,
+            device=device,
+            threads=_torch_threads(),
+            sha256=sha256,
+        ), sha256
+    predictor = timm_predictor(
+        model_version.arch,
+        path,
+        description,
+        taxonomy.training_classes,
+        taxonomy_version=taxonomy.version,
+        device=device,
+        precision="auto",
+        sha256=sha256,
+    )
+    return predictor, sha256
 
 
 def _restore_shipped_checkpoint(model_version: ModelVersion, path: Path) -> Path:
@@ -70,7 +127,7 @@ def _restore_shipped_checkpoint(model_version: ModelVersion, path: Path) -> Path
     how to repair it."""
     from classifier import DEFAULT_CHECKPOINT
     from classifier.checkpoint import file_sha256
-    from readerstudy.scoring.services import model_version_register
+    from readerstudy.scoring.registration import model_version_register
 
     if DEFAULT_CHECKPOINT.exists() and file_sha256(DEFAULT_CHECKPOINT) == model_version.sha256:
         # Registering the same bytes again stores the missing file (and changes nothing else).
@@ -83,7 +140,7 @@ def _restore_shipped_checkpoint(model_version: ModelVersion, path: Path) -> Path
     )
 
 
-def load_case_tensor(predictor: Predictor, case: Case) -> torch.Tensor:
+def load_case_tensor(predictor: ScoringPredictor, case: Case) -> torch.Tensor | np.ndarray:
     """Decode the case's stored display image and apply the model's eval transform."""
     from PIL import Image
 
@@ -114,7 +171,7 @@ def score_cases_in_batches(
     device = f"{predictor.device}:{predictor.precision}"
     tasks = {}
     with ThreadPoolExecutor(max_workers=settings.READERSTUDY_DECODE_THREADS) as pool:
-        futures: list[tuple[Case, Future[torch.Tensor]]] = [
+        futures: list[tuple[Case, Future[torch.Tensor | np.ndarray]]] = [
             (case, pool.submit(load_case_tensor, predictor, case)) for case in cases
         ]
         for start in range(0, len(futures), batch_size):
@@ -130,7 +187,11 @@ def score_cases_in_batches(
                 yield batch
                 continue
             began = time.perf_counter()
-            prediction = predictor.predict(torch.stack(tensors), features=True)
+            # A torch model takes a tensor batch; an ONNX graph (no torch needed) an array.
+            stacked = (
+                np.stack(tensors) if isinstance(tensors[0], np.ndarray) else torch.stack(tensors)  # type: ignore[arg-type]
+            )
+            prediction = predictor.predict(stacked, features=True)  # type: ignore[arg-type]
             seconds = time.perf_counter() - began
             fine = np.asarray(prediction.fine, dtype=np.float64)
             features = prediction.features

@@ -1,6 +1,8 @@
 """The CNN's side of a study: registered model versions and their scores for every case.
 
-A model version is identified by the sha256 of its checkpoint file. Each score says which
+A model version is a native checkpoint, a timm state_dict or an ONNX file with its JSON
+description, or a file of scores imported for an algorithm that cannot run here; its sha256
+identifies it. Each score says which
 model version produced it; ``UNIQUE(case, model_version)`` makes a redelivered scoring task
 harmless. ``CaseScoring`` tracks each case's attempts with each model, so that an image that
 keeps failing (even by killing the worker process) ends FAILED after at most three attempts.
@@ -17,11 +19,28 @@ ANY_TASK = "*"
 
 
 class ModelVersion(models.Model):
+    class Kind(models.TextChoices):
+        NATIVE = "native", "Native checkpoint"
+        TIMM = "timm", "timm state_dict"
+        ONNX = "onnx", "ONNX"
+        IMPORTED = "imported", "Imported scores"
+
     name = models.CharField(max_length=128)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NATIVE)
     arch = models.CharField(max_length=64)
-    # Content-addressed: models/<sha256>.pt under MEDIA_ROOT, shared by web and workers.
+    # Content-addressed: models/<sha256>.<pt|pth|onnx|csv> under MEDIA_ROOT, shared by web
+    # and workers.
     checkpoint = models.FileField(upload_to="models/", max_length=255)
+    # The identity: the checkpoint's sha256; for a timm or ONNX model, that of its file and
+    # its description together; for imported scores, that of the score file.
     sha256 = models.CharField(max_length=64, unique=True)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    description = models.JSONField(
+        default=dict, blank=True, help_text="The JSON description of a timm or ONNX model"
+    )
+    taxonomy_mapping = models.JSONField(
+        default=dict, blank=True, help_text="Output class -> taxonomy training class (or null)"
+    )
     taxonomy_version = models.CharField(max_length=32)
     input_size = models.JSONField(help_text="[height, width] of the network input")
     class_names = models.JSONField()
@@ -37,6 +56,17 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sha256[:12]})"
+
+    @property
+    def runs_here(self) -> bool:
+        """Whether workers compute its scores (imported scores come as a file)."""
+        return self.kind != self.Kind.IMPORTED
+
+    @property
+    def has_embeddings(self) -> bool:
+        """Whether its scores carry penultimate-layer features (t-SNE) and its network can be
+        explained with Grad-CAM: native and timm networks, not ONNX graphs or score files."""
+        return self.kind in (self.Kind.NATIVE, self.Kind.TIMM)
 
 
 class ActiveModel(models.Model):
@@ -116,3 +146,20 @@ class ScoringRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study} with {self.model_version}: {self.n_cases} cases ({self.reason})"
+
+
+class StudyAlgorithm(models.Model):
+    """The algorithm an analyst chose for a study's analysis when several scored it (without
+    a row: the model active for the study's task, else the latest that scored the study)."""
+
+    study = models.OneToOneField(
+        "studies.Study", on_delete=models.CASCADE, related_name="analysis_algorithm"
+    )
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    chosen_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.study}: analysed with {self.model_version}"

@@ -8,7 +8,14 @@ import numpy as np
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from readerstudy.scoring.models import ANY_TASK, ActiveModel, CaseScoring, CnnScore, ModelVersion
+from readerstudy.scoring.models import (
+    ANY_TASK,
+    ActiveModel,
+    CaseScoring,
+    CnnScore,
+    ModelVersion,
+    StudyAlgorithm,
+)
 from readerstudy.studies.models import Case, Study
 
 
@@ -23,11 +30,73 @@ def active_model_for_task(task: str) -> ModelVersion | None:
     return rows.get(task) or rows.get(ANY_TASK)
 
 
+def study_algorithms(study: Study) -> list[ModelVersion]:
+    """Every model version that scored cases of ``study`` (native, timm, ONNX or imported),
+    the most recent first."""
+    scored = CnnScore.objects.filter(case__study=study).values("model_version_id")
+    return list(ModelVersion.objects.filter(pk__in=scored).select_related("created_by"))
+
+
+def study_algorithm(study: Study) -> ModelVersion | None:
+    """The algorithm the study's analysis uses: the one an analyst chose, else the model
+    active for the study's task, else the latest that scored the study (imported scores of a
+    task that has no model of its own)."""
+    chosen = StudyAlgorithm.objects.filter(study=study).select_related("model_version").first()
+    if chosen is not None:
+        return chosen.model_version
+    active = active_model_for_task(study.task)
+    if active is not None:
+        return active
+    algorithms = study_algorithms(study)
+    return algorithms[0] if algorithms else None
+
+
 def model_version_brief(model_version: ModelVersion | None) -> dict[str, object] | None:
     """How reports and progress name the model that scored: id, name and checkpoint sha256."""
     if model_version is None:
         return None
-    return {"id": model_version.pk, "name": model_version.name, "sha256": model_version.sha256}
+    return {
+        "id": model_version.pk,
+        "name": model_version.name,
+        "kind": model_version.kind,
+        "sha256": model_version.sha256,
+    }
+
+
+def insight_unavailable_reason(model_version: ModelVersion) -> str | None:
+    """Why t-SNE maps and saliency maps are absent for this algorithm (None: they work)."""
+    if model_version.has_embeddings:
+        return None
+    if model_version.kind == ModelVersion.Kind.ONNX:
+        return (
+            f"{model_version.name} is an ONNX model: onnxruntime gives its outputs only, not its "
+            "hidden layers or gradients, so there is no t-SNE map and no saliency map."
+        )
+    return (
+        f"{model_version.name} is imported scores: only its probabilities are known, not the "
+        "network behind them, so there is no t-SNE map and no saliency map."
+    )
+
+
+def model_card(model_version: ModelVersion) -> dict[str, object]:
+    """What is shown where a model is chosen: name, kind, who registered it, sha256, its
+    classes and their mapping onto the taxonomy, and its own stated metrics."""
+    description = model_version.description or {}
+    classes = description.get("class_names") or model_version.class_names
+    return {
+        **(model_version_brief(model_version) or {}),
+        "arch": model_version.arch,
+        "registered_by": model_version.created_by.get_username()
+        if model_version.created_by
+        else None,
+        "registered_at": model_version.created_at.isoformat(),
+        "file_sha256": model_version.file_sha256,
+        "classes": list(classes),
+        "taxonomy_mapping": model_version.taxonomy_mapping,
+        "metrics": model_version.metrics,
+        "notes": description.get("notes", ""),
+        "insight": model_version.has_embeddings,
+    }
 
 
 def cases_needing_score(study: Study, model_version: ModelVersion) -> QuerySet[Case]:
@@ -115,8 +184,8 @@ def study_scoring_progress(
 def study_cnn_probabilities(
     study: Study, model_version: ModelVersion | None = None
 ) -> dict[int, float]:
-    """Case id -> the CNN's positive probability for the study's task."""
-    model_version = model_version or active_model_for_task(study.task)
+    """Case id -> the algorithm's positive probability for the study's task."""
+    model_version = model_version or study_algorithm(study)
     if model_version is None:
         return {}
     return dict(

@@ -1,33 +1,27 @@
-"""Writes of the scoring package: registering and activating models, sending cases to the
-workers, and storing what the workers compute."""
+"""Writes of the scoring package: activating models, sending cases to the workers, and
+storing what the workers compute. Registering models is ``registration``; scores computed
+elsewhere come in through ``score_imports``."""
 
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from pathlib import Path
-from typing import IO
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from classifier.taxonomy import load_taxonomy
 from readerstudy.celery import enqueue_on_commit
 from readerstudy.scoring.models import (
-    ANY_TASK,
     ActiveModel,
     CaseScoring,
     CnnScore,
     ModelVersion,
     ScoringRun,
+    StudyAlgorithm,
 )
 from readerstudy.scoring.selectors import active_model_for_task, cases_needing_score
 from readerstudy.studies.models import Case, Study
@@ -37,114 +31,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 
 
-class ModelRegistrationError(ValueError):
-    """A checkpoint that cannot serve as a model version (the message says why)."""
-
-
 def _chunk_size() -> int:
     return int(settings.READERSTUDY_SCORING_CHUNK)
-
-
-@transaction.atomic
-def model_version_register(
-    *,
-    path: Path,
-    name: str | None = None,
-    created_by: User | None = None,
-    activate_for: Iterable[str] = (),
-) -> tuple[ModelVersion, bool]:
-    """Register the checkpoint at ``path``; returns the model version and whether it is new.
-
-    The checkpoint must load, carry its model config, and predict the taxonomy's training
-    classes. Its sha256 is its identity: registering the same file again returns the
-    existing version. The file is copied into media storage as ``models/<sha256>.pt``.
-    """
-    # torch comes with the checkpoint module: loaded here, never by web processes that
-    # merely import this module (the admin does, at start-up).
-    from classifier.checkpoint import CheckpointError, file_sha256, load_checkpoint
-
-    sha256 = file_sha256(path)
-    existing = ModelVersion.objects.filter(sha256=sha256).first()
-    if existing is not None:
-        if not default_storage.exists(existing.checkpoint.name):
-            # The row outlived its file (media restored without models/): the same bytes
-            # were just handed in, so put them back.
-            with path.open("rb") as handle:
-                default_storage.save(existing.checkpoint.name, File(handle))
-        if activate_for:
-            model_version_activate(model_version=existing, tasks=activate_for)
-        return existing, False
-    try:
-        checkpoint = load_checkpoint(path)
-    except CheckpointError as error:
-        raise ModelRegistrationError(f"{path.name}: {error}") from None
-    config = checkpoint.config
-    training_classes = list(load_taxonomy().training_classes)
-    if list(config.class_names) != training_classes:
-        raise ModelRegistrationError(
-            f"{path.name}: predicts classes {list(config.class_names)}, but the taxonomy's "
-            f"training classes are {training_classes}"
-        )
-    storage_name = f"models/{sha256}.pt"
-    if not default_storage.exists(storage_name):
-        with path.open("rb") as handle:
-            stored = default_storage.save(storage_name, File(handle))
-        if stored != storage_name:  # pragma: no cover (content addressing makes this rare)
-            raise ModelRegistrationError(f"could not store the checkpoint as {storage_name}")
-    model_version = ModelVersion.objects.create(
-        name=name or checkpoint.name or path.stem,
-        arch=config.arch,
-        checkpoint=storage_name,
-        sha256=sha256,
-        taxonomy_version=config.taxonomy_version,
-        input_size=list(config.input_size),
-        class_names=list(config.class_names),
-        metrics=checkpoint.metrics,
-        data_summary=checkpoint.data_summary,
-        created_by=created_by,
-    )
-    if activate_for:
-        model_version_activate(model_version=model_version, tasks=activate_for)
-    return model_version, True
-
-
-def model_version_register_upload(
-    *, upload: IO[bytes], filename: str, created_by: User | None, name: str | None = None
-) -> ModelVersion:
-    """Register an uploaded checkpoint (admin or API). A file already registered is refused."""
-    staging = Path(settings.UPLOAD_ROOT) / "checkpoints"
-    staging.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=staging, suffix=".pt", delete=False) as temporary:
-        shutil.copyfileobj(upload, temporary)
-        temporary_path = Path(temporary.name)
-    try:
-        model_version, created = model_version_register(
-            path=temporary_path, name=name or Path(filename).stem, created_by=created_by
-        )
-    finally:
-        temporary_path.unlink(missing_ok=True)
-    if not created:
-        raise ModelRegistrationError(
-            f"{filename}: this checkpoint is already registered as {model_version} "
-            f"(sha256 {model_version.sha256})"
-        )
-    return model_version
-
-
-def model_version_register_default() -> ModelVersion | None:
-    """Register the shipped default model and make it score every task that has no model.
-
-    Runs after ``migrate``; does nothing when the checkpoint file is not in the checkout.
-    """
-    from classifier import DEFAULT_CHECKPOINT
-
-    if not Path(DEFAULT_CHECKPOINT).exists():
-        log.warning("the default model %s is missing; no model registered", DEFAULT_CHECKPOINT)
-        return None
-    model_version, _ = model_version_register(path=Path(DEFAULT_CHECKPOINT))
-    if not ActiveModel.objects.filter(task=ANY_TASK).exists():
-        model_version_activate(model_version=model_version, tasks=[ANY_TASK])
-    return model_version
 
 
 @transaction.atomic
@@ -154,6 +42,8 @@ def model_version_activate(
     """Make ``model_version`` score the studies of ``tasks`` ("*" = every task without its
     own model) and send their unscored cases to the workers once this commits."""
     tasks = list(tasks)
+    if not model_version.runs_here:
+        raise ValueError(f"{model_version} holds imported scores; it cannot score studies")
     for task in tasks:
         ActiveModel.objects.update_or_create(task=task, defaults={"model_version": model_version})
     runs = []
@@ -165,6 +55,20 @@ def model_version_activate(
             if run:
                 runs.append(run)
     return runs
+
+
+@transaction.atomic
+def study_algorithm_choose(
+    *, study: Study, model_version: ModelVersion, chosen_by: User | None = None
+) -> StudyAlgorithm:
+    """Make ``model_version`` the algorithm of the study's analysis; it must have scored
+    cases of the study."""
+    if not CnnScore.objects.filter(model_version=model_version, case__study=study).exists():
+        raise ValueError(f"{model_version} has scored no case of study {study.pk}")
+    choice, _ = StudyAlgorithm.objects.update_or_create(
+        study=study, defaults={"model_version": model_version, "chosen_by": chosen_by}
+    )
+    return choice
 
 
 def _enqueue_cases(model_version: ModelVersion, case_ids: Sequence[int]) -> None:
@@ -204,7 +108,7 @@ def study_scoring_enqueue(
     (``scores_failed_retry``). Returns None when there is no model.
     """
     model_version = model_version or active_model_for_task(study.task)
-    if model_version is None:
+    if model_version is None or not model_version.runs_here:
         return None
     recent = timezone.now() - timedelta(seconds=settings.READERSTUDY_SCORING_STALE_SECONDS)
     case_ids = list(

@@ -119,6 +119,10 @@ EXPECTATIONS: dict[str, Expect] = {
     "scoring:study_progress": page(GET=S_STAFF),
     "scoring:study_score": page(POST=S_CHANGE),
     "scoring:study_retry_failed": page(POST=S_CHANGE),
+    "scoring:study_algorithm": page(POST=S_STAFF),
+    "scoring:study_import_scores": page(POST=S_CHANGE),
+    "scoring:models": page(GET=STAFF, POST=COORDINATORS),
+    "scoring:model_activate": page(POST=COORDINATORS),
     "analysis:studies": page(GET=STAFF),
     # Any coordinator or analyst may plan; the form offers only the studies they may see.
     "analysis:planning": page(GET=STAFF, POST=STAFF),
@@ -154,6 +158,9 @@ EXPECTATIONS: dict[str, Expect] = {
     "api:scoring-model": api(GET=STAFF),
     "api:scoring-model-activate": api(POST=COORDINATORS),
     "api:scoring-study": api(GET=S_STAFF, POST=S_CHANGE),
+    "api:scoring-study-scores": api(POST=S_CHANGE),
+    "api:scoring-study-algorithm": api(GET=S_STAFF, POST=S_STAFF),
+    "api:analysis-study-compare": api(GET=S_STAFF),
     "api:analysis-study": api(GET=S_STAFF),
     "api:analysis-study-export": api(GET=S_STAFF),
 }

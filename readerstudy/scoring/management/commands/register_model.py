@@ -3,14 +3,26 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from readerstudy.scoring.models import ANY_TASK
-from readerstudy.scoring.services import ModelRegistrationError, model_version_register
+from readerstudy.scoring.registration import ModelRegistrationError, model_version_register
 
 
 class Command(BaseCommand):
-    help = "Register a classifier checkpoint as a model version (its sha256 is its identity)."
+    help = (
+        "Register a model version: a classifier checkpoint (.pt), an ONNX file with --config "
+        "MODEL.json, or a timm state_dict with --arch NAME --config MODEL.json (see "
+        "docs/algorithms.md). The sha256 of the file (and of the description) is its identity."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("path", type=Path, help="checkpoint file (.pt)")
+        parser.add_argument("path", type=Path, help="checkpoint (.pt), ONNX file or state_dict")
+        parser.add_argument(
+            "--config",
+            type=Path,
+            help="the JSON description of an ONNX model or a timm state_dict",
+        )
+        parser.add_argument(
+            "--arch", help="with --config: the timm architecture the state_dict is for"
+        )
         parser.add_argument("--name", help="display name (default: the checkpoint's own)")
         parser.add_argument(
             "--activate",
@@ -29,6 +41,9 @@ class Command(BaseCommand):
         path: Path = options["path"]  # type: ignore[assignment]
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
+        config: Path | None = options["config"]  # type: ignore[assignment]
+        if config is not None and not config.is_file():
+            raise CommandError(f"{config}: no such file")
         tasks: list[str] = (
             list(options["tasks"] or [ANY_TASK]) if options["activate"] else []  # type: ignore[call-overload]
         )
@@ -37,11 +52,13 @@ class Command(BaseCommand):
                 path=path,
                 name=options["name"],
                 activate_for=tasks,  # type: ignore[arg-type]
+                config=config,
+                arch=options["arch"],  # type: ignore[arg-type]
             )
         except ModelRegistrationError as error:
             raise CommandError(str(error)) from None
         state = "registered" if created else "already registered"
         self.stdout.write(f"{state}: model {model_version.pk} {model_version}")
-        self.stdout.write(f"sha256 {model_version.sha256}")
+        self.stdout.write(f"kind {model_version.kind}, sha256 {model_version.sha256}")
         if tasks:
             self.stdout.write(f"active for: {', '.join(tasks)}")
