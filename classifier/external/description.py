@@ -24,6 +24,10 @@ the taxonomy's training classes, or to ``null`` for an output that belongs to no
 probabilities of outputs mapped to one class are summed (the taxonomy rule of Esteva et al.
 2017), so task probabilities come from the same sums as for the native models.
 
+A model with a single output (a sigmoid, as binary Keras and scikit-learn models give) names
+two classes, the one its output is *not* about first: ``"class_names": ["nevus", "melanoma"]``
+reads the output as the score of melanoma (a logit, or a probability), and nevus gets the rest.
+
 Every error names the field it is about (``DescriptionError.field``).
 """
 
@@ -185,6 +189,13 @@ def description_from_dict(
         raise DescriptionError("class_names", "expected a list of the output's class names")
     if len(set(class_names)) != len(class_names):
         raise DescriptionError("class_names", "a class name appears twice")
+    if len(class_names) == 1:
+        raise DescriptionError(
+            "class_names",
+            "one class alone would always get probability 1: a model with a single (sigmoid) "
+            "output names two classes, the one its output is not about first, e.g. "
+            '["nevus", "melanoma"]',
+        )
     mapping = data["taxonomy_mapping"]
     if not isinstance(mapping, Mapping):
         raise DescriptionError("taxonomy_mapping", "expected an object: output class -> class")
@@ -241,8 +252,16 @@ def combined_sha256(file_sha256: str, description: ModelDescription) -> str:
 
 def to_probabilities(outputs: np.ndarray, kind: str) -> np.ndarray:
     """The network's outputs as class probabilities: softmax of logits (stable), or the
-    probabilities as given (negatives from rounding clipped to 0)."""
+    probabilities as given (negatives from rounding clipped to 0). A single output column is a
+    binary model's score of its second class: the sigmoid of a logit, or a probability; the
+    first class gets the rest."""
     values = np.asarray(outputs, dtype=np.float64)
+    if values.ndim == 2 and values.shape[1] == 1:
+        if kind == "logits":
+            score = 0.5 * (1.0 + np.tanh(0.5 * values))  # the sigmoid, without overflow
+        else:
+            score = np.clip(values, 0.0, 1.0)
+        return np.concatenate([1.0 - score, score], axis=1)
     if kind == "logits":
         shifted = values - values.max(axis=1, keepdims=True)
         exp = np.exp(shifted)

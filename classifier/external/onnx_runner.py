@@ -116,7 +116,8 @@ class OnnxPredictor:
         return inputs[0]
 
     def _check_output(self) -> None:
-        """Run one blank image: the output must have one value per described class."""
+        """Run one blank image: the output must have one value per described class, or a
+        single value for a model that names two (a binary model's sigmoid)."""
         blank = np.zeros(tuple(int(d) for d in self.description.input_shape(1)), dtype=np.float32)
         try:
             output = self._run(blank)
@@ -125,7 +126,8 @@ class OnnxPredictor:
             raise DescriptionError(
                 "input_size", f"the model does not run on an input of {list(blank.shape)}: {first}"
             ) from None
-        if output.ndim != 2 or output.shape[1] != len(self.description.class_names):
+        classes = len(self.description.class_names)
+        if output.ndim != 2 or output.shape[1] not in ({classes, 1} if classes == 2 else {classes}):
             raise DescriptionError(
                 "class_names",
                 f"the model gives outputs of shape {list(output.shape)}, but the description "

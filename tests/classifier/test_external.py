@@ -102,6 +102,35 @@ def test_nhwc_bgr_stretch_and_probability_outputs_are_read_as_described(tmp_path
     assert fine[TRAINING.index("nv")] == pytest.approx(expected[1], abs=1e-5)
 
 
+@pytest.mark.parametrize(("final", "outputs"), [("Sigmoid", "probabilities"), (None, "logits")])
+def test_a_single_output_model_scores_its_second_class_and_gives_the_first_the_rest(
+    tmp_path, final, outputs
+) -> None:
+    weights = np.asarray([[3.0], [-2.0], [1.0]])  # one output: the melanoma logit
+    graph = nhwc_probability_graph(tmp_path / "sigmoid.onnx", weights, final=final)
+    model_description = parsed(
+        layout="NHWC",
+        class_names=["nevus", "melanoma"],
+        outputs=outputs,
+        taxonomy_mapping={"nevus": "nv", "melanoma": "mel"},
+    )
+    model = OnnxPredictor(graph, model_description, TRAINING, device="cpu")
+    images = real_images(4)
+    fine = model.predict(np.stack([model.transform(image) for image in images])).fine
+    for image, row in zip(images, fine, strict=True):
+        covered = np.asarray(model.transform(image), dtype=np.float64)
+        logit = covered.mean(axis=(0, 1)) @ weights[:, 0]
+        melanoma = 1.0 / (1.0 + np.exp(-logit))
+        assert row[TRAINING.index("mel")] == pytest.approx(melanoma, abs=1e-5)
+        assert row[TRAINING.index("nv")] == pytest.approx(1.0 - melanoma, abs=1e-5)
+    assert len({round(float(row[TRAINING.index("mel")]), 6) for row in fine}) == 4
+
+
+def test_a_description_with_one_class_is_refused_as_always_certain() -> None:
+    with pytest.raises(DescriptionError, match=r"^class_names: one class alone"):
+        parsed(class_names=["melanoma"], taxonomy_mapping={"melanoma": "mel"})
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

@@ -77,18 +77,30 @@ def export_onnx(network: torch.nn.Module, path: Path, *, input_size=INPUT_SIZE) 
     return path
 
 
-def nhwc_probability_graph(path: Path, weights: np.ndarray, *, input_size=INPUT_SIZE) -> Path:
-    """An ONNX graph built with onnx.helper that takes NHWC input and gives probabilities:
-    softmax(mean over pixels of each channel @ weights), weights of shape (3, n_classes)."""
+def nhwc_probability_graph(
+    path: Path, weights: np.ndarray, *, input_size=INPUT_SIZE, final: str | None = "Softmax"
+) -> Path:
+    """An ONNX graph built with onnx.helper that takes NHWC input and gives
+    final(mean over pixels of each channel @ weights), weights of shape (3, n_outputs);
+    ``final`` is Softmax, Sigmoid or None (the logits themselves)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     height, width = input_size
+    last = (
+        [
+            helper.make_node(
+                final, ["logits"], ["probabilities"], **({"axis": 1} if final == "Softmax" else {})
+            )
+        ]
+        if final
+        else [helper.make_node("Identity", ["logits"], ["probabilities"])]
+    )
     graph = helper.make_graph(
         [
             helper.make_node("ReduceMean", ["image", "axes"], ["pooled"], keepdims=0),
             helper.make_node("MatMul", ["pooled", "weights"], ["logits"]),
-            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+            *last,
         ],
         "nhwc_test",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", height, width, 3])],
