@@ -13,9 +13,9 @@ import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -112,9 +112,21 @@ class SubmitResultSerializer(serializers.Serializer):
     next = CaseServingSerializer()
 
 
+class StudyClosed(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = (
+        "This study has been closed by its coordinator: this answer was not stored. "
+        "Your earlier answers are kept."
+    )
+    default_code = "study_closed"
+
+
 def _enrolment(request: Request, study_id: int) -> Enrolment:
     enrolment = selectors.grading_enrolment_get(user=request.user, study_id=study_id)
     if enrolment is None:
+        if selectors.finished_enrolment_get(user=request.user, study_id=study_id) is not None:
+            # Enrolled in a study that is no longer open: closed while the page was open.
+            raise StudyClosed()
         raise NotFound("No such study to grade.")
     return enrolment
 
@@ -191,7 +203,11 @@ class DecisionSubmitApi(APIView):
     @extend_schema(
         operation_id="reading_decision_submit",
         request=DecisionSubmitSerializer,
-        responses={201: SubmitResultSerializer, 200: SubmitResultSerializer},
+        responses={
+            201: SubmitResultSerializer,
+            200: SubmitResultSerializer,
+            409: OpenApiResponse(description="The study was closed: the answer was not stored"),
+        },
         summary="Answer the case served with a token; the response carries the next case",
         description=(
             "201 when the decision was stored; 200 with replayed=true when the token had been "

@@ -65,7 +65,13 @@ def test_studies_that_are_not_open_cannot_be_graded(reader_a, reader_a_client, s
     else:  # an old link to a closed study says so
         assert page.redirect_chain == [(f"/reading/studies/{study.pk}/finished/", 302)]
         assert "This study is closed" in page.content.decode()
-    assert submit(reader_a_client, study, served["token"]).status_code == 404
+    refused = submit(reader_a_client, study, served["token"])
+    if status == "draft":
+        assert refused.status_code == 404
+    else:  # a grading page left open when the study closed is told why its answer is refused
+        assert refused.status_code == 409
+        assert refused.json()["detail"].startswith("This study has been closed")
+    assert not Decision.objects.filter(enrolment__study=study).exists()
     assert reader_a_client.get(served["image_url"]).status_code == 404
     home = reader_a_client.get("/reading/").content.decode()
     assert (study.name in home) == (status == "closed")

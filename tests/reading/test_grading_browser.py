@@ -11,7 +11,7 @@ from PIL import Image
 
 from readerstudy.reading.models import Decision
 from readerstudy.reading.ordering import order_extend
-from readerstudy.studies.models import Enrolment
+from readerstudy.studies.models import Enrolment, Study
 from tests.factories import PASSWORD
 from tests.reading.conftest import enrol
 from tests.reading.realcases import real_study
@@ -392,3 +392,22 @@ def test_a_double_pressed_enter_shows_no_error_on_the_next_case(page, reader_a):
     press_keys(page, "b 8 0 Enter")
     case_heading(page, 3, 3).wait_for()
     assert final_answers(enrolment) == [("reassure", 25), ("biopsy", 80)]
+
+
+def test_an_answer_on_a_page_left_open_after_the_study_closed_says_the_study_is_closed(
+    page, reader_a
+):
+    study = real_study(3, confidence_scale="0-100")
+    enrolment = start_grading(page, study, reader_a)
+    study.status = Study.Status.CLOSED
+    study.save(update_fields=["status"])
+    press_keys(page, "r 2 5 Enter")
+    status = page.locator("#form-status")
+    status.filter(has_text="This study has been closed by its coordinator").wait_for()
+    assert "answer was not stored" in status.inner_text()
+    assert final_answers(enrolment) == []
+    # The refused request is the one console line the browser writes; nothing else went wrong.
+    assert page.problems == [
+        "Failed to load resource: the server responded with a status of 409 (Conflict)"
+    ]
+    page.problems.clear()

@@ -348,6 +348,7 @@
       return messages.join(" ") || "The answer was not accepted.";
     }
     if (error.status === 403 || error.status === 401) return "Your session has ended. Reload the page to log in again; your answers so far are saved.";
+    if (error.status === 409 && error.body && error.body.detail) return String(error.body.detail);
     if (error.status === 404) return "This case is no longer available (the study may have been closed). Reload the page.";
     return "Not saved: the server could not be reached. Check your connection and press Submit again.";
   }
