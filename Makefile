@@ -34,7 +34,7 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy classifier readerstudy/analysis readerstudy/scoring
+	$(VENV)/bin/mypy classifier readerstudy/analysis readerstudy/stats readerstudy/scoring
 
 clean-local:
 	rm -rf var staticfiles

@@ -29,12 +29,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from readerstudy.analysis.readers import ReaderInput
-from readerstudy.analysis.simulate import (
+from readerstudy.stats.readers import ReaderInput
+from readerstudy.stats.simulate import (
     simulate_cnn_scores,
     simulate_reader_panel,
 )
-from readerstudy.analysis.study import study_analysis
+from readerstudy.stats.study import study_analysis
 
 
 def simulated_study(

@@ -7,7 +7,7 @@ and a ROC figure.
 
 The score of an image is the task probability P(pos) / (P(pos) + P(neg)) from the taxonomy
 (Esteva et al. 2017 sum the training classes into each side). The AUC and its variance follow
-DeLong et al. (Biometrics 1988), computed by readerstudy.analysis.roc. Sensitivity and
+DeLong et al. (Biometrics 1988), computed by readerstudy.stats.roc. Sensitivity and
 specificity are read at a threshold: the one stored in the checkpoint for this task (chosen
 on the validation split by Youden's J, so it is not fitted to the test cases), else Youden's J
 on the evaluated cases (said so in ``threshold_source``), or ``--threshold``.
@@ -26,7 +26,7 @@ import numpy as np
 
 from classifier.data import FORMATS, SPLITS, Case, load_image, read_manifest, read_split
 from classifier.taxonomy import Task, Taxonomy, load_taxonomy
-from readerstudy.analysis.roc import auc_ci
+from readerstudy.stats.roc import auc_ci
 
 
 def roc_points(truth: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

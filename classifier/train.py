@@ -50,7 +50,7 @@ from classifier.models import arch_spec, build_model
 from classifier.predictor import Predictor, autocast, resolve_device, resolve_precision
 from classifier.taxonomy import Taxonomy, load_taxonomy
 from classifier.transforms import Augmentation, TrainTransform
-from readerstudy.analysis.roc import RocInputError
+from readerstudy.stats.roc import RocInputError
 
 TASKS = ("melanoma-vs-nevus", "carcinoma-vs-keratosis", "malignant-vs-benign")
 SELECTION_TASKS = ("melanoma-vs-nevus", "carcinoma-vs-keratosis")

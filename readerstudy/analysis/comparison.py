@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from readerstudy.analysis.roc import PairedTest, RocCurve, paired_test, roc_curve
 from readerstudy.scoring.models import CnnScore, ModelVersion
 from readerstudy.scoring.selectors import model_version_brief
+from readerstudy.stats.roc import PairedTest, RocCurve, paired_test, roc_curve
 from readerstudy.studies.models import Case, Study
 
 SECOND_COLOUR = "#7d3c98"

@@ -18,9 +18,9 @@ from readerstudy.studies.models import Case, Study
 # The statistics, plotly and numpy load only for the exports that need them: the streamed
 # decisions CSV runs in a process of constant, small memory.
 if TYPE_CHECKING:
-    from readerstudy.analysis.formats import RatingsTable
     from readerstudy.analysis.selectors import StudyData
-    from readerstudy.analysis.study import StudyAnalysis
+    from readerstudy.stats.formats import RatingsTable
+    from readerstudy.stats.study import StudyAnalysis
 
 EXPORT_FORMATS = {
     "csv": ("text/csv; charset=utf-8", "decisions.csv"),
@@ -146,7 +146,7 @@ def ratings_table(data: StudyData, *, identities: bool = False) -> RatingsTable:
     Reader names are spreadsheet-safe: the long CSV opens in a spreadsheet as it is."""
     import numpy as np
 
-    from readerstudy.analysis.formats import RatingsTable
+    from readerstudy.stats.formats import RatingsTable
 
     readers: list[str] = []
     cases: list[str] = []
@@ -251,7 +251,7 @@ def export_bytes(study: Study, fmt: str, *, identities: bool) -> bytes:
     if fmt == "json":
         return json.dumps(analysis_dict(data, analysis, identities=identities), indent=2).encode()
     if fmt in ("imrmc", "ratings"):
-        from readerstudy.analysis.formats import write_imrmc, write_long_csv
+        from readerstudy.stats.formats import write_imrmc, write_long_csv
 
         table = ratings_table(data, identities=identities)
         with tempfile.TemporaryDirectory() as folder:

@@ -10,9 +10,9 @@ from typing import Any, Literal
 import numpy as np
 import plotly.graph_objects as go
 
-from readerstudy.analysis.roc import roc_curve
 from readerstudy.analysis.selectors import StudyData
-from readerstudy.analysis.study import StudyAnalysis
+from readerstudy.stats.roc import roc_curve
+from readerstudy.stats.study import StudyAnalysis
 
 CNN_COLOUR = "#1f4e5f"
 READER_COLOUR = "#c0392b"

@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from readerstudy.analysis.planning import DEFAULT_CASES, MAX_READERS, parse_cases
-from readerstudy.analysis.power import PlanningError
+from readerstudy.stats.planning import DEFAULT_CASES, MAX_READERS, parse_cases
+from readerstudy.stats.power import PlanningError
 
 ANALYSIS_CHOICES = [
     ("rrrc", "Random readers and cases (RRRC): results generalise to both"),

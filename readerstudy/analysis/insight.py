@@ -21,11 +21,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 
 from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
-from readerstudy.analysis.study import StudyAnalysis
 from readerstudy.celery import enqueue_on_commit
 from readerstudy.reading.selectors import final_decisions
 from readerstudy.scoring.models import CnnScore, ModelVersion
 from readerstudy.scoring.selectors import study_embeddings
+from readerstudy.stats.study import StudyAnalysis
 from readerstudy.studies.models import Case, Study
 
 TARGET_TOP = "top"

@@ -16,9 +16,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from readerstudy.accounts.roles import Role, user_roles
 from readerstudy.analysis.csp import plotly_page
-from readerstudy.analysis.formats import RatingsFormatError
 from readerstudy.analysis.forms import PlanningForm
-from readerstudy.analysis.planning import (
+from readerstudy.analysis.selectors import study_pilot_get
+from readerstudy.core.access import studies_for_staff
+from readerstudy.stats.formats import RatingsFormatError
+from readerstudy.stats.planning import (
     COMPONENT_LABELS,
     MAX_CASES,
     PlanRequest,
@@ -28,12 +30,10 @@ from readerstudy.analysis.planning import (
     study_plan,
     table_csv,
 )
-from readerstudy.analysis.power import Pilot, PlanningError
-from readerstudy.analysis.roc import RocInputError
-from readerstudy.analysis.selectors import study_pilot_get
-from readerstudy.core.access import studies_for_staff
+from readerstudy.stats.power import Pilot, PlanningError
+from readerstudy.stats.roc import RocInputError
 
-PLAN_SALT = "readerstudy.analysis.planning"
+PLAN_SALT = "readerstudy.stats.planning"
 PLAN_MAX_AGE = 24 * 3600
 EXPORTS = {
     "csv": ("text/csv; charset=utf-8", "power.csv"),

@@ -16,13 +16,13 @@ import numpy as np
 from django.core.cache import cache
 from django.db.models import Count, Max
 
-from readerstudy.analysis.power import Pilot, PlanningError, algorithm_pilot
-from readerstudy.analysis.readers import ReaderInput
-from readerstudy.analysis.study import StudyAnalysis, study_analysis
 from readerstudy.reading.models import Decision
 from readerstudy.reading.selectors import final_decisions
 from readerstudy.scoring.models import CnnScore, ModelVersion
 from readerstudy.scoring.selectors import model_version_brief, study_algorithm
+from readerstudy.stats.power import Pilot, PlanningError, algorithm_pilot
+from readerstudy.stats.readers import ReaderInput
+from readerstudy.stats.study import StudyAnalysis, study_analysis
 from readerstudy.studies.models import Case, Enrolment, Study
 
 ANALYSIS_CACHE_SECONDS = 3600

@@ -408,8 +408,8 @@ def demo_panel_ensure(*, study, n_readers: int, coordinator: User) -> int:
     Returns the number of simulated readers added (0 when the panel exists)."""
     import numpy as np
 
-    from readerstudy.analysis.simulate import simulate_reader_panel
     from readerstudy.reading.services import SimulatedAnswer, decision_record_simulated
+    from readerstudy.stats.simulate import simulate_reader_panel
     from readerstudy.studies.models import Case, Enrolment
     from readerstudy.studies.services import enrolment_create
 

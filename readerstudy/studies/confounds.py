@@ -1,6 +1,6 @@
 """The confound audit of a study's cases, and the coordinator's acknowledgement of its warnings.
 
-The statistics are ``readerstudy.analysis.confounds`` (pure functions); this module reads the
+The statistics are ``readerstudy.stats.confounds`` (pure functions); this module reads the
 properties recorded at ingest and the CNN's scores, and records acknowledgements. A study
 whose audit warns opens only after a coordinator has acknowledged every current warning.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 
-from readerstudy.analysis.confounds import (
+from readerstudy.scoring.selectors import study_cnn_probabilities
+from readerstudy.stats.confounds import (
     ConfoundAudit,
     categorical_property_audit,
     cnn_by_source_audit,
     numeric_property_audit,
 )
-from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.studies.models import Case, ConfoundAcknowledgement, Study
 
 CASE_FIELDS = (

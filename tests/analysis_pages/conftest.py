@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from readerstudy.accounts.roles import Role
-from readerstudy.analysis.simulate import simulate_cnn_scores, simulate_reader_panel
 from readerstudy.reading.services import SimulatedAnswer, decision_record_simulated
 from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.stats.simulate import simulate_cnn_scores, simulate_reader_panel
 from tests.factories import (
     CaseFactory,
     EnrolmentFactory,

@@ -11,9 +11,9 @@ import pytest
 from django.core.management import call_command
 from sklearn.metrics import roc_auc_score
 
-from readerstudy.analysis.roc import paired_test
-from readerstudy.analysis.simulate import simulate_cnn_scores
 from readerstudy.scoring.models import ModelVersion
+from readerstudy.stats.roc import paired_test
+from readerstudy.stats.simulate import simulate_cnn_scores
 from tests.support.algorithms import write_scores
 from tests.support.browser import browser_login
 

@@ -11,10 +11,10 @@ from django.test import Client
 
 from readerstudy.accounts.services import api_token_regenerate
 from readerstudy.analysis.figures import figure_json, roc_figure
-from readerstudy.analysis.formats import read_imrmc, read_long_csv
-from readerstudy.analysis.roc import auc_ci
 from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.reading.models import Decision
+from readerstudy.stats.formats import read_imrmc, read_long_csv
+from readerstudy.stats.roc import auc_ci
 from tests.conftest import logged_in
 from tests.factories import EnrolmentFactory, StudyFactory
 

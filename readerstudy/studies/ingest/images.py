@@ -11,7 +11,7 @@ embedded colour profile converted to sRGB, so readers see the lesion as the came
 What the re-encoding erases is still a property of the upload that may tell the classes apart
 (a confound): the source format, the JPEG quality the original was saved at, and the mean
 colour of the image and of its border are recorded for the confound audit
-(``readerstudy.analysis.confounds``).
+(``readerstudy.stats.confounds``).
 
 Every stored variant is a baseline JPEG with 4:4:4 chroma (quality 95 by default). Storing
 lossless sources losslessly was considered and rejected: readers and the CNN must see one

@@ -8,10 +8,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from readerstudy.analysis.cli import analyze_ratings, format_summary
-from readerstudy.analysis.formats import RatingsFormatError
-from readerstudy.analysis.mrmc import COVARIANCE_METHODS
-from readerstudy.analysis.roc import RocInputError
+from readerstudy.stats.cli import analyze_ratings, format_summary
+from readerstudy.stats.formats import RatingsFormatError
+from readerstudy.stats.mrmc import COVARIANCE_METHODS
+from readerstudy.stats.roc import RocInputError
 
 
 class Command(BaseCommand):

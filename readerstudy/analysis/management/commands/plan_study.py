@@ -10,8 +10,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from readerstudy.analysis.exports import CNN_READER
-from readerstudy.analysis.formats import RatingsFormatError
-from readerstudy.analysis.planning import (
+from readerstudy.analysis.selectors import study_pilot_get
+from readerstudy.stats.formats import RatingsFormatError
+from readerstudy.stats.planning import (
     DEFAULT_READERS,
     PlanRequest,
     format_plan,
@@ -20,9 +21,8 @@ from readerstudy.analysis.planning import (
     pilot_from_file,
     study_plan,
 )
-from readerstudy.analysis.power import ANALYSES, PlanningError
-from readerstudy.analysis.roc import RocInputError
-from readerstudy.analysis.selectors import study_pilot_get
+from readerstudy.stats.power import ANALYSES, PlanningError
+from readerstudy.stats.roc import RocInputError
 from readerstudy.studies.models import Study
 
 

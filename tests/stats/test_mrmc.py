@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from readerstudy.analysis.mrmc import algorithm_vs_readers, auc_covariance, or_hillis
-from readerstudy.analysis.roc import RocInputError, delong
-from readerstudy.analysis.simulate import RoeMetzParameters, simulate_mrmc
+from readerstudy.stats.mrmc import algorithm_vs_readers, auc_covariance, or_hillis
+from readerstudy.stats.roc import RocInputError, delong
+from readerstudy.stats.simulate import RoeMetzParameters, simulate_mrmc
 
 TOL = 1e-9
 # The Iowa program prints 8 decimals: agreement within half a unit of the last digit.

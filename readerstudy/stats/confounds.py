@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from readerstudy.analysis.roc import auc_ci
+from readerstudy.stats.roc import auc_ci
 
 WARNING_AUC = 0.65
 ALPHA = 0.05

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from readerstudy.analysis.cli import analyze_ratings, format_summary
-from readerstudy.analysis.formats import (
+from readerstudy.stats.cli import analyze_ratings, format_summary
+from readerstudy.stats.formats import (
     RatingsFormatError,
     table_from_design,
     write_imrmc,
     write_long_csv,
 )
-from readerstudy.analysis.mrmc import algorithm_vs_readers
+from readerstudy.stats.mrmc import algorithm_vs_readers
 
 TOL = 1e-9
 

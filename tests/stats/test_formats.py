@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from readerstudy.analysis.formats import (
+from readerstudy.stats.formats import (
     RatingsFormatError,
     RatingsTable,
     mrmc_design,
@@ -16,8 +16,8 @@ from readerstudy.analysis.formats import (
     write_imrmc,
     write_long_csv,
 )
-from readerstudy.analysis.mrmc import or_hillis
-from readerstudy.analysis.simulate import simulate_mrmc
+from readerstudy.stats.mrmc import or_hillis
+from readerstudy.stats.simulate import simulate_mrmc
 
 
 def _reader_aucs(design):

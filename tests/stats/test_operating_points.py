@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from readerstudy.analysis.bootstrap import stratified_counts
-from readerstudy.analysis.operating_points import (
+from readerstudy.stats.bootstrap import stratified_counts
+from readerstudy.stats.operating_points import (
     compare_operating_points,
     sensitivity_at_specificity,
     specificity_at_sensitivity,

@@ -11,9 +11,9 @@ from tests.support.env import REPO_ROOT
 def test_the_analysis_modules_import_no_django():
     code = (
         "import sys\n"
-        "import readerstudy.analysis.cli, readerstudy.analysis.simulate\n"
-        "import readerstudy.analysis.study, readerstudy.analysis.formats\n"
-        "import readerstudy.analysis.power, readerstudy.analysis.planning\n"
+        "import readerstudy.stats.cli, readerstudy.stats.simulate\n"
+        "import readerstudy.stats.study, readerstudy.stats.formats\n"
+        "import readerstudy.stats.power, readerstudy.stats.planning\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'django')\n"
         "assert not loaded, loaded\n"
     )

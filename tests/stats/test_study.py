@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from readerstudy.analysis.mrmc import algorithm_vs_readers
-from readerstudy.analysis.readers import ReaderInput, ReaderInputError
-from readerstudy.analysis.roc import RocInputError, auc_ci
-from readerstudy.analysis.study import study_analysis
+from readerstudy.stats.mrmc import algorithm_vs_readers
+from readerstudy.stats.readers import ReaderInput, ReaderInputError
+from readerstudy.stats.roc import RocInputError, auc_ci
+from readerstudy.stats.study import study_analysis
 
 TOP_KEYS = {
     "n_cases", "n_positive", "n_negative", "level", "n_bootstrap", "seed", "cnn", "readers",

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from readerstudy.analysis.mrmc import OrComponents, algorithm_vs_readers, or_hillis
-from readerstudy.analysis.power import (
+from readerstudy.stats.mrmc import OrComponents, algorithm_vs_readers, or_hillis
+from readerstudy.stats.power import (
     ANALYSES,
     PlanningError,
     algorithm_pilot,
@@ -21,7 +21,7 @@ from readerstudy.analysis.power import (
     power_table,
     two_modality_pilot,
 )
-from readerstudy.analysis.simulate import (
+from readerstudy.stats.simulate import (
     RoeMetzParameters,
     simulate_algorithm_and_readers,
     simulate_mrmc,

@@ -9,8 +9,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from readerstudy.analysis.planning import table_csv
-from readerstudy.analysis.power import algorithm_pilot, cases_needed
+from readerstudy.stats.planning import table_csv
+from readerstudy.stats.power import algorithm_pilot, cases_needed
 
 
 @pytest.fixture(scope="module")

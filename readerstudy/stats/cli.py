@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from readerstudy.analysis.formats import (
+from readerstudy.stats.formats import (
     RatingsFormatError,
     RatingsTable,
     algorithm_panel,
@@ -36,15 +36,15 @@ from readerstudy.analysis.formats import (
     read_ratings,
     sorted_names,
 )
-from readerstudy.analysis.mrmc import (
+from readerstudy.stats.mrmc import (
     COVARIANCE_METHODS,
     CovarianceMethod,
     OrResult,
     algorithm_vs_readers,
     or_hillis,
 )
-from readerstudy.analysis.roc import RocInputError, auc_ci
-from readerstudy.analysis.study import algorithm_vs_readers_dict, json_safe
+from readerstudy.stats.roc import RocInputError, auc_ci
+from readerstudy.stats.study import algorithm_vs_readers_dict, json_safe
 
 
 def _reader_aucs(table: RatingsTable, modality: str, readers: tuple[str, ...]) -> dict[str, Any]:

@@ -33,18 +33,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from readerstudy.analysis.bootstrap import percentile_ci, stratified_counts
-from readerstudy.analysis.mrmc import (
+from readerstudy.stats.bootstrap import percentile_ci, stratified_counts
+from readerstudy.stats.mrmc import (
     AlgorithmVsReaders,
     CovarianceMethod,
     TTest,
     algorithm_vs_readers,
 )
-from readerstudy.analysis.operating_points import (
+from readerstudy.stats.operating_points import (
     OperatingPointComparison,
     compare_operating_points,
 )
-from readerstudy.analysis.readers import (
+from readerstudy.stats.readers import (
     AverageReader,
     CurvePositions,
     ReaderInput,
@@ -55,7 +55,7 @@ from readerstudy.analysis.readers import (
     reader_results,
     validate_reader,
 )
-from readerstudy.analysis.roc import (
+from readerstudy.stats.roc import (
     AucCi,
     BootstrapCi,
     RocCurve,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from readerstudy.analysis.confounds import (
+from readerstudy.stats.confounds import (
     CNN_BY_SOURCE,
     WARNING_AUC,
     ConfoundAudit,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from readerstudy.analysis.roc import (
+from readerstudy.stats.roc import (
     AucCi,
     DelongResult,
     PairedTest,

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from readerstudy.analysis.formats import MrmcDesign, mrmc_design, read_long_csv
-from readerstudy.analysis.simulate import simulate_cnn_scores, simulate_reader_panel
+from readerstudy.stats.formats import MrmcDesign, mrmc_design, read_long_csv
+from readerstudy.stats.simulate import simulate_cnn_scores, simulate_reader_panel
 
 
 @pytest.fixture(scope="session")

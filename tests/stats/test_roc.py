@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from readerstudy.analysis.bootstrap import stratified_counts
-from readerstudy.analysis.roc import (
+from readerstudy.stats.bootstrap import stratified_counts
+from readerstudy.stats.roc import (
     RocInputError,
     auc_ci,
     bootstrap_auc_ci,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from readerstudy.analysis.readers import (
+from readerstudy.stats.readers import (
     ReaderInput,
     ReaderInputError,
     average_reader,
@@ -17,7 +17,7 @@ from readerstudy.analysis.readers import (
     reader_results,
     wilson_ci,
 )
-from readerstudy.analysis.roc import RocCurve, auc_ci, paired_test, roc_curve
+from readerstudy.stats.roc import RocCurve, auc_ci, paired_test, roc_curve
 
 
 @pytest.mark.parametrize(("successes", "total"), [(0, 10), (3, 10), (10, 10), (17, 20), (1, 1)])

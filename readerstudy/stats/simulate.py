@@ -37,8 +37,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from readerstudy.analysis.formats import MrmcDesign
-from readerstudy.analysis.readers import ReaderInput
+from readerstudy.stats.formats import MrmcDesign
+from readerstudy.stats.readers import ReaderInput
 
 Calibration = Literal["sample", "population"]
 

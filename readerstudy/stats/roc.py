@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from readerstudy.analysis.bootstrap import percentile_ci, stratified_counts
+from readerstudy.stats.bootstrap import percentile_ci, stratified_counts
 
 
 class RocInputError(ValueError):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from readerstudy.analysis.mrmc import or_hillis
-from readerstudy.analysis.roc import auc_ci
-from readerstudy.analysis.simulate import (
+from readerstudy.stats.mrmc import or_hillis
+from readerstudy.stats.roc import auc_ci
+from readerstudy.stats.simulate import (
     RoeMetzParameters,
     simulate_algorithm_and_readers,
     simulate_cnn_scores,

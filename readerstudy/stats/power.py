@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from readerstudy.analysis.mrmc import (
+from readerstudy.stats.mrmc import (
     CovarianceMethod,
     OrComponents,
     algorithm_vs_readers,

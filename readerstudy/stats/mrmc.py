@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from readerstudy.analysis.roc import RocInputError, _check_labels, _placements
+from readerstudy.stats.roc import RocInputError, _check_labels, _placements
 
 CovarianceMethod = Literal["jackknife", "delong"]
 COVARIANCE_METHODS: tuple[str, ...] = ("jackknife", "delong")

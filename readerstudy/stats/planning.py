@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from readerstudy.analysis.formats import (
+from readerstudy.stats.formats import (
     RatingsFormatError,
     RatingsTable,
     algorithm_panel,
     mrmc_design,
     read_ratings,
 )
-from readerstudy.analysis.mrmc import CovarianceMethod
-from readerstudy.analysis.power import (
+from readerstudy.stats.mrmc import CovarianceMethod
+from readerstudy.stats.power import (
     ANALYSES,
     MAX_CASES,
     Analysis,
@@ -47,7 +47,7 @@ from readerstudy.analysis.power import (
     power_table,
     two_modality_pilot,
 )
-from readerstudy.analysis.study import json_safe
+from readerstudy.stats.study import json_safe
 
 DEFAULT_READERS = "3:30"
 DEFAULT_CASES = (100, 200, 400, 800)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from readerstudy.analysis.bootstrap import percentile_ci
+from readerstudy.stats.bootstrap import percentile_ci
 
 # Guards ceil() against round-off when a rate times a count is an integer (0.35 * 20).
 _ROUND_OFF = 1e-9
