@@ -75,12 +75,30 @@ def task(
     return decorate
 
 
-def enqueue_on_commit(celery_task: Task, *, queue: str | None = None, **kwargs: Any) -> None:
+def task_by_name(name: str) -> Task:
+    """The registered task called ``name`` (``<module>.<function>``, as ``task`` names them).
+
+    How a service sends a task without importing its ``tasks`` module, which imports the
+    service (a cycle; import-linter refuses it). Unlike a bare ``send_task``, an unknown name
+    raises KeyError at once, so a renamed task fails the tests instead of sending to nobody,
+    and the task's own queue, retries and eager mode apply.
+    """
+    if name not in app.tasks:
+        # A web process registers tasks as their modules are imported; a worker has them
+        # all. This imports every app's tasks module, as a starting worker does.
+        app.loader.import_default_modules()
+    return app.tasks[name]
+
+
+def enqueue_on_commit(celery_task: Task | str, *, queue: str | None = None, **kwargs: Any) -> None:
     """Send ``celery_task(**kwargs)`` once the current transaction commits.
 
-    A rolled-back transaction sends nothing, and the worker never sees rows that are not yet
-    visible to it. Outside a transaction the task is sent at once.
+    ``celery_task`` is a task or its registered name (see ``task_by_name``). A rolled-back
+    transaction sends nothing, and the worker never sees rows that are not yet visible to it.
+    Outside a transaction the task is sent at once.
     """
+    if isinstance(celery_task, str):
+        celery_task = task_by_name(celery_task)
     options = {"queue": queue} if queue else {}
     transaction.on_commit(lambda: celery_task.apply_async(kwargs=kwargs, **options))
 

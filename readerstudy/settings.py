@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "readerstudy.reading",
     "readerstudy.scoring",
     "readerstudy.analysis",
+    "readerstudy.demo",
 ]
 
 MIDDLEWARE = [

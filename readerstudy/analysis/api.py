@@ -17,8 +17,8 @@ from readerstudy.analysis.comparison import algorithm_comparison
 from readerstudy.analysis.exports import EXPORT_FORMATS
 from readerstudy.analysis.selectors import analysis_dict, study_analysis_get
 from readerstudy.analysis.views import export_response
-from readerstudy.core.access import study_for_staff
 from readerstudy.scoring.selectors import model_version_brief, study_algorithm, study_algorithms
+from readerstudy.studies.access import study_for_staff_or_404
 
 # The exports an API client fetches: the data and the report (the figure's PNG and SVG are
 # drawn by a headless browser, for the page and ``export_report``).
@@ -37,7 +37,7 @@ class StudyAnalysisView(APIView):
 
     @extend_schema(parameters=[AnalysisQuerySerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
-        study = study_for_staff(request.user, pk)
+        study = study_for_staff_or_404(request.user, pk)
         query = AnalysisQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data, analysis = study_analysis_get(study)
@@ -79,7 +79,7 @@ class StudyExportView(APIView):
         },
     )
     def get(self, request: Request, pk: int, fmt: str) -> HttpResponse:
-        study = study_for_staff(request.user, pk)
+        study = study_for_staff_or_404(request.user, pk)
         if fmt not in API_EXPORT_FORMATS:
             raise NotFound("unknown export format")
         query = AnalysisQuerySerializer(data=request.query_params)
@@ -101,7 +101,7 @@ class StudyAlgorithmComparisonView(APIView):
 
     @extend_schema(parameters=[CompareQuerySerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
-        study = study_for_staff(request.user, pk)
+        study = study_for_staff_or_404(request.user, pk)
         query = CompareQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         first = study_algorithm(study)

@@ -4,23 +4,29 @@ ratings for MRMC software (iMRMC, RJafroc, long CSV), and a self-contained HTML 
 from __future__ import annotations
 
 import csv
+import json
+import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
+import numpy as np
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from readerstudy.analysis.insight import (
+    gallery_report_section,
+    operating_threshold,
+    tsne_report_section,
+)
+from readerstudy.analysis.selectors import StudyData, analysis_dict, study_analysis_get
 from readerstudy.reading.selectors import decisions_iter
 from readerstudy.scoring.models import CnnScore, ModelVersion
 from readerstudy.scoring.selectors import study_algorithm
+from readerstudy.stats.formats import RatingsTable, write_imrmc, write_long_csv
+from readerstudy.stats.study import StudyAnalysis
 from readerstudy.studies.models import Case, Study
-
-# The statistics, plotly and numpy load only for the exports that need them: the streamed
-# decisions CSV runs in a process of constant, small memory.
-if TYPE_CHECKING:
-    from readerstudy.analysis.selectors import StudyData
-    from readerstudy.stats.formats import RatingsTable
-    from readerstudy.stats.study import StudyAnalysis
 
 EXPORT_FORMATS = {
     "csv": ("text/csv; charset=utf-8", "decisions.csv"),
@@ -144,10 +150,6 @@ def ratings_table(data: StudyData, *, identities: bool = False) -> RatingsTable:
     reader "CNN", ready for ``analyze --algorithm CNN`` or RJafroc's StCadVsRad.
 
     Reader names are spreadsheet-safe: the long CSV opens in a spreadsheet as it is."""
-    import numpy as np
-
-    from readerstudy.stats.formats import RatingsTable
-
     readers: list[str] = []
     cases: list[str] = []
     truth: list[int] = []
@@ -184,8 +186,7 @@ def report_html(
     extra_sections: Iterable[str] = (),
 ) -> str:
     """A single HTML file that opens offline: plotly.js, the figure and every table inline."""
-    from django.template.loader import render_to_string
-
+    # plotly loads only where a figure is drawn, never with the web pages' own imports.
     from readerstudy.analysis.figures import roc_figure
 
     context: dict[str, Any] = {
@@ -241,18 +242,10 @@ class NoFigureYet(LookupError):
 
 def export_bytes(study: Study, fmt: str, *, identities: bool) -> bytes:
     """Every export but the streamed decisions CSV, as bytes (the page and the command)."""
-    import json
-    import tempfile
-    from pathlib import Path
-
-    from readerstudy.analysis.selectors import analysis_dict, study_analysis_get
-
     data, analysis = study_analysis_get(study)
     if fmt == "json":
         return json.dumps(analysis_dict(data, analysis, identities=identities), indent=2).encode()
     if fmt in ("imrmc", "ratings"):
-        from readerstudy.stats.formats import write_imrmc, write_long_csv
-
         table = ratings_table(data, identities=identities)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "ratings"
@@ -265,12 +258,6 @@ def export_bytes(study: Study, fmt: str, *, identities: bool) -> bytes:
                 write_long_csv(table, path, case_columns=_case_columns(data))
             return path.read_bytes()
     if fmt == "html":
-        from readerstudy.analysis.insight import (
-            gallery_report_section,
-            operating_threshold,
-            tsne_report_section,
-        )
-
         sections = []
         if data.model_version is not None and data.n_cases:
             # plotly.js comes with the ROC figure; without one, with the map.
@@ -287,6 +274,7 @@ def export_bytes(study: Study, fmt: str, *, identities: bool) -> bytes:
         raise ValueError(f"unknown export format {fmt!r}")
     if analysis is None:
         raise NoFigureYet("no figure yet: the CNN has not scored cases of both classes")
+    # plotly loads only where a figure is drawn, never with the web pages' own imports.
     from readerstudy.analysis.figures import figure_image, roc_figure
 
     return figure_image(roc_figure(data, analysis, identities=identities), fmt)  # type: ignore[arg-type]

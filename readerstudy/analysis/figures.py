@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 import plotly.graph_objects as go
+from django.conf import settings
 
 from readerstudy.analysis.selectors import StudyData
 from readerstudy.stats.roc import roc_curve
@@ -281,8 +282,6 @@ def _plain(value: Any) -> Any:
 def figure_image(figure: go.Figure, image_format: Literal["png", "svg"]) -> bytes:
     """Render with kaleido in headless Chromium (READERSTUDY_CHROMIUM, default
     /usr/bin/chromium); nothing is downloaded."""
-    from django.conf import settings
-
     os.environ.setdefault("BROWSER_PATH", str(settings.READERSTUDY_CHROMIUM))
     return figure.to_image(
         format=image_format, width=900, height=900, scale=2 if image_format == "png" else 1

@@ -8,6 +8,7 @@ Grad-CAM (Selvaraju et al. 2017) needs the network and runs on a scoring worker.
 
 from __future__ import annotations
 
+import base64
 import io
 import secrets
 import time
@@ -19,6 +20,10 @@ import numpy as np
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
+from django.template.loader import render_to_string
+from PIL import Image
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 
 from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
 from readerstudy.celery import enqueue_on_commit
@@ -40,8 +45,6 @@ def _embedding_source(study: Study, model_version: ModelVersion) -> str:
 
 def tsne_map_request(study: Study, model_version: ModelVersion) -> TsneMap:
     """The study's t-SNE map; (re)computed by a worker when missing or out of date."""
-    from readerstudy.analysis.tasks import tsne_compute
-
     source = _embedding_source(study, model_version)
     with transaction.atomic():
         tsne, created = TsneMap.objects.select_for_update().get_or_create(
@@ -54,15 +57,12 @@ def tsne_map_request(study: Study, model_version: ModelVersion) -> TsneMap:
             tsne.source = source
             tsne.status = InsightStatus.PENDING
             tsne.save(update_fields=["source", "status", "updated_at"])
-            enqueue_on_commit(tsne_compute, tsne_map_id=tsne.pk)
+            enqueue_on_commit("readerstudy.analysis.tasks.tsne_compute", tsne_map_id=tsne.pk)
     return tsne
 
 
 def tsne_coordinates(embeddings: np.ndarray, *, seed: int = 0) -> np.ndarray:
     """2-D t-SNE (van der Maaten & Hinton 2008) after PCA to <= 50 dimensions."""
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-
     n = embeddings.shape[0]
     if n < 3:
         return np.zeros((n, 2))
@@ -130,8 +130,6 @@ def tsne_points(tsne: TsneMap) -> list[dict[str, Any]]:
 
 def tsne_report_section(study: Study, model_version: ModelVersion, *, with_plotlyjs: bool) -> str:
     """The t-SNE map for the HTML report, if a worker has computed it (else nothing)."""
-    from django.template.loader import render_to_string
-
     # plotly loads only where a figure is drawn, never with the web pages' own imports.
     from readerstudy.analysis.figures import tsne_figure
 
@@ -154,8 +152,6 @@ def tsne_report_section(study: Study, model_version: ModelVersion, *, with_plotl
 
 def saliency_map_request(case: Case, model_version: ModelVersion, target: str) -> SaliencyMap:
     """The case's Grad-CAM map for ``target``; computed by a scoring worker on first request."""
-    from readerstudy.analysis.tasks import saliency_compute
-
     try:
         with transaction.atomic():
             saliency, created = SaliencyMap.objects.get_or_create(
@@ -165,7 +161,9 @@ def saliency_map_request(case: Case, model_version: ModelVersion, target: str) -
                 defaults={"status": InsightStatus.PENDING},
             )
             if created:
-                enqueue_on_commit(saliency_compute, saliency_map_id=saliency.pk)
+                enqueue_on_commit(
+                    "readerstudy.analysis.tasks.saliency_compute", saliency_map_id=saliency.pk
+                )
     except IntegrityError:  # two first requests at once: the other one sent the task
         saliency = SaliencyMap.objects.get(case=case, model_version=model_version, target=target)
     return saliency
@@ -173,8 +171,7 @@ def saliency_map_request(case: Case, model_version: ModelVersion, target: str) -
 
 def saliency_map_compute(*, saliency_map_id: int) -> None:
     """Run Grad-CAM on the case's display image and store the overlay as PNG."""
-    from PIL import Image
-
+    # torch loads only in the scoring worker that runs Grad-CAM, never in the web processes.
     from classifier.explain import grad_cam, overlay
     from readerstudy.scoring.inference import network_predictor_for
 
@@ -324,8 +321,6 @@ def error_gallery(
 
 
 def _data_uri(field, content_type: str) -> str:
-    import base64
-
     try:
         with field.open("rb") as handle:
             return f"data:{content_type};base64,{base64.b64encode(handle.read()).decode()}"
@@ -337,8 +332,6 @@ def gallery_report_section(study: Study, model_version: ModelVersion, *, thresho
     """The error gallery for the HTML report, images inline (data URIs) so it opens offline.
 
     Saliency maps appear where a worker has already computed them."""
-    from django.template.loader import render_to_string
-
     rows = error_gallery(study, model_version, threshold=threshold)
     ready = {
         saliency.case_id: saliency

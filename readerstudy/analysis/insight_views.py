@@ -23,10 +23,10 @@ from readerstudy.analysis.insight import (
 )
 from readerstudy.analysis.models import InsightStatus
 from readerstudy.analysis.selectors import study_analysis_get
-from readerstudy.core.access import study_for_staff
 from readerstudy.reading.selectors import final_decisions
 from readerstudy.scoring.models import CnnScore
 from readerstudy.scoring.selectors import insight_unavailable_reason, study_algorithm
+from readerstudy.studies.access import study_for_staff_or_404
 from readerstudy.studies.media import case_image_response, image_view
 from readerstudy.studies.models import Case
 
@@ -37,7 +37,7 @@ def _case_for_staff(request: HttpRequest, public_id: uuid.UUID) -> Case:
     case = Case.objects.filter(public_id=public_id).select_related("study").first()
     if case is None:
         raise Http404("no such case")
-    study_for_staff(request.user, case.study_id)
+    study_for_staff_or_404(request.user, case.study_id)
     return case
 
 
@@ -70,7 +70,7 @@ def _model_or_404(study):
 def tsne_data(request: HttpRequest, pk: int) -> JsonResponse:
     """The t-SNE map's points (case, position, truth, diagnosis, CNN score, thumbnail), or
     its status while a worker computes it."""
-    study = study_for_staff(request.user, pk)
+    study = study_for_staff_or_404(request.user, pk)
     model_version = _model_or_404(study)
     tsne = tsne_map_request(study, model_version)
     if tsne.status != InsightStatus.READY:
@@ -147,7 +147,7 @@ def saliency(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def errors_page(request: HttpRequest, pk: int) -> HttpResponse:
     """The error gallery at the study's operating point: the CNN's threshold at the readers'
     mean sensitivity (Brinker 2019) when readers have graded, else 0.5."""
-    study = study_for_staff(request.user, pk)
+    study = study_for_staff_or_404(request.user, pk)
     model_version = _algorithm_or_404(study)
     _, analysis = study_analysis_get(study, model_version)
     threshold, basis = operating_threshold(analysis)

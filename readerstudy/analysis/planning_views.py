@@ -18,7 +18,6 @@ from readerstudy.accounts.roles import Role, user_roles
 from readerstudy.analysis.csp import plotly_page
 from readerstudy.analysis.forms import PlanningForm
 from readerstudy.analysis.selectors import study_pilot_get
-from readerstudy.core.access import studies_for_staff
 from readerstudy.stats.formats import RatingsFormatError
 from readerstudy.stats.planning import (
     COMPONENT_LABELS,
@@ -32,6 +31,7 @@ from readerstudy.stats.planning import (
 )
 from readerstudy.stats.power import Pilot, PlanningError
 from readerstudy.stats.roc import RocInputError
+from readerstudy.studies.access import studies_for_staff
 
 PLAN_SALT = "readerstudy.stats.planning"
 PLAN_MAX_AGE = 24 * 3600

@@ -161,25 +161,56 @@ def study_pilot_get(study: Study) -> tuple[Pilot, str]:
     return algorithm_pilot(data.truth, data.cnn, ratings), "readers - CNN"
 
 
+@dataclass(frozen=True)
+class AnalysisContext:
+    """Everything a page, an API answer or an export of one study's analysis reads, built once
+    per request by ``analysis_context_get``: the algorithm in use, the fingerprint that says
+    whether anything changed, the study's arrays and the analysis (None until the algorithm
+    has scored cases of both classes)."""
+
+    study: Study
+    model_version: ModelVersion | None
+    fingerprint: str
+    data: StudyData
+    analysis: StudyAnalysis | None
+
+
+def analysis_context_get(
+    study: Study,
+    model_version: ModelVersion | None = None,
+    *,
+    fingerprint: str | None = None,
+    n_bootstrap: int = 2000,
+) -> AnalysisContext:
+    """The study's analysis context. The analysis itself is cached until a decision, a score or
+    a case is added; ``fingerprint``, where the caller already has it, is not computed again."""
+    model_version = model_version or study_algorithm(study)
+    fingerprint = fingerprint or study_fingerprint(study, model_version)
+    data = study_data_get(study, model_version)
+    analysis = None
+    if data.analysable:
+        key = f"analysis:{fingerprint}:{n_bootstrap}"
+        analysis = cache.get(key)
+        if analysis is None:
+            analysis = study_analysis(
+                data.truth, data.cnn, _usable_readers(data), n_bootstrap=n_bootstrap
+            )
+            cache.set(key, analysis, ANALYSIS_CACHE_SECONDS)
+    return AnalysisContext(
+        study=study,
+        model_version=model_version,
+        fingerprint=fingerprint,
+        data=data,
+        analysis=analysis,
+    )
+
+
 def study_analysis_get(
     study: Study, model_version: ModelVersion | None = None, *, n_bootstrap: int = 2000
 ) -> tuple[StudyData, StudyAnalysis | None]:
-    """The study's data and its full analysis (None until the CNN has scored both classes).
-
-    The analysis is cached until a decision, a score or a case is added.
-    """
-    model_version = model_version or study_algorithm(study)
-    key = f"analysis:{study_fingerprint(study, model_version)}:{n_bootstrap}"
-    data = study_data_get(study, model_version)
-    if not data.analysable:
-        return data, None
-    analysis = cache.get(key)
-    if analysis is None:
-        analysis = study_analysis(
-            data.truth, data.cnn, _usable_readers(data), n_bootstrap=n_bootstrap
-        )
-        cache.set(key, analysis, ANALYSIS_CACHE_SECONDS)
-    return data, analysis
+    """The study's data and its full analysis (None until the CNN has scored both classes)."""
+    context = analysis_context_get(study, model_version, n_bootstrap=n_bootstrap)
+    return context.data, context.analysis
 
 
 def analysis_dict(

@@ -20,8 +20,7 @@ from readerstudy.analysis.comparison import (
     algorithm_comparison,
 )
 from readerstudy.analysis.csp import plotly_page
-from readerstudy.analysis.selectors import study_analysis_get, study_fingerprint
-from readerstudy.core.access import studies_for_staff, study_for_staff
+from readerstudy.analysis.selectors import analysis_context_get, study_fingerprint
 from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.selectors import (
     insight_unavailable_reason,
@@ -30,6 +29,7 @@ from readerstudy.scoring.selectors import (
     study_algorithms,
     study_scoring_progress,
 )
+from readerstudy.studies.access import studies_for_staff, study_for_staff_or_404
 from readerstudy.studies.models import Study
 
 
@@ -53,10 +53,11 @@ def study_list(request: HttpRequest) -> HttpResponse:
     return render(request, "analysis/study_list.html", {"studies": studies})
 
 
-def _tables_context(request: HttpRequest, pk: int) -> dict:
-    study = study_for_staff(request.user, pk)
+def _tables_context(request: HttpRequest, study: Study, fingerprint: str | None = None) -> dict:
+    """The page's context, from one analysis context (built once for the request)."""
     identities = _flag(request, "identities")
-    data, analysis = study_analysis_get(study)
+    built = analysis_context_get(study, fingerprint=fingerprint)
+    data, analysis = built.data, built.analysis
     algorithms = study_algorithms(study)
     comparison = _comparison(request, study, data.model_version, algorithms)
     context = {
@@ -65,7 +66,7 @@ def _tables_context(request: HttpRequest, pk: int) -> dict:
         "analysis": None if analysis is None else analysis.to_dict(),
         "identities": identities,
         "scoring": study_scoring_progress(study),
-        "fingerprint": study_fingerprint(study, data.model_version),
+        "fingerprint": built.fingerprint,
         "poll_url": reverse("analysis:study_data", args=[study.pk])
         + (f"?{request.GET.urlencode()}" if request.GET else ""),
         "algorithms": [model_card(model) for model in algorithms],
@@ -102,8 +103,8 @@ def _comparison(
 @login_required
 @require_GET
 def study_analysis_page(request: HttpRequest, pk: int) -> HttpResponse:
-    context = _tables_context(request, pk)
-    return render(request, "analysis/study.html", context)
+    study = study_for_staff_or_404(request.user, pk)
+    return render(request, "analysis/study.html", _tables_context(request, study))
 
 
 @login_required
@@ -111,11 +112,11 @@ def study_analysis_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def study_analysis_data(request: HttpRequest, pk: int) -> JsonResponse:
     """What the page polls: a fingerprint, and when it changed, the new figure and tables."""
-    study = study_for_staff(request.user, pk)
+    study = study_for_staff_or_404(request.user, pk)
     fingerprint = study_fingerprint(study, study_algorithm(study))
     if request.GET.get("since") == fingerprint:
         return JsonResponse({"fingerprint": fingerprint, "changed": False})
-    context = _tables_context(request, pk)
+    context = _tables_context(request, study, fingerprint)
     return JsonResponse(
         {
             "fingerprint": context["fingerprint"],
@@ -135,7 +136,7 @@ def study_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """
     if fmt not in exports.EXPORT_FORMATS:
         raise Http404("unknown export format")
-    study = study_for_staff(request.user, pk)
+    study = study_for_staff_or_404(request.user, pk)
     return export_response(study, fmt, identities=_flag(request, "identities"))
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from readerstudy.celery import task_by_name
 from readerstudy.core.models import WorkerHeartbeat
 
 
@@ -22,10 +23,8 @@ def worker_heartbeat_record(
 
 def worker_ping(*, queue: str = "default", timeout: float = 30.0) -> WorkerHeartbeat | None:
     """Send a heartbeat task to ``queue`` and wait up to ``timeout`` seconds for its row."""
-    from readerstudy.core.tasks import worker_heartbeat
-
     token = secrets.token_hex(16)
-    worker_heartbeat.apply_async(
+    task_by_name("readerstudy.core.tasks.worker_heartbeat").apply_async(
         kwargs={"token": token, "requested_at": timezone.now().isoformat()}, queue=queue
     )
     deadline = time.monotonic() + timeout

@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from readerstudy.accounts.permissions import IsCoordinator, IsCoordinatorOrAnalyst
-from readerstudy.core.access import study_for_staff
 from readerstudy.scoring.models import ActiveModel, ModelVersion
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
 from readerstudy.scoring.score_imports import ScoreImportError, scores_import_upload
@@ -23,6 +22,7 @@ from readerstudy.scoring.services import (
     study_algorithm_choose,
     study_scoring_enqueue,
 )
+from readerstudy.studies.access import study_for_staff_or_404
 from readerstudy.studies.models import Study
 
 
@@ -190,12 +190,12 @@ class StudyScoring(APIView):
 
     @extend_schema(responses={200: ScoringProgressSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        study = study_for_staff(request.user, pk)
+        study = study_for_staff_or_404(request.user, pk)
         return Response(study_scoring_progress(study).to_dict())
 
     @extend_schema(request=None, responses={202: ScoringProgressSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        study = study_for_staff(request.user, pk, change=True)
+        study = study_for_staff_or_404(request.user, pk, change=True)
         run = study_scoring_enqueue(study=study, reason="api", requested_by=request.user)  # type: ignore[arg-type]
         if run is None:
             raise ValidationError({"model": [f"no model is active for the task {study.task}"]})
@@ -210,7 +210,7 @@ class StudyScoreImport(APIView):
 
     @extend_schema(request=ScoreImportSerializer, responses={201: ModelVersionSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        study = study_for_staff(request.user, pk, change=True)
+        study = study_for_staff_or_404(request.user, pk, change=True)
         body = ScoreImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -240,11 +240,11 @@ class StudyAlgorithm(APIView):
 
     @extend_schema(responses={200: StudyAlgorithmsSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(self._body(study_for_staff(request.user, pk)))
+        return Response(self._body(study_for_staff_or_404(request.user, pk)))
 
     @extend_schema(request=AlgorithmChoiceSerializer, responses={200: StudyAlgorithmsSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        study = study_for_staff(request.user, pk)
+        study = study_for_staff_or_404(request.user, pk)
         body = AlgorithmChoiceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         model_version = next(

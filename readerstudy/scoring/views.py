@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from classifier.taxonomy import load_taxonomy
 from readerstudy.accounts.roles import Role, has_role
-from readerstudy.core.access import study_for_staff
 from readerstudy.core.views import safe_next_url
 from readerstudy.scoring.models import ANY_TASK, ActiveModel, ModelVersion
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
@@ -33,6 +32,7 @@ from readerstudy.scoring.services import (
     study_algorithm_choose,
     study_scoring_enqueue,
 )
+from readerstudy.studies.access import study_for_staff_or_404
 
 
 @login_required
@@ -40,7 +40,7 @@ from readerstudy.scoring.services import (
 @require_GET
 def study_progress(request: HttpRequest, pk: int) -> JsonResponse:
     """Scored / total, failures and ETA, polled by the study page."""
-    study = study_for_staff(request.user, pk)
+    study = study_for_staff_or_404(request.user, pk)
     return JsonResponse(study_scoring_progress(study).to_dict())
 
 
@@ -48,7 +48,7 @@ def study_progress(request: HttpRequest, pk: int) -> JsonResponse:
 @require_POST
 def study_score(request: HttpRequest, pk: int) -> HttpResponse:
     """The coordinator's "score now" button: send every unscored case to the workers."""
-    study = study_for_staff(request.user, pk, change=True)
+    study = study_for_staff_or_404(request.user, pk, change=True)
     run = study_scoring_enqueue(study=study, reason="button", requested_by=request.user)
     if run is None:
         messages.error(request, f"No CNN model is active for the task {study.task}.")
@@ -62,7 +62,7 @@ def study_score(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def study_retry_failed(request: HttpRequest, pk: int) -> HttpResponse:
-    study = study_for_staff(request.user, pk, change=True)
+    study = study_for_staff_or_404(request.user, pk, change=True)
     model_version = active_model_for_task(study.task)
     if model_version is not None:
         count = scores_failed_retry(study=study, model_version=model_version)
@@ -74,7 +74,7 @@ def study_retry_failed(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def study_algorithm(request: HttpRequest, pk: int) -> HttpResponse:
     """The analyst's choice of the algorithm a study's analysis uses."""
-    study = study_for_staff(request.user, pk)
+    study = study_for_staff_or_404(request.user, pk)
     model_version = next(
         (m for m in study_algorithms(study) if str(m.pk) == request.POST.get("model")), None
     )
@@ -97,7 +97,7 @@ class ScoreImportForm(forms.Form):
 @require_POST
 def study_import_scores(request: HttpRequest, pk: int) -> HttpResponse:
     """Import an algorithm's scores from a CSV (the study page's form)."""
-    study = study_for_staff(request.user, pk, change=True)
+    study = study_for_staff_or_404(request.user, pk, change=True)
     form = ScoreImportForm(request.POST, request.FILES)
     if not form.is_valid():
         for field, errors in form.errors.items():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats
+from sklearn import metrics
 
 from readerstudy.stats.bootstrap import percentile_ci, stratified_counts
 
@@ -219,8 +220,6 @@ def roc_curve(truth: ArrayLike, scores: ArrayLike) -> RocCurve:
         raise RocInputError(f"scores have shape {values.shape} but truth has {positive.shape}")
     if not np.isfinite(values).all():
         raise RocInputError("scores contain NaN or infinite values")
-    from sklearn import metrics  # loaded on first use: most callers need only the AUC
-
     fpr, tpr, thresholds = metrics.roc_curve(positive, values)
     return RocCurve(fpr=fpr, tpr=tpr, thresholds=thresholds)
 

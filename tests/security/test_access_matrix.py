@@ -48,7 +48,7 @@ COORDINATORS = frozenset({COORDINATOR, OTHER_COORDINATOR, ADMIN})
 READERS = frozenset({READER_A, READER_B, ADMIN})
 STAFF = frozenset({COORDINATOR, OTHER_COORDINATOR, ANALYST, ADMIN})
 S_COORDINATOR = frozenset({COORDINATOR})
-S_STAFF = frozenset({COORDINATOR, ANALYST, ADMIN})  # core.access.study_for_staff
+S_STAFF = frozenset({COORDINATOR, ANALYST, ADMIN})  # studies.access.study_for_staff_get
 S_CHANGE = frozenset({COORDINATOR, ADMIN})
 S_READER = frozenset({READER_A})
 

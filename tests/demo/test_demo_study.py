@@ -11,7 +11,7 @@ from PIL import Image
 
 from classifier import DEFAULT_SPLIT
 from classifier.data import split_lesion_ids
-from readerstudy.core.demo import DEMO_SAMPLE, demo_data_locate, demo_study_create, demo_study_open
+from readerstudy.demo.study import DEMO_SAMPLE, demo_data_locate, demo_study_create, demo_study_open
 from readerstudy.studies.confounds import study_confound_audit
 from readerstudy.studies.models import ConfoundAcknowledgement
 from tests.support.env import shared_data

@@ -9,24 +9,29 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from readerstudy.core.demo import (
-    DemoDataMissing,
+from classifier.taxonomy import load_taxonomy
+from readerstudy.core.services import worker_ping
+from readerstudy.demo.accounts import demo_accounts_ensure, demo_logins_path
+from readerstudy.demo.processes import (
     ProgressLines,
-    demo_accounts_ensure,
-    demo_data_locate,
-    demo_logins_path,
-    demo_panel_ensure,
     demo_processes_stopped_on_exit,
+    demo_web_start,
+    demo_worker_start,
+    wait_for_http,
+)
+from readerstudy.demo.study import (
+    DemoDataMissing,
+    demo_data_locate,
+    demo_panel_ensure,
     demo_readers_enrol,
     demo_reset,
     demo_study_create,
     demo_study_get,
     demo_study_open,
-    demo_web_start,
-    demo_worker_start,
-    wait_for_http,
 )
-from readerstudy.core.services import worker_ping
+from readerstudy.scoring.selectors import study_scoring_progress
+from readerstudy.scoring.services import study_scoring_enqueue
+from readerstudy.studies.ingest.selection import sample_parse
 
 
 class Command(BaseCommand):
@@ -85,9 +90,6 @@ class Command(BaseCommand):
             raise CommandError(f"the demo data is not there.\n{error}") from None
         sample = None
         if options["sample"]:
-            from classifier.taxonomy import load_taxonomy
-            from readerstudy.studies.ingest.selection import sample_parse
-
             try:
                 sample = sample_parse(str(options["sample"]), taxonomy=load_taxonomy())
             except ValueError as error:
@@ -160,9 +162,6 @@ class Command(BaseCommand):
             ) from None
 
     def _score(self, study) -> None:
-        from readerstudy.scoring.selectors import study_scoring_progress
-        from readerstudy.scoring.services import study_scoring_enqueue
-
         progress = study_scoring_progress(study)
         if progress.model_version is None:
             raise CommandError("no CNN model is registered: is classifier/models/default.pt there?")

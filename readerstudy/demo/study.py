@@ -1,0 +1,231 @@
+"""The demo study: biopsy-proven held-out HAM10000 lesions, scored by the shipped CNN, read by
+the demo's readers and a simulated panel calibrated to Brinker et al. 2019.
+
+Everything here is idempotent: a second run finds the study, its enrolments and its panel.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from classifier import DEFAULT_SPLIT
+from classifier.data import split_lesion_ids
+from readerstudy.accounts.roles import Role
+from readerstudy.accounts.services import user_roles_add
+from readerstudy.demo.accounts import DemoLogin, demo_logins_path
+from readerstudy.reading.services import SimulatedAnswer, decision_record_simulated
+from readerstudy.stats.simulate import simulate_reader_panel
+from readerstudy.studies.ingest.importer import ImportOptions, ImportSource, study_import
+from readerstudy.studies.models import Case, Enrolment, Study
+from readerstudy.studies.services import (
+    enrolment_create,
+    study_build,
+    study_status_set,
+    task_resolve,
+)
+
+DEMO_STUDY_NAME = "Demo: melanoma vs nevus (dermoscopy, biopsy-proven)"
+# One source, so that nothing but the lesion tells the classes apart (issue 16): biopsy-proven
+# HAM10000 lesions from the shipped model's held-out test split (never seen in training or
+# model selection), one image per lesion, all at the same size and compression, drawn with a
+# fixed seed. The held-out split has 92 melanoma and 205 nevus lesions proven by histology.
+# Left out on purpose: the ISIC UDA-1 set (its 30 melanomas are sharp 1024-px images and its
+# nevi carry no recorded confirmation, so image size alone gave the truth away) and the
+# full-resolution HAM10000 sample (of its held-out biopsy-proven images one is a melanoma and
+# none a nevus: the one sharp image would again be a melanoma).
+DEMO_SAMPLE = {"mel": 80, "nv": 120}
+DEMO_SEED = 2017
+# The simulated panel is calibrated to Brinker et al. (Eur J Cancer 2019): 145 dermatologists,
+# mean sensitivity 89.4% and specificity 64.4% for management decisions on melanoma vs nevus.
+SIMULATED_SENSITIVITY = 0.894
+SIMULATED_SPECIFICITY = 0.644
+
+DOWNLOAD_HELP = """\
+The demo needs real skin-lesion images, which are not part of this repository.
+Expected under {data}:
+  ham10000/HAM10000_metadata.csv and ham10000/images/ISIC_*.jpg
+      HAM10000 (Tschandl et al. 2018, CC BY-NC 4.0):
+      https://doi.org/10.7910/DVN/DBW86T  (HAM10000_metadata + the image zips)
+Put them there, or pass the folder that holds them: python manage.py demo --data PATH
+"""
+
+
+class DemoDataMissing(Exception):
+    """The data folder lacks what the demo imports; the message says what to download."""
+
+
+@dataclass(frozen=True)
+class DemoData:
+    ham_metadata: Path
+    ham_images: Path
+
+
+def demo_data_locate(folder: Path) -> DemoData:
+    data = DemoData(
+        ham_metadata=folder / "ham10000" / "HAM10000_metadata.csv",
+        ham_images=folder / "ham10000" / "images",
+    )
+    missing = [path for path in vars(data).values() if not Path(path).exists()]
+    if missing:
+        listed = "\n".join(f"  missing: {path}" for path in missing)
+        raise DemoDataMissing(f"{listed}\n\n" + DOWNLOAD_HELP.format(data=folder))
+    return data
+
+
+def heldout_manifest_write(data: DemoData, target: Path) -> int:
+    """Write the HAM10000 rows of the shipped model's held-out test lesions to ``target``."""
+    heldout = split_lesion_ids(DEFAULT_SPLIT, "test")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with data.ham_metadata.open(newline="", encoding="utf-8") as source:
+        reader = csv.DictReader(source)
+        fields = [name for name in reader.fieldnames or [] if name]
+        rows = [row for row in reader if row["lesion_id"] in heldout]
+    with target.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def demo_study_get() -> Study | None:
+    return Study.objects.filter(name=DEMO_STUDY_NAME).order_by("pk").first()
+
+
+def demo_study_create(
+    *,
+    coordinator: User,
+    data: DemoData,
+    sample: dict[str, int] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Study:
+    """Create the demo study (a draft) and import its held-out images (all-or-nothing).
+
+    ``sample``: held-out HAM10000 cases per diagnosis (default DEMO_SAMPLE)."""
+    manifest = Path(settings.VAR_DIR) / "demo" / "ham10000-heldout.csv"
+    heldout_manifest_write(data, manifest)
+    study = study_build(
+        name=DEMO_STUDY_NAME,
+        task=task_resolve(name="melanoma-vs-nevus"),
+        modality=Study.Modality.DERMOSCOPIC,
+        created_by=coordinator,
+        show_clinical_info=True,
+        show_feedback=True,
+    )
+    imported = study_import(
+        study=study,
+        source=ImportSource(
+            images=data.ham_images,
+            manifest=manifest,
+            images_name="HAM10000 images",
+            manifest_name="HAM10000 held-out lesions",
+        ),
+        options=ImportOptions(
+            manifest_format="ham10000",
+            biopsy_proven_only=True,
+            sample=dict(sample or DEMO_SAMPLE),
+            seed=DEMO_SEED,
+        ),
+        created_by=coordinator,
+        progress=progress,
+    )
+    imported.study.coordinators.add(coordinator)
+    return imported.study
+
+
+def demo_study_open(*, study: Study, coordinator: User, acknowledge_confounds: bool) -> Study:
+    """Open the demo study for grading, as its coordinator. The confound audit must pass, or
+    its warnings be acknowledged (``acknowledge_confounds``); raises ValidationError naming
+    the warnings otherwise."""
+    if study.status != Study.Status.DRAFT:
+        return study
+    with transaction.atomic():
+        return study_status_set(
+            study=study,
+            status=Study.Status.OPEN,
+            acknowledged_by=coordinator if acknowledge_confounds else None,
+        )
+
+
+def demo_readers_enrol(*, study, logins: list[DemoLogin], coordinator: User) -> None:
+    for login in logins:
+        if login.role != Role.READER:
+            continue
+        reader = User.objects.get(username=login.username)
+        if not Enrolment.objects.filter(study=study, reader=reader).exists():
+            enrolment_create(study=study, reader=reader, enrolled_by=coordinator)
+
+
+def demo_panel_ensure(*, study, n_readers: int, coordinator: User) -> int:
+    """Add a simulated reader panel (once): Roe-Metz readers calibrated to Brinker 2019.
+
+    Returns the number of simulated readers added (0 when the panel exists)."""
+    if n_readers <= 0 or Enrolment.objects.filter(study=study, simulated=True).exists():
+        return 0
+    cases = list(Case.objects.filter(study=study).order_by("position").values_list("pk", "truth"))
+    truth = np.asarray([int(t) for _, t in cases])
+    low, high = study.confidence_range
+    panel = simulate_reader_panel(
+        truth,
+        n_readers,
+        mean_sensitivity=SIMULATED_SENSITIVITY,
+        mean_specificity=SIMULATED_SPECIFICITY,
+        seed=DEMO_SEED,
+        rating_scale=(low, high),
+    )
+    for reader in panel.reader_inputs():
+        with transaction.atomic():
+            # No usable password: nobody can log in as a simulated reader.
+            user = User.objects.create(
+                username=f"simulated-{secrets.token_hex(4)}",
+                first_name="Simulated",
+                last_name="reader",
+            )
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+            user_roles_add(user=user, roles=[Role.READER])
+            enrolment, _ = enrolment_create(
+                study=study, reader=user, enrolled_by=coordinator, simulated=True
+            )
+            decision_record_simulated(
+                enrolment=enrolment,
+                answers=[
+                    SimulatedAnswer(
+                        case_id=cases[int(index)][0],
+                        biopsy=bool(decision),
+                        confidence=round(float(rating)),
+                    )
+                    for index, decision, rating in zip(
+                        reader.case_index, reader.decision, reader.rating, strict=True
+                    )
+                ],
+            )
+    return n_readers
+
+
+def demo_reset() -> None:
+    """Remove the demo study (cases, files, decisions), its simulated readers, and the demo
+    accounts, so the next run starts over."""
+    for study in Study.objects.filter(name=DEMO_STUDY_NAME):
+        simulated = list(
+            Enrolment.objects.filter(study=study, simulated=True).values_list("reader", flat=True)
+        )
+        for case in study.cases.all():
+            for field in (case.image, case.display_image, case.thumbnail):
+                if field:
+                    field.storage.delete(field.name)
+        study.delete()
+        User.objects.filter(pk__in=simulated).delete()
+    saved = demo_logins_path()
+    if saved.exists():
+        User.objects.filter(username__in=json.loads(saved.read_text())).delete()
+        saved.unlink()
