@@ -13,11 +13,8 @@ from django.test import Client
 
 from readerstudy.accounts.roles import Role
 from tests.factories import PASSWORD, UserFactory
-from tests.support.env import CHROMIUM, REPO_ROOT, chromium_available, require
-
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-REFDATA = REPO_ROOT.parent / "shared" / "refdata"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from tests.support.env import CHROMIUM, chromium_available, require
+from tests.support.session import ARTIFACTS, CHROMIUM_ARGS, REFDATA, logged_in
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -69,12 +66,6 @@ def reader_b(db: None) -> User:
 @pytest.fixture
 def analyst(db: None) -> User:
     return UserFactory(username="analyst", roles=[Role.ANALYST])
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

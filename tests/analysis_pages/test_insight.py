@@ -22,7 +22,7 @@ from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
 from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.scoring.models import CnnScore
 from readerstudy.scoring.selectors import active_model_for_task
-from tests.conftest import logged_in
+from tests.support.session import logged_in
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.reading.models import Decision
 from readerstudy.stats.formats import read_imrmc, read_long_csv
 from readerstudy.stats.roc import auc_ci
-from tests.conftest import logged_in
 from tests.factories import EnrolmentFactory, StudyFactory
+from tests.support.session import logged_in
 
 pytestmark = pytest.mark.django_db
 

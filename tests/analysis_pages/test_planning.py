@@ -11,9 +11,9 @@ import pytest
 from django.core import signing
 from django.core.management import CommandError, call_command
 
-from tests.analysis_pages.conftest import build_graded_study
-from tests.conftest import logged_in
 from tests.support.a11y import AXE, accessibility_violations
+from tests.support.graded import build_graded_study
+from tests.support.session import logged_in
 
 pytestmark = pytest.mark.django_db
 

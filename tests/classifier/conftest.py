@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from classifier import DEFAULT_CHECKPOINT, DEFAULT_SPLIT
 from classifier.data import Case, read_ham10000, read_split
 from classifier.taxonomy import Taxonomy, load_taxonomy
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT.parent / "shared"
-DATA = SHARED / "data"
-HAM10000 = DATA / "ham10000"
-ISIC = DATA / "isic-uda1-demo"
-
-needs_data = pytest.mark.skipif(
-    not SHARED.exists(), reason="../shared (the real HAM10000/ISIC images) is not checked out here"
-)
+from tests.support.lesion_data import HAM10000, SHARED
 
 # Tests time nothing, but the CPU is shared: keep torch to the two cores CI has.
 torch.set_num_threads(min(2, torch.get_num_threads()))

@@ -18,7 +18,7 @@ from classifier.data import (
     write_split,
 )
 from classifier.taxonomy import Taxonomy
-from tests.classifier.conftest import ISIC, needs_data
+from tests.support.lesion_data import ISIC, needs_data
 
 pytestmark = needs_data
 

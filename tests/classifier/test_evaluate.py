@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from classifier import evaluate
-from tests.classifier.conftest import ISIC, needs_data
+from tests.support.lesion_data import ISIC, needs_data
 
 
 def test_binary_metrics_count_the_operating_point() -> None:

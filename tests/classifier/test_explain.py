@@ -11,7 +11,7 @@ from PIL import Image
 from classifier import explain
 from classifier.data import Case, load_image
 from classifier.predictor import Predictor
-from tests.classifier.conftest import needs_data
+from tests.support.lesion_data import needs_data
 
 pytestmark = needs_data
 

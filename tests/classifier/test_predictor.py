@@ -11,7 +11,7 @@ from classifier.checkpoint import load_checkpoint
 from classifier.data import Case, load_image
 from classifier.predictor import Predictor, output_to_class_matrix, resolve_precision
 from classifier.taxonomy import Taxonomy
-from tests.classifier.conftest import needs_data
+from tests.support.lesion_data import needs_data
 
 pytestmark = needs_data
 

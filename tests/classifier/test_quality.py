@@ -15,7 +15,7 @@ from classifier.data import Case, load_image
 from classifier.evaluate import binary_metrics, task_cases
 from classifier.predictor import Predictor
 from classifier.taxonomy import Taxonomy
-from tests.classifier.conftest import needs_data
+from tests.support.lesion_data import needs_data
 
 pytestmark = needs_data
 

@@ -13,7 +13,7 @@ from classifier import DEFAULT_SPLIT, train
 from classifier.checkpoint import load_checkpoint
 from classifier.data import Case, load_image
 from classifier.predictor import Predictor
-from tests.classifier.conftest import HAM10000, needs_data
+from tests.support.lesion_data import HAM10000, needs_data
 
 pytestmark = needs_data
 

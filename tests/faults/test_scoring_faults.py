@@ -17,14 +17,14 @@ from django.db import connection
 
 from readerstudy.scoring.models import CaseScoring
 from readerstudy.scoring.services import study_scoring_enqueue
-from tests.faults.conftest import (
+from tests.support.env import require
+from tests.support.faults import (
     N_CASES,
     assert_every_case_scored_once,
     fault_worker,
     scored,
     wait_until,
 )
-from tests.support.env import require
 from tests.support.worker import worker_environment
 
 

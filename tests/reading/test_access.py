@@ -13,7 +13,7 @@ from readerstudy.accounts.roles import Role
 from readerstudy.accounts.services import api_token_regenerate
 from readerstudy.reading.models import Decision
 from tests.factories import UserFactory
-from tests.reading.conftest import enrol, next_case, submit, synthetic_study
+from tests.support.reading import enrol, next_case, submit, synthetic_study
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from PIL import Image
 
 from readerstudy.studies.models import Case
 from tests.factories import StudyFactory
-from tests.reading.conftest import enrol
-from tests.reading.realcases import (
+from tests.support.reading import enrol
+from tests.support.realcases import (
     DX_LABELS,
     TASK,
     biopsy_proven_originals,

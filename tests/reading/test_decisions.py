@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from readerstudy.reading.models import Decision, ServedCase
 from readerstudy.reading.selectors import final_decisions
-from tests.reading.conftest import enrol, next_case, submit, synthetic_study
 from tests.support.env import require
+from tests.support.reading import enrol, next_case, submit, synthetic_study
 
 
 @pytest.mark.django_db

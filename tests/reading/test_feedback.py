@@ -7,8 +7,8 @@ import pytest
 
 from readerstudy.reading.presenters import confirmation_sentence
 from readerstudy.studies.confirmations import confirmation_name
-from tests.reading.conftest import enrol, next_case, submit
-from tests.reading.realcases import real_cases_add, real_study, sample_originals
+from tests.support.reading import enrol, next_case, submit
+from tests.support.realcases import real_cases_add, real_study, sample_originals
 
 pytestmark = pytest.mark.django_db
 

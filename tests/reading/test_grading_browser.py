@@ -13,9 +13,9 @@ from readerstudy.reading.models import Decision
 from readerstudy.reading.ordering import order_extend
 from readerstudy.studies.models import Enrolment, Study
 from tests.factories import PASSWORD
-from tests.reading.conftest import enrol
-from tests.reading.realcases import real_study
 from tests.support.a11y import AXE, accessibility_violations
+from tests.support.reading import enrol
+from tests.support.realcases import real_study
 
 PERCENT_LABEL = "Confidence (0\u2013100)"
 pytestmark = [

@@ -13,7 +13,7 @@ from readerstudy.reading.models import ReadingOrder
 from readerstudy.reading.ordering import order_extend
 from readerstudy.reading.services import reading_order_sync
 from tests.factories import CaseFactory, UserFactory
-from tests.reading.conftest import enrol, next_case, submit, synthetic_study
+from tests.support.reading import enrol, next_case, submit, synthetic_study
 
 
 def test_order_extend_keeps_the_existing_order_and_appends_new_cases_shuffled_by_the_seed():

@@ -24,8 +24,8 @@ from readerstudy.reading.services import (
     previous_case_serve,
 )
 from tests.factories import UserFactory
-from tests.reading.conftest import enrol, next_case, submit, synthetic_study
 from tests.support.env import REPO_ROOT
+from tests.support.reading import enrol, next_case, submit, synthetic_study
 
 
 def answer_all(enrolment, *, decision="biopsy", confidence=60) -> None:

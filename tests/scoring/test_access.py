@@ -25,7 +25,7 @@ def test_coordinators_of_the_study_and_analysts_see_scoring_progress(
 def test_readers_and_other_coordinators_get_404_for_scoring(
     study, reader_a_client, other_coordinator
 ) -> None:
-    from tests.conftest import logged_in
+    from tests.support.session import logged_in
 
     for client in (reader_a_client, logged_in(other_coordinator)):
         assert client.get(f"/scoring/studies/{study.pk}/progress.json").status_code == 404

@@ -17,7 +17,6 @@ from classifier.taxonomy import load_taxonomy
 from readerstudy.scoring.models import CnnScore, ModelVersion
 from readerstudy.scoring.selectors import active_model_for_task
 from readerstudy.scoring.services import study_scoring_enqueue
-from tests.scoring.conftest import real_study, wait_for_scores
 from tests.support.algorithms import (
     TIMM_ARCH,
     description,
@@ -26,6 +25,8 @@ from tests.support.algorithms import (
     timm_network,
     write_json,
 )
+from tests.support.cases import ham10000_study
+from tests.support.scoring import wait_for_scores
 from tests.support.worker import purge_queues, running_worker
 
 TASK = "melanoma-vs-nevus"
@@ -75,7 +76,7 @@ def test_an_onnx_export_scores_a_real_study_like_the_pytorch_model(
     algorithm, worker_log_dir, settings
 ) -> None:
     settings.READERSTUDY_SCORING_CHUNK = 8
-    study = real_study(16, task=TASK)
+    study = ham10000_study(16, task=TASK)
     purge_queues(["cpu"])
     onnx_model, out = register(
         str(algorithm["onnx"]), "--config", str(algorithm["config"]), "--activate", "--task", TASK

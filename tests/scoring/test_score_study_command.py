@@ -6,14 +6,14 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from readerstudy.scoring.models import CnnScore
-from tests.scoring.conftest import real_study
+from tests.support.cases import ham10000_study
 from tests.support.worker import purge_queues, running_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def test_score_study_wait_says_at_once_that_no_worker_answers(default_model, capsys) -> None:
-    study = real_study(2)
+    study = ham10000_study(2)
     purge_queues(["cpu"])
     try:
         # Without the ping this waits out --timeout and blames nothing in particular.
@@ -28,7 +28,7 @@ def test_score_study_wait_says_at_once_that_no_worker_answers(default_model, cap
 def test_score_study_wait_scores_every_case_when_a_worker_answers(
     default_model, worker_log_dir, capsys
 ) -> None:
-    study = real_study(4)
+    study = ham10000_study(4)
     purge_queues(["cpu"])
     with running_worker(worker_log_dir, queues=["cpu"]):
         call_command("score_study", study.pk, wait=True, ping_timeout=120, timeout=600)

@@ -18,7 +18,8 @@ from classifier.predictor import Predictor
 from classifier.taxonomy import load_taxonomy
 from readerstudy.scoring.models import CaseScoring, CnnScore
 from readerstudy.scoring.services import scores_reconcile, study_scoring_enqueue
-from tests.scoring.conftest import real_study, wait_for_scores
+from tests.support.cases import ham10000_study
+from tests.support.scoring import wait_for_scores
 from tests.support.worker import purge_queues, running_worker, worker_environment
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -28,7 +29,7 @@ def test_every_case_gets_exactly_one_score_that_matches_the_predictor(
     default_model, worker_log_dir, settings
 ) -> None:
     settings.READERSTUDY_SCORING_CHUNK = 8
-    study = real_study(24)
+    study = ham10000_study(24)
     purge_queues(["cpu"])
     with running_worker(worker_log_dir, queues=["cpu"]) as worker:
         with transaction.atomic():
@@ -61,7 +62,7 @@ def test_a_worker_child_killed_mid_batch_loses_no_case_and_duplicates_none(
     default_model, worker_log_dir, settings
 ) -> None:
     settings.READERSTUDY_SCORING_CHUNK = 6
-    study = real_study(36)
+    study = ham10000_study(36)
     purge_queues(["cpu"])
     env = worker_environment(READERSTUDY_SCORING_BATCH="3")
     with running_worker(worker_log_dir, queues=["cpu"], env=env) as worker:
@@ -82,7 +83,7 @@ def test_an_unreadable_image_ends_failed_after_three_attempts_while_the_rest_fin
     default_model, worker_log_dir, settings
 ) -> None:
     settings.READERSTUDY_SCORING_CHUNK = 10
-    study = real_study(10)
+    study = ham10000_study(10)
     poison = study.cases.order_by("position")[3]
     with poison.display_image.open("wb") as handle:
         handle.write(b"\xff\xd8\xff\xe0 this is not a JPEG any more")
@@ -103,7 +104,7 @@ def test_the_reconciler_scores_cases_whose_messages_were_dropped(
 ) -> None:
     from datetime import timedelta
 
-    study = real_study(12)
+    study = ham10000_study(12)
     purge_queues(["cpu"])
     study_scoring_enqueue(study=study, reason="test")
     assert purge_queues(["cpu"]) >= 1, "the messages were on the broker and are now lost"

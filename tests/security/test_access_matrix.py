@@ -26,7 +26,8 @@ import pytest
 from django.http import HttpResponse
 from django.test import Client
 
-from tests.security.conftest import (
+from tests.security.routes import Route, routes
+from tests.support.world import (
     ACTORS,
     ADMIN,
     ANALYST,
@@ -37,7 +38,6 @@ from tests.security.conftest import (
     READER_B,
     World,
 )
-from tests.security.routes import Route, routes
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

@@ -49,7 +49,7 @@ from readerstudy.studies.services import (
     task_resolve,
 )
 from tests.factories import PASSWORD
-from tests.reading.realcases import biopsy_proven_originals
+from tests.support.realcases import biopsy_proven_originals
 
 N_CASES = 6
 # One alias per fine diagnosis that appears in no page, script or schema of the platform.

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from readerstudy.reading.models import Decision, ServedCase
-from tests.reading.conftest import enrol, synthetic_study
-from tests.security.conftest import http_session
+from tests.support.reading import enrol, synthetic_study
+from tests.support.world import http_session
 
 COPIES = 50
 

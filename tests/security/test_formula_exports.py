@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from readerstudy.studies.models import Case, Study
-from tests.analysis_pages.conftest import build_graded_study
+from tests.support.graded import build_graded_study
 
 pytestmark = pytest.mark.django_db
 

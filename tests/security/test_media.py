@@ -16,7 +16,7 @@ from PIL import Image
 
 from readerstudy.analysis.models import SaliencyMap
 from readerstudy.studies.models import Study
-from tests.security.conftest import (
+from tests.support.world import (
     ADMIN,
     ANALYST,
     COORDINATOR,

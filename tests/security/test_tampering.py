@@ -21,8 +21,8 @@ from django.test import Client
 
 from readerstudy.reading.models import Decision, ServedCase
 from readerstudy.studies.models import Case, Enrolment
-from tests.security.conftest import READER_A, READER_B, World
 from tests.security.routes import Route, routes
+from tests.support.world import READER_A, READER_B, World
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from readerstudy.studies.models import Enrolment, ImportJob, Study
 from readerstudy.studies.services import import_job_run
 from tests.factories import CaseFactory
-from tests.studies.conftest import ham_zip
+from tests.support.ingest import ham_zip
 
 pytestmark = pytest.mark.django_db
 
@@ -239,7 +239,7 @@ def test_the_modality_cannot_change_once_cases_are_imported(coordinator, study_a
 def test_a_manifest_with_image_files_can_be_uploaded_through_the_api(
     coordinator, make_study, ham_sample, tmp_path, django_capture_on_commit_callbacks
 ) -> None:
-    from tests.studies.conftest import ham_subset
+    from tests.support.ingest import ham_subset
 
     study = make_study("malignant-vs-benign", require_biopsy_proven=False)
     images, manifest = ham_subset(ham_sample, tmp_path, count=3)

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from readerstudy.studies.models import Case, ImportJob, Study
-from tests.studies.conftest import stored_files
 from tests.support.env import REPO_ROOT
+from tests.support.ingest import stored_files
 from tests.support.worker import worker_environment
 
 

@@ -10,9 +10,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from readerstudy.studies.models import Case, Study
 from readerstudy.studies.services import enrolment_create, study_status_set
 from tests.factories import CaseFactory
-from tests.studies.conftest import ham_subset, read_csv, stored_files, write_csv
 from tests.support.browser import browser_login, in_first_screen
 from tests.support.imports import import_set
+from tests.support.ingest import ham_subset, read_csv, stored_files, write_csv
 from tests.support.worker import purge_queues, running_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -11,8 +11,8 @@ from readerstudy.scoring.models import CnnScore
 from readerstudy.scoring.selectors import active_model_for_task
 from readerstudy.studies.models import Case, ImportJob, Study
 from readerstudy.studies.services import import_undo, study_delete, study_status_set
-from tests.studies.conftest import ham_subset, read_csv, stored_files
 from tests.support.imports import import_set
+from tests.support.ingest import ham_subset, read_csv, stored_files
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from classifier.taxonomy import load_taxonomy
 from readerstudy.studies.ingest.issues import ImportRejected
 from readerstudy.studies.ingest.manifests import unknown_diagnosis_message
 from readerstudy.studies.models import Case
-from tests.studies.conftest import read_csv, stored_files, write_csv
 from tests.support.imports import import_set
+from tests.support.ingest import read_csv, stored_files, write_csv
 
 pytestmark = pytest.mark.django_db
 

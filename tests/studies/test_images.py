@@ -20,7 +20,7 @@ from readerstudy.studies.ingest.images import (
 )
 from readerstudy.studies.ingest.issues import ImportRejected
 from readerstudy.studies.services import ImportOptions, ImportSource, study_import
-from tests.studies.conftest import stored_files, write_csv
+from tests.support.ingest import stored_files, write_csv
 
 CANARY = "CANARY-5e1f-stored-nowhere"
 XMP = (

@@ -7,7 +7,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from readerstudy.studies.models import Study
 from tests.factories import PASSWORD
-from tests.studies.conftest import ham_zip
+from tests.support.ingest import ham_zip
 from tests.support.worker import purge_queues, running_worker
 
 

@@ -11,7 +11,7 @@ from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.models import ImportJob
 from readerstudy.studies.services import import_job_create, import_job_run
 from readerstudy.studies.tasks import study_import_job_run
-from tests.studies.conftest import ham_zip, stored_files
+from tests.support.ingest import ham_zip, stored_files
 
 pytestmark = pytest.mark.django_db
 

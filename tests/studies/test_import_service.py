@@ -13,7 +13,7 @@ from django.conf import settings
 from readerstudy.studies.ingest.issues import ImportRejected
 from readerstudy.studies.models import Case, ImportJob, Study
 from readerstudy.studies.services import ImportOptions, ImportSource, study_import
-from tests.studies.conftest import ham_subset, read_csv, stored_files, write_csv
+from tests.support.ingest import ham_subset, read_csv, stored_files, write_csv
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from readerstudy.studies.models import ImportJob
 from readerstudy.studies.services import import_job_run
-from tests.studies.conftest import ham_zip, staged_files
+from tests.support.ingest import ham_zip, staged_files
 from tests.support.worker import purge_queues, running_worker
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
 from readerstudy.studies.services import import_job_run
 from tests.factories import CaseFactory
-from tests.studies.conftest import ham_subset, ham_zip, staged_files
+from tests.support.ingest import ham_subset, ham_zip, staged_files
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def test_readers_and_analysts_get_404_on_every_coordinator_page(
 def test_another_coordinator_gets_404_on_every_page_of_a_study_not_theirs(
     study_with_case, other_coordinator
 ) -> None:
-    from tests.conftest import logged_in
+    from tests.support.session import logged_in
 
     client = logged_in(other_coordinator)
     study, case, job = study_with_case

@@ -1,9 +1,9 @@
 """Studies with cases made from the real HAM10000 images in ../shared (read by path).
 
-Stands in for the ingest service while that is built in parallel: each original is decoded and
-re-encoded with Pillow (no metadata survives), stored under a generated name in three sizes,
-and the truth fields come from the HAM10000 metadata. At merge, ``case_files_from_original``
-and ``real_cases_add`` switch to the ingest service; the tests that use them stay as they are.
+The one way the tests build cases from real images without going through an import (tests of
+the ingest itself import image sets): each original is decoded and re-encoded with Pillow (no
+metadata survives), stored under a generated name in three sizes, as the ingest service does,
+and the truth fields come from the HAM10000 metadata.
 """
 
 from __future__ import annotations
@@ -58,6 +58,21 @@ def biopsy_proven_originals(limit: int | None = None) -> list[Original]:
     return sample_originals(limit, dx_type="histo")
 
 
+def original_from_row(row: dict, folder: Path) -> Original:
+    """The image of a HAM10000 metadata ``row`` in ``folder`` (holding ``images/``)."""
+    return Original(
+        path=folder / "images" / f"{row['image_id']}.jpg",
+        image_id=row["image_id"],
+        lesion_id=row["lesion_id"],
+        dx=row["dx"],
+        dx_type=row["dx_type"],
+        age=int(float(row["age"])) if row.get("age") else None,
+        sex=row.get("sex") if row.get("sex") in ("male", "female") else "",
+        site=row.get("localization") if row.get("localization") not in (None, "unknown") else "",
+        diagnosis_label=DX_LABELS[row["dx"]],
+    )
+
+
 def sample_originals(limit: int | None = None, *, dx_type: str) -> list[Original]:
     """Images of the full-resolution sample whose diagnosis was confirmed by ``dx_type``
     (histo, follow_up, consensus, confocal), malignant and benign interleaved, in a fixed
@@ -72,20 +87,7 @@ def sample_originals(limit: int | None = None, *, dx_type: str) -> list[Original
     interleaved = []
     for index in range(max(len(malignant), len(benign))):
         interleaved += [group[index] for group in (malignant, benign) if index < len(group)]
-    originals = [
-        Original(
-            path=folder / "images" / f"{row['image_id']}.jpg",
-            image_id=row["image_id"],
-            lesion_id=row["lesion_id"],
-            dx=row["dx"],
-            dx_type=row["dx_type"],
-            age=int(float(row["age"])) if row["age"] else None,
-            sex=row["sex"] if row["sex"] in ("male", "female") else "",
-            site=row["localization"] if row["localization"] != "unknown" else "",
-            diagnosis_label=DX_LABELS[row["dx"]],
-        )
-        for row in interleaved
-    ]
+    originals = [original_from_row(row, folder) for row in interleaved]
     return originals[:limit] if limit else originals
 
 
