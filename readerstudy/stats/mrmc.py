@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from readerstudy.stats.roc import RocInputError, _check_labels, _placements
+from readerstudy.stats.roc import RocInputError, _placements, checked_scores, checked_truth
 
 CovarianceMethod = Literal["jackknife", "delong"]
 COVARIANCE_METHODS: tuple[str, ...] = ("jackknife", "delong")
@@ -146,12 +146,8 @@ def auc_covariance(
     about their mean, over all K cases (Efron 1981; as Iowa OR-DBM MRMC and RJafroc).
     ``delong``: DeLong et al. (1988), S10 / m + S01 / n.
     """
-    positive = _check_labels(truth)
-    matrix = np.atleast_2d(np.asarray(ratings, dtype=np.float64))
-    if matrix.shape[1] != len(positive):
-        raise RocInputError(f"ratings have {matrix.shape[1]} cases but truth has {len(positive)}")
-    if not np.isfinite(matrix).all():
-        raise RocInputError("ratings contain NaN or infinite values")
+    positive = checked_truth(truth)
+    matrix = checked_scores(positive, ratings, name="ratings", rows=True)
     auc, v10, v01 = _placements(positive, matrix)
     m, n = v10.shape[1], v01.shape[1]
     if method == "jackknife":

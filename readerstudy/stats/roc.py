@@ -84,7 +84,7 @@ def _midranks(values: np.ndarray) -> np.ndarray:
     return np.asarray(stats.rankdata(values, method="average", axis=-1), dtype=np.float64)
 
 
-def _check_labels(truth: ArrayLike) -> np.ndarray:
+def checked_truth(truth: ArrayLike) -> np.ndarray:
     labels = np.asarray(truth)
     if labels.ndim != 1:
         raise RocInputError("truth must be one-dimensional")
@@ -98,6 +98,26 @@ def _check_labels(truth: ArrayLike) -> np.ndarray:
             f"(got {int(positive.sum())} positive, {int((~positive).sum())} negative)"
         )
     return positive
+
+
+def checked_scores(
+    positive: np.ndarray, scores: ArrayLike, *, name: str = "scores", rows: bool = False
+) -> np.ndarray:
+    """``scores`` as float64, one per case of ``positive`` (``rows``: a (k, n_cases) matrix, a
+    single row allowed), all finite; RocInputError naming ``name`` otherwise. The one input
+    check of every method here."""
+    values = np.asarray(scores, dtype=np.float64)
+    if rows:
+        values = np.atleast_2d(values)
+        if values.ndim != 2 or values.shape[1] != len(positive):
+            raise RocInputError(
+                f"{name} have {values.shape[-1]} cases but truth has {len(positive)}"
+            )
+    elif values.shape != positive.shape:
+        raise RocInputError(f"{name} have shape {values.shape} but truth has {positive.shape}")
+    if not np.isfinite(values).all():
+        raise RocInputError(f"{name} contain NaN or infinite values")
+    return values
 
 
 def _placements(
@@ -127,12 +147,8 @@ def delong(truth: ArrayLike, scores: ArrayLike) -> DelongResult:
     DeLong et al. (1988); fast midrank computation after Sun & Xu (2014). Higher scores mean
     more likely positive. ``scores`` is (n_cases,) or (k, n_cases).
     """
-    positive = _check_labels(truth)
-    matrix = np.atleast_2d(np.asarray(scores, dtype=np.float64))
-    if matrix.shape[1] != len(positive):
-        raise RocInputError(f"scores have {matrix.shape[1]} cases but truth has {len(positive)}")
-    if not np.isfinite(matrix).all():
-        raise RocInputError("scores contain NaN or infinite values")
+    positive = checked_truth(truth)
+    matrix = checked_scores(positive, scores, rows=True)
     auc, v10, v01 = _placements(positive, matrix)
     k, m, n = len(auc), v10.shape[1], v01.shape[1]
     s10 = np.atleast_2d(np.cov(v10)) if m > 1 else np.zeros((k, k))
@@ -214,12 +230,8 @@ def roc_curve(truth: ArrayLike, scores: ArrayLike) -> RocCurve:
     Collinear intermediate points are dropped, as scikit-learn does by default; the polyline
     through the points is the empirical curve whose area is the Mann-Whitney AUC.
     """
-    positive = _check_labels(truth)
-    values = np.asarray(scores, dtype=np.float64)
-    if values.shape != positive.shape:
-        raise RocInputError(f"scores have shape {values.shape} but truth has {positive.shape}")
-    if not np.isfinite(values).all():
-        raise RocInputError("scores contain NaN or infinite values")
+    positive = checked_truth(truth)
+    values = checked_scores(positive, scores)
     fpr, tpr, thresholds = metrics.roc_curve(positive, values)
     return RocCurve(fpr=fpr, tpr=tpr, thresholds=thresholds)
 
@@ -258,12 +270,8 @@ def bootstrap_auc_ci(
     resample's prevalence, as pROC's ``ci.auc(method="bootstrap", stratified=TRUE)``. The
     same seed gives the same interval.
     """
-    positive = _check_labels(truth)
-    values = np.asarray(scores, dtype=np.float64)
-    if values.shape != positive.shape:
-        raise RocInputError(f"scores have shape {values.shape} but truth has {positive.shape}")
-    if not np.isfinite(values).all():
-        raise RocInputError("scores contain NaN or infinite values")
+    positive = checked_truth(truth)
+    values = checked_scores(positive, scores)
     counts = stratified_counts(positive, n_bootstrap, seed)
     estimate = float(resampled_aucs(positive, values, np.ones((1, len(values))))[0])
     return BootstrapCi(

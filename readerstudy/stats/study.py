@@ -59,9 +59,9 @@ from readerstudy.stats.roc import (
     AucCi,
     BootstrapCi,
     RocCurve,
-    RocInputError,
-    _check_labels,
     auc_ci,
+    checked_scores,
+    checked_truth,
     resampled_aucs,
     roc_curve,
 )
@@ -235,12 +235,8 @@ def study_analysis(
     comparisons (paired bootstrap on the same resamples as the AUC), and the single-algorithm
     MRMC test (Hillis 2007, section 5.3) over the readers who graded every case.
     """
-    positive = _check_labels(truth)
-    scores = np.asarray(cnn_scores, dtype=np.float64)
-    if scores.shape != positive.shape:
-        raise RocInputError(f"cnn_scores have shape {scores.shape} but truth has {positive.shape}")
-    if not np.isfinite(scores).all():
-        raise RocInputError("cnn_scores contain NaN or infinite values")
+    positive = checked_truth(truth)
+    scores = checked_scores(positive, cnn_scores, name="cnn_scores")
     names = [r.reader for r in readers]
     if len(set(names)) != len(names):
         duplicate = next(name for name in names if names.count(name) > 1)
