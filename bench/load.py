@@ -54,7 +54,7 @@ def environment(scratch: Path, args: argparse.Namespace) -> dict[str, str]:
     database, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
     if not database.startswith("postgres") or not broker.startswith("redis"):
         raise SystemExit("set DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://...")
-    from bench.grading import bench_environment
+    from bench.support import bench_environment
 
     return {
         **bench_environment(database, broker=broker, var=scratch / "var"),
@@ -101,7 +101,7 @@ def scoring_study(args: argparse.Namespace, scratch: Path):
 
 def locust_run(args: argparse.Namespace, env: dict, base: str, study_id: int, names: list[str],
                scratch: Path) -> subprocess.Popen:  # fmt: skip
-    from bench.grading import PASSWORD
+    from bench.support import PASSWORD
 
     command = [
         str(REPO / ".venv" / "bin" / "locust"),
@@ -176,8 +176,8 @@ def summary(histogram: dict[int, int], count: int, failures: int) -> dict[str, f
 def run(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     from django.conf import settings
 
-    from bench.grading import case_images, free_port, gunicorn_start, readers_ensure
-    from bench.grading import study_create as graded_study_create
+    from bench.support import case_images, free_port, gunicorn_start, readers_ensure
+    from bench.support import study_create as graded_study_create
     from readerstudy.reading.models import Decision
     from readerstudy.scoring.models import CnnScore
     from tests.support.worker import (
