@@ -28,14 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from readerstudy.stats.formats import (
-    RatingsFormatError,
-    RatingsTable,
-    algorithm_panel,
-    mrmc_design,
-    read_ratings,
-    sorted_names,
-)
+from readerstudy.stats.design import algorithm_panel, mrmc_design
+from readerstudy.stats.formats import RatingsFormatError, RatingsTable, read_ratings, sorted_names
 from readerstudy.stats.mrmc import (
     COVARIANCE_METHODS,
     CovarianceMethod,
@@ -115,7 +109,9 @@ def analyze_ratings(
     Hillis test of two modalities (Hillis 2007), or an algorithm against the readers (Hillis
     2007, section 5.3) when ``algorithm`` names the reader id that holds its scores."""
     if cov not in COVARIANCE_METHODS:
-        raise RatingsFormatError(f"--cov must be one of {', '.join(COVARIANCE_METHODS)}")
+        raise RatingsFormatError(
+            f"the covariance method must be one of {', '.join(COVARIANCE_METHODS)}"
+        )
     source = str(path)
     if not Path(path).is_file():
         raise RatingsFormatError(f"{source}: no such file")

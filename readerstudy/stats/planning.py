@@ -27,13 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from readerstudy.stats.formats import (
-    RatingsFormatError,
-    RatingsTable,
-    algorithm_panel,
-    mrmc_design,
-    read_ratings,
-)
+from readerstudy.stats.design import algorithm_panel, mrmc_design
+from readerstudy.stats.formats import RatingsFormatError, RatingsTable, read_ratings
 from readerstudy.stats.mrmc import CovarianceMethod
 from readerstudy.stats.power import (
     ANALYSES,
@@ -86,11 +81,11 @@ def parse_readers(text: str) -> tuple[int, ...]:
             low = high = int(text)
     except ValueError:
         raise PlanningError(
-            f"--readers must be a number or a range like 3:30; got {text!r}"
+            f"the reader count must be a number or a range like 3:30; got {text!r}"
         ) from None
     if low < 2 or high < low or high > MAX_READERS:
         raise PlanningError(
-            f"--readers must lie within 2 to {MAX_READERS}, low to high; got {text!r}"
+            f"the reader counts must lie within 2 to {MAX_READERS}, low to high; got {text!r}"
         )
     return tuple(range(low, high + 1))
 
@@ -101,10 +96,10 @@ def parse_cases(text: str) -> tuple[int, ...]:
         counts = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
     except ValueError:
         raise PlanningError(
-            f"--cases must be a number or numbers like 100,200; got {text!r}"
+            f"the case count must be a number or numbers like 100,200; got {text!r}"
         ) from None
     if not counts or counts[0] < 2 or counts[-1] > MAX_CASES:
-        raise PlanningError(f"--cases must lie within 2 to {MAX_CASES}; got {text!r}")
+        raise PlanningError(f"the case counts must lie within 2 to {MAX_CASES}; got {text!r}")
     return counts
 
 
@@ -151,7 +146,7 @@ def pilot_from_file(
 def study_plan(pilot: Pilot, request: PlanRequest, *, source: str, comparison: str) -> dict:
     """Power, cases needed per reader count and the power table (Hillis et al. 2011)."""
     if request.analysis not in ANALYSES:
-        raise PlanningError(f"--analysis must be one of {', '.join(ANALYSES)}")
+        raise PlanningError(f"the analysis must be one of {', '.join(ANALYSES)}")
     effect = pilot.observed_effect if request.effect is None else request.effect
     cases = request.cases or DEFAULT_CASES
     options: dict[str, Any] = {

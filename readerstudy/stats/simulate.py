@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from readerstudy.stats.formats import MrmcDesign
+from readerstudy.stats.design import MrmcDesign
 from readerstudy.stats.readers import ReaderInput
 
 Calibration = Literal["sample", "population"]

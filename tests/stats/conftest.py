@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from readerstudy.stats.formats import MrmcDesign, mrmc_design, read_long_csv
+from readerstudy.stats.design import MrmcDesign, mrmc_design
+from readerstudy.stats.formats import read_long_csv
 from readerstudy.stats.simulate import simulate_cnn_scores, simulate_reader_panel
 
 

@@ -8,12 +8,8 @@ import json
 import pytest
 
 from readerstudy.stats.cli import analyze_ratings, format_summary
-from readerstudy.stats.formats import (
-    RatingsFormatError,
-    table_from_design,
-    write_imrmc,
-    write_long_csv,
-)
+from readerstudy.stats.design import table_from_design
+from readerstudy.stats.formats import RatingsFormatError, write_imrmc, write_long_csv
 from readerstudy.stats.mrmc import algorithm_vs_readers
 
 TOL = 1e-9
@@ -75,7 +71,7 @@ def test_algorithm_vs_readers_block_matches_the_function(algorithm_study):
 
 def test_an_unknown_algorithm_reader_is_named(algorithm_study):
     path = algorithm_study[0]
-    with pytest.raises(RatingsFormatError, match=r"--algorithm 'CNN' is not a reader"):
+    with pytest.raises(RatingsFormatError, match=r"the algorithm 'CNN' is not a reader"):
         analyze_ratings(path, algorithm="CNN")
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from readerstudy.stats.design import mrmc_design, table_from_design
 from readerstudy.stats.formats import (
     RatingsFormatError,
     RatingsTable,
-    mrmc_design,
     read_imrmc,
     read_long_csv,
     read_ratings,
-    table_from_design,
     write_imrmc,
     write_long_csv,
 )

@@ -85,10 +85,10 @@ def test_an_algorithm_against_readers_is_planned_with_the_single_treatment_desig
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--readers", "1:5"], "--readers must lie within 2"),
-        (["--readers", "three"], "--readers must be a number or a range"),
-        (["--cases", "0"], "--cases must lie within 2"),
-        (["--algorithm", "cnn"], "--algorithm 'cnn' is not a reader"),
+        (["--readers", "1:5"], "the reader counts must lie within 2"),
+        (["--readers", "three"], "the reader count must be a number or a range"),
+        (["--cases", "0"], "the case counts must lie within 2"),
+        (["--algorithm", "cnn"], "the algorithm 'cnn' is not a reader"),
         (["--alpha", "0"], "alpha must lie strictly between 0 and 1"),
         (["--power", "1"], "target power must lie strictly between 0 and 1"),
     ],
