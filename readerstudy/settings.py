@@ -5,6 +5,10 @@ Defaults run the whole platform on one machine with nothing else installed: SQLi
 ``var/broker``. Production sets ``DJANGO_DEBUG=false``, ``DJANGO_SECRET_KEY``,
 ``DJANGO_ALLOWED_HOSTS``, ``DATABASE_URL`` (PostgreSQL) and ``CELERY_BROKER_URL`` (Redis); the
 README's configuration table lists every variable.
+
+Longer than the 400 lines a module is otherwise split at, on purpose: the house style keeps one
+settings file, so that every value read from the environment is in one place (and
+tests/test_settings.py checks the README documents each).
 """
 
 from __future__ import annotations
