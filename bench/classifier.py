@@ -34,9 +34,9 @@ def main() -> None:
     import torch
 
     from classifier import DEFAULT_CHECKPOINT
+    from classifier.architectures import build_model
     from classifier.checkpoint import load_checkpoint
     from classifier.data import load_image
-    from classifier.models import build_model
     from classifier.predictor import Predictor, cpu_supports_bf16
 
     torch.set_num_threads(args.threads)

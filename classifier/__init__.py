@@ -1,7 +1,11 @@
 """Skin-lesion CNNs for the reader studies: train, evaluate, predict, explain.
 
-PyTorch only; never imports Django. Importing this package loads nothing heavy: the modules
+PyTorch only; never imports Django (nor any of the web app but the pure statistics in
+``readerstudy.stats``). Importing this package loads nothing heavy: the modules
 (``classifier.predictor``, ``classifier.train``, ...) import torch when they are used.
+
+``classifier.architectures`` is the model factory (``build_model(arch, num_classes)``);
+``classifier/models/`` is a data folder, not a module: the shipped checkpoint and its split.
 """
 
 from pathlib import Path

@@ -222,7 +222,7 @@ def checkpoint_from_payload(payload: Any, *, source: str = "checkpoint") -> Chec
 def build_network(checkpoint: Checkpoint) -> torch.nn.Module:
     """The network a checkpoint describes, weights loaded in fp32, in eval mode; raises
     CheckpointError when the weights do not fit the architecture."""
-    from classifier.models import Ensemble, ModelError, build_model
+    from classifier.architectures import Ensemble, ModelError, build_model
 
     config = checkpoint.config
     members = []

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from classifier.models import cam_layer, members
+from classifier.architectures import cam_layer, members
 from classifier.predictor import Predictor
 from classifier.taxonomy import TaxonomyError, load_taxonomy
 

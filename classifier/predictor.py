@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from classifier.architectures import forward_with_features
 from classifier.checkpoint import ModelConfig, build_network, file_sha256, load_checkpoint
-from classifier.models import forward_with_features
 from classifier.taxonomy import Taxonomy
 from classifier.transforms import eval_transform
 

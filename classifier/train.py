@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from classifier.architectures import arch_spec, build_model
 from classifier.checkpoint import Checkpoint, ModelConfig, save_checkpoint
 from classifier.data import (
     Case,
@@ -46,7 +47,6 @@ from classifier.data import (
     write_split,
 )
 from classifier.evaluate import evaluate_scores, youden_threshold
-from classifier.models import arch_spec, build_model
 from classifier.predictor import Predictor, autocast, resolve_device, resolve_precision
 from classifier.taxonomy import Taxonomy, load_taxonomy
 from classifier.transforms import Augmentation, TrainTransform

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from classifier.architectures import ModelError, forward_with_features
 from classifier.checkpoint import ModelConfig
 from classifier.external.description import DescriptionError, ModelDescription
-from classifier.models import ModelError, forward_with_features
 from classifier.predictor import Predictor
 
 

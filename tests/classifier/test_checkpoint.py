@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from classifier.architectures import Ensemble, build_model
 from classifier.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -18,7 +19,6 @@ from classifier.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from classifier.models import Ensemble, build_model
 from classifier.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()

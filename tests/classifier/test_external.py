@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from classifier.architectures import cam_layer
 from classifier.explain import grad_cam
 from classifier.external.description import (
     DescriptionError,
@@ -15,7 +16,6 @@ from classifier.external.description import (
 )
 from classifier.external.onnx_runner import OnnxPredictor
 from classifier.external.timm_model import timm_predictor
-from classifier.models import cam_layer
 from classifier.taxonomy import load_taxonomy
 from tests.support.algorithms import (
     TIMM_ARCH,

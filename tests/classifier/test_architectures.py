@@ -8,7 +8,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from classifier.models import (
+from classifier.architectures import (
     ModelError,
     build_model,
     cam_layer,
