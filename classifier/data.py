@@ -4,10 +4,13 @@ Two manifest formats:
 
 - ``ham10000``: HAM10000's metadata CSV (``lesion_id, image_id, dx, dx_type, ...`` and, in
   this project's copy, lesion boxes ``top, bottom, left, right``); images ``<image_id>.jpg``.
-  Biopsy-proven means ``dx_type == "histo"``.
+  Biopsy-proven: ``dx_type`` is ``histo``.
 - ``isic``: the ISIC Archive's legacy metadata (``isic_id, diagnosis,
-  diagnosis_confirm_type, ...``); images ``<isic_id>.jpg``. Biopsy-proven means
-  ``diagnosis_confirm_type == "histopathology"``.
+  diagnosis_confirm_type, ...``); images ``<isic_id>.jpg``. Biopsy-proven:
+  ``diagnosis_confirm_type`` is ``histopathology``.
+
+Which confirmations count as biopsy-proven is ``classifier.taxonomy.is_biopsy_proven``, the
+definition the study platform's manifest parser uses too.
 
 Several HAM10000 images can show one lesion, so the train/val/test split assigns lesions, not
 images (otherwise a test lesion could be learnt from its twin in training). The split is
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from classifier.taxonomy import Taxonomy, TaxonomyError
+from classifier.taxonomy import Taxonomy, TaxonomyError, is_biopsy_proven
 
 FORMATS = ("ham10000", "isic")
 SPLITS = ("train", "val", "test")
@@ -86,12 +89,11 @@ def read_manifest(
         image_id = row[id_column].strip()
         if format == "ham10000":
             dx_type = row.get("dx_type", "").strip()
-            biopsy_proven = dx_type == "histo"
             lesion_id = row.get("lesion_id", "").strip() or image_id
         else:
             dx_type = row.get("diagnosis_confirm_type", "").strip()
-            biopsy_proven = dx_type == "histopathology"
             lesion_id = image_id
+        biopsy_proven = is_biopsy_proven(dx_type)
         cases.append(
             Case(
                 image_id=image_id,

@@ -35,9 +35,21 @@ import numpy as np
 
 TAXONOMY_PATH = Path(__file__).with_name("taxonomy.json")
 
+# The confirmations that make a case biopsy-proven: HAM10000's dx_type "histo", the ISIC
+# Archive's diagnosis_confirm_type "histopathology", and the spellings a generic manifest uses.
+BIOPSY_CONFIRMATIONS = frozenset({"histo", "histopathology", "histology", "biopsy"})
+
 
 class TaxonomyError(ValueError):
     """A diagnosis, task or mapping file that the taxonomy cannot place."""
+
+
+def is_biopsy_proven(confirmation: str) -> bool:
+    """Whether a manifest's confirmation value (HAM10000 ``dx_type``, ISIC
+    ``diagnosis_confirm_type``, a generic ``confirmation``) says histopathology, the ground
+    truth Tschandl et al. (Sci Data 2018) call biopsy-proven. Case and surrounding spaces do
+    not matter. The one definition for the classifier's data and the studies' manifests."""
+    return confirmation.strip().lower() in BIOPSY_CONFIRMATIONS
 
 
 @dataclass(frozen=True)

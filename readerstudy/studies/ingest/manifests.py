@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from classifier.taxonomy import Taxonomy, TaxonomyError
+from classifier.taxonomy import Taxonomy, TaxonomyError, is_biopsy_proven
 from readerstudy.studies.ingest.issues import ImportIssue, IssueCollector
 
 FORMATS = ("ham10000", "isic", "generic")
@@ -45,7 +45,6 @@ GENERIC_COLUMNS: dict[str, str] = {
     "modality": "optional: dermoscopic or clinical; must match the study",
 }
 
-PROVEN_CONFIRMATIONS = frozenset({"histo", "histopathology", "histology", "biopsy"})
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0", ""})
 _MISSING = frozenset({"", "nan", "na", "n/a", "none", "null", "unknown"})
@@ -322,7 +321,7 @@ def _parse_row(
             problem(columns.diagnosis, unknown_diagnosis_message(label, taxonomy, manifest_format))
 
     confirmation = cells.get(columns.confirmation, "") if columns.confirmation else ""
-    proven = confirmation.lower() in PROVEN_CONFIRMATIONS
+    proven = is_biopsy_proven(confirmation)
     if columns.biopsy_proven and columns.biopsy_proven in cells:
         flag = cells[columns.biopsy_proven].lower()
         if flag in _TRUE:
