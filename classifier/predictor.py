@@ -10,15 +10,13 @@ training classes (``"nv:biopsied"``) are summed into their class, so ``Predictio
 always has the taxonomy's training classes as columns, in ``config.class_names`` order.
 
 Process safety: nothing here starts threads or holds global state at import. Under a prefork
-server (Celery), build the predictor in each worker process after the fork (e.g. with
-``cached_predictor`` from the task body), never in the parent.
+server (Celery), build the predictor in each worker process after the fork, never in the
+parent; the scoring worker keeps one per process and model (``readerstudy.scoring.inference``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,16 +214,3 @@ def _chunks(items: Sequence[Image.Image], size: int) -> Iterator[Sequence[Image.
         raise ValueError("batch_size must be at least 1")
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-@functools.cache
-def _cached(path: str, device: str, precision: str, tta: bool, pid: int) -> Predictor:
-    return Predictor.from_checkpoint(path, device=device, precision=precision, tta=tta)
-
-
-def cached_predictor(
-    path: str | Path, device: str = "auto", precision: str = "auto", tta: bool = False
-) -> Predictor:
-    """One Predictor per (checkpoint, settings) per process: a forked worker builds its own
-    on first use instead of inheriting the parent's."""
-    return _cached(str(Path(path).resolve()), device, precision, tta, os.getpid())
