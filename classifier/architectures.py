@@ -216,7 +216,7 @@ def lite_key_map(model: nn.Module, key: str) -> str:
 def _efficientnet_lite(
     arch: str, num_classes: int, drop_rate: float | None, drop_path_rate: float
 ) -> nn.Module:
-    import timm
+    import timm  # slow to import; loaded only where an EfficientNet is built
 
     kwargs: dict[str, Any] = {"num_classes": num_classes, "drop_path_rate": drop_path_rate}
     if drop_rate is not None:
@@ -234,6 +234,7 @@ class InceptionV3(nn.Module):
 
     def __init__(self, num_classes: int, drop_rate: float | None) -> None:
         super().__init__()
+        # torchvision loads only where an Inception-v3 is built (most processes never do)
         from torchvision.models import inception_v3
 
         net = inception_v3(

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from classifier.architectures import Ensemble, ModelError, build_model
+
 FORMAT = "readerstudy-classifier"
 FORMAT_VERSION = 1
 
@@ -222,8 +224,6 @@ def checkpoint_from_payload(payload: Any, *, source: str = "checkpoint") -> Chec
 def build_network(checkpoint: Checkpoint) -> torch.nn.Module:
     """The network a checkpoint describes, weights loaded in fp32, in eval mode; raises
     CheckpointError when the weights do not fit the architecture."""
-    from classifier.architectures import Ensemble, ModelError, build_model
-
     config = checkpoint.config
     members = []
     for arch, state in zip(config.members, checkpoint.state_dicts, strict=True):

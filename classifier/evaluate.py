@@ -23,8 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from PIL import Image, ImageDraw
 
+from classifier import DEFAULT_CHECKPOINT
+from classifier.checkpoint import load_checkpoint
 from classifier.data import FORMATS, SPLITS, Case, load_image, read_manifest, read_split
+from classifier.predictor import Predictor
 from classifier.taxonomy import Task, Taxonomy, load_taxonomy
 from readerstudy.stats.roc import auc_ci
 
@@ -110,8 +115,6 @@ def plot_roc(
 ) -> None:
     """Write the empirical ROC curve with its AUC, CI and operating point as a PNG (drawn with
     Pillow, so the classifier needs no plotting library)."""
-    from PIL import Image, ImageDraw
-
     fpr, tpr, _ = roc_points(truth, scores)
     size, margin = 480, 56
     span = size - 2 * margin
@@ -180,11 +183,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; see the module docstring."""
     args = _parser().parse_args(argv)
-    import torch
-
-    from classifier import DEFAULT_CHECKPOINT
-    from classifier.predictor import Predictor
-
     if args.threads:
         torch.set_num_threads(args.threads)
     taxonomy = load_taxonomy()
@@ -209,8 +207,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         [load_image(c.path) for c in cases], batch_size=args.batch_size
     )
     threshold = args.threshold
-    from classifier.checkpoint import load_checkpoint
-
     stored = load_checkpoint(checkpoint_path).metrics.get("thresholds", {}).get(task.name)
     if threshold is None and stored is not None:
         threshold = float(stored)

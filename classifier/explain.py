@@ -28,7 +28,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from classifier import DEFAULT_CHECKPOINT
 from classifier.architectures import cam_layer, members
+from classifier.data import load_image
 from classifier.predictor import Predictor
 from classifier.taxonomy import TaxonomyError, load_taxonomy
 
@@ -155,9 +157,6 @@ def overlay(image: Image.Image, cam: np.ndarray, alpha: float = 0.5) -> Image.Im
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; see the module docstring."""
-    from classifier import DEFAULT_CHECKPOINT
-    from classifier.data import load_image
-
     parser = argparse.ArgumentParser(
         prog="python -m classifier.explain", description=__doc__.split("\n")[0]
     )

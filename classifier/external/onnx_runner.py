@@ -29,7 +29,7 @@ class OnnxPrediction:
 
 
 def _providers(device: str) -> list[str]:
-    import onnxruntime
+    import onnxruntime  # loaded only where an ONNX model runs
 
     available = onnxruntime.get_available_providers()
     if device in ("auto", "cuda") and "CUDAExecutionProvider" in available:
@@ -59,7 +59,7 @@ class OnnxPredictor:
         threads: int = 0,
         sha256: str = "",
     ) -> None:
-        import onnxruntime
+        import onnxruntime  # loaded only where an ONNX model runs
 
         options = onnxruntime.SessionOptions()
         if threads:

@@ -42,7 +42,7 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def build_timm_network(arch: str, path: Path, description: ModelDescription) -> torch.nn.Module:
     """The timm network ``arch`` with the weights at ``path``, in eval mode."""
-    import timm
+    import timm  # slow to import; loaded only where a timm model is scored
 
     if not timm.is_model(arch):
         raise DescriptionError(
