@@ -13,6 +13,7 @@ from classifier import DEFAULT_SPLIT, train
 from classifier.checkpoint import load_checkpoint
 from classifier.data import Case, load_image
 from classifier.predictor import Predictor
+from classifier.train.dataset import EpochSamples
 from tests.support.lesion_data import HAM10000, needs_data
 
 pytestmark = needs_data
@@ -76,9 +77,7 @@ def test_augmentations_are_the_same_with_any_number_of_loader_workers(
         taxonomy_version="1",
     )
     order = torch.tensor([3, 1, 4, 1, 5, 2, 6, 5])
-    samples = train._EpochSamples(
-        images, cases, TrainTransform(config, Augmentation()), order, seed=7
-    )
+    samples = EpochSamples(images, cases, TrainTransform(config, Augmentation()), order, seed=7)
 
     def batches(workers: int) -> torch.Tensor:
         loader = torch.utils.data.DataLoader(samples, batch_size=4, num_workers=workers)
