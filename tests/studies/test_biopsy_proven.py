@@ -10,7 +10,7 @@ import pytest
 from classifier.data import read_manifest
 from classifier.taxonomy import BIOPSY_CONFIRMATIONS, is_biopsy_proven, load_taxonomy
 from readerstudy.studies.ingest.issues import IssueCollector
-from readerstudy.studies.ingest.manifests import manifest_parse
+from readerstudy.studies.ingest.manifests import GENERIC_COLUMNS, manifest_parse
 
 # HAM10000's dx_type codes, the ISIC Archive's diagnosis_confirm_type phrases, other spellings,
 # case and spacing variants, and near misses that must not count.
@@ -47,6 +47,11 @@ def test_the_rule_itself() -> None:
     assert is_biopsy_proven(" biopsy ") and is_biopsy_proven("HISTOLOGY")
     assert not is_biopsy_proven("follow_up") and not is_biopsy_proven("consensus")
     assert not is_biopsy_proven("") and not is_biopsy_proven("histopathological")
+
+
+def test_the_upload_page_names_every_confirmation_that_counts() -> None:
+    help_text = GENERIC_COLUMNS["confirmation"]
+    assert all(value in help_text for value in BIOPSY_CONFIRMATIONS), help_text
 
 
 @pytest.mark.parametrize(("manifest_format", "id_column", "dx_column", "column"), FORMATS)

@@ -23,7 +23,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from classifier.taxonomy import Taxonomy, TaxonomyError, is_biopsy_proven
+from classifier.taxonomy import (
+    BIOPSY_CONFIRMATIONS,
+    Taxonomy,
+    TaxonomyError,
+    is_biopsy_proven,
+)
 from readerstudy.studies.ingest.issues import ImportIssue, IssueCollector
 
 FORMATS = ("ham10000", "isic", "generic")
@@ -37,7 +42,8 @@ GENERIC_COLUMNS: dict[str, str] = {
     "name without extension",
     "biopsy_proven": "optional: true/false (also yes/no, 1/0)",
     "confirmation": "optional: how the diagnosis was confirmed, e.g. histopathology; "
-    "histo, histopathology or biopsy count as biopsy-proven when biopsy_proven is absent",
+    f"{', '.join(sorted(BIOPSY_CONFIRMATIONS))} count as biopsy-proven when biopsy_proven "
+    "is absent",
     "lesion_id": "optional: cases with the same lesion id show the same lesion",
     "age": "optional: age in years",
     "sex": "optional: female, male or empty",
