@@ -24,7 +24,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from classifier.taxonomy import Task, load_taxonomy
-from readerstudy.scoring.services import study_scoring_enqueue
+from readerstudy.celery import enqueue_by_name_on_commit
 from readerstudy.studies.ingest.archives import ArchiveLimits, archive_extract
 from readerstudy.studies.ingest.folders import ImageFolder
 from readerstudy.studies.ingest.images import EncodedImage, ImageLimits, images_encode_many
@@ -40,6 +40,10 @@ from readerstudy.studies.ingest.storage import (
 from readerstudy.studies.models import Case, ImportJob, Study
 
 logger = logging.getLogger(__name__)
+
+# The scoring package's task that sends a study's unscored cases to the CNN (studies may not
+# import scoring, which sits above it: the task is sent by name).
+STUDY_SCORING_START_TASK = "readerstudy.scoring.tasks.study_scoring_start"
 
 
 @dataclass(frozen=True)
@@ -477,7 +481,12 @@ def _save(
             Case.objects.bulk_create(cases, batch_size=1000)
             # The CNN scores the new cases once they are committed; a rolled-back import
             # sends nothing.
-            study_scoring_enqueue(study=locked, reason="import", requested_by=created_by)
+            enqueue_by_name_on_commit(
+                STUDY_SCORING_START_TASK,
+                study_id=locked.pk,
+                reason="import",
+                requested_by_id=created_by.pk if created_by is not None else None,
+            )
     except IntegrityError as error:
         raise ImportRejected(
             [ImportIssue(message=f"another import changed the study at the same time: {error}")]
