@@ -25,7 +25,7 @@ from django.utils import timezone
 from classifier.taxonomy import Task, TaxonomyError, load_taxonomy
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.accounts.services import password_set_path, user_create
-from readerstudy.celery import enqueue_on_commit
+from readerstudy.celery import enqueue_by_name_on_commit
 from readerstudy.studies.confounds import (
     confound_warnings_acknowledge,
     confound_warnings_unacknowledged,
@@ -65,6 +65,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# The task that runs a staged upload (readerstudy.studies.tasks, which imports these
+# services: sending it by name keeps the dependency one way).
+IMPORT_JOB_RUN_TASK = "readerstudy.studies.tasks.study_import_job_run"
 # A running import reports progress at least this often; a silent one has lost its worker.
 IMPORT_STALE_AFTER = timedelta(minutes=2)
 EDITABLE_WHILE_DRAFT = (
@@ -361,9 +364,7 @@ def import_job_create(
         job.upload = upload
         with transaction.atomic():
             job.save()
-            from readerstudy.studies.tasks import study_import_job_run
-
-            enqueue_on_commit(study_import_job_run, import_job_id=job.pk)
+            enqueue_by_name_on_commit(IMPORT_JOB_RUN_TASK, import_job_id=job.pk)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

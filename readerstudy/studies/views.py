@@ -21,7 +21,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from readerstudy.accounts.roles import Role, has_role
-from readerstudy.scoring.selectors import study_scoring_progress
 from readerstudy.studies import selectors
 from readerstudy.studies.confounds import (
     confound_acknowledgement_latest,
@@ -145,7 +144,6 @@ def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict
         "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
         "generic_columns": GENERIC_COLUMNS,
         "next_status": {"draft": "open", "open": "closed", "closed": "open"}.get(study.status),
-        "scoring": study_scoring_progress(study),
         "confounds": audit.as_dict(),
         "confound_unacknowledged": confound_warnings_unacknowledged(study, audit),
         "confound_ack": confound_acknowledgement_latest(study),
