@@ -10,8 +10,8 @@
 
 Header names are matched case-insensitively; the header is row 1, so a row number is the one
 a spreadsheet shows. Every problem is collected (up to a cap) rather than only the first.
-A stored cell (an id, a site, a confirmation) that starts with ``=``, ``+``, ``-`` or ``@`` is
-refused: a spreadsheet opening an export would run it as a formula.
+A stored cell (an id, a site, a confirmation) that a spreadsheet would run as a formula
+(readerstudy.core.spreadsheet) is refused: an export of the study would carry it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from classifier.taxonomy import Taxonomy, TaxonomyError
+from readerstudy.core.spreadsheet import formula_like
 from readerstudy.studies.ingest.issues import ImportIssue, IssueCollector
 
 FORMATS = ("ham10000", "isic", "generic")
@@ -49,9 +50,6 @@ PROVEN_CONFIRMATIONS = frozenset({"histo", "histopathology", "histology", "biops
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0", ""})
 _MISSING = frozenset({"", "nan", "na", "n/a", "none", "null", "unknown"})
-# A spreadsheet runs a cell that starts with one of these as a formula. No identifier, site or
-# confirmation in a real manifest does, and one that did would reach the analysts' exports.
-FORMULA_PREFIXES = ("=", "+", "-", "@")
 MAX_LENGTHS = {"source_id": 128, "lesion_id": 64, "diagnosis_label": 128, "confirmation": 64}
 MAX_SITE = 64
 
@@ -295,7 +293,9 @@ def _parse_row(
 
     for column in _text_columns(columns):
         value = cells.get(column, "")
-        if _formula_like(value):
+        # No identifier, site or confirmation in a real manifest is formula-like, and one that
+        # was would reach the analysts' exports.
+        if formula_like(value):
             problem(
                 column,
                 f"starts with {value[0]!r}: a spreadsheet opening an export of this study would "
@@ -397,11 +397,6 @@ def _text_columns(columns: Columns) -> list[str]:
         columns.modality,
     )
     return list(dict.fromkeys(c for c in named if c))
-
-
-def _formula_like(value: str) -> bool:
-    """A cell a spreadsheet would evaluate (OWASP "CSV injection"); a lone "-" is text."""
-    return value.startswith(FORMULA_PREFIXES) and value not in ("-", "+")
 
 
 def _safe_reference(reference: str) -> bool:
