@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from readerstudy.studies import services
 from readerstudy.studies.models import Enrolment
+from readerstudy.studies.services import enrolment as enrolment_services
 from readerstudy.studies.services import enrolment_create, readers_enrol
 from tests.factories import UserFactory
 
@@ -32,14 +32,14 @@ def test_a_pseudonym_taken_by_a_concurrent_enrolment_moves_to_the_next_number(
 ) -> None:
     study = make_study()
     enrolment_create(study=study, reader=reader_a)
-    real_next = services._next_pseudonym
+    real_next = enrolment_services._next_pseudonym
     calls = []
 
     def stale_then_fresh(study):  # the first look was taken before reader_a's row committed
         calls.append(1)
         return "R01" if len(calls) == 1 else real_next(study)
 
-    monkeypatch.setattr(services, "_next_pseudonym", stale_then_fresh)
+    monkeypatch.setattr(enrolment_services, "_next_pseudonym", stale_then_fresh)
     enrolment, created = enrolment_create(study=study, reader=reader_b)
 
     assert created and enrolment.pseudonym == "R02" and len(calls) == 2
