@@ -99,7 +99,7 @@ def study_scoring_start(
 ) -> int:
     """Send a study's unscored cases to the scoring workers; returns how many were sent.
 
-    Sent by name (``STUDY_SCORING_START_TASK`` in readerstudy.studies.ingest.importer) after an
+    Sent by name (``STUDY_SCORING_START_TASK`` in readerstudy.studies.ingest.save) after an
     import commits: studies may not import scoring. A repeat sends only what is not on its way.
     """
     study = Study.objects.filter(pk=study_id).first()
