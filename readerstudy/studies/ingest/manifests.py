@@ -17,7 +17,6 @@ A stored cell (an id, a site, a confirmation) that a spreadsheet would run as a 
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import math
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from classifier.taxonomy import Taxonomy, TaxonomyError
 from readerstudy.core.spreadsheet import formula_like
+from readerstudy.studies.ingest.cells import safe_reference, unknown_diagnosis_message
 from readerstudy.studies.ingest.issues import ImportIssue, IssueCollector
 
 FORMATS = ("ham10000", "isic", "generic")
@@ -305,7 +305,7 @@ def _parse_row(
     image_ref = cells.get(columns.image, "")
     if not image_ref:
         problem(columns.image, "empty; every row must name its image")
-    elif not _safe_reference(image_ref):
+    elif not safe_reference(image_ref):
         problem(columns.image, "an image name must be a relative path inside the upload")
     source_id = cells.get(columns.source_id, "") or PurePosixPath(image_ref).stem
     if len(source_id) > MAX_LENGTHS["source_id"]:
@@ -397,45 +397,3 @@ def _text_columns(columns: Columns) -> list[str]:
         columns.modality,
     )
     return list(dict.fromkeys(c for c in named if c))
-
-
-def _safe_reference(reference: str) -> bool:
-    """A manifest never points outside the upload: no absolute paths, no '..'."""
-    normalised = reference.replace("\\", "/")
-    if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":"):
-        return False
-    return ".." not in normalised.split("/") and "\x00" not in normalised
-
-
-FORMAT_LABELS = {"ham10000": "HAM10000", "isic": "ISIC Archive", "generic": "generic"}
-
-
-def unknown_diagnosis_message(label: str, taxonomy: Taxonomy, manifest_format: str) -> str:
-    """Name the diagnoses as the manifest's format writes them, and suggest the closest.
-
-    HAM10000 manifests use codes (mel, nv), ISIC Archive manifests names (melanoma, nevus);
-    a generic manifest may use either.
-    """
-    key = label.strip().lower()
-    codes = sorted(taxonomy.diagnoses)
-    names = {alias: d.code for d in taxonomy.diagnoses.values() for alias in d.aliases}
-    main_names = [d.aliases[0] for d in taxonomy.diagnoses.values() if d.aliases]
-    if manifest_format == "ham10000":
-        vocabulary, listed = codes, f"codes {', '.join(codes)}"
-    elif manifest_format == "isic":
-        vocabulary, listed = sorted(names), f"names such as {', '.join(main_names)}"
-    else:
-        vocabulary = codes + sorted(names)
-        listed = f"codes {', '.join(codes)} or names such as {', '.join(main_names)}"
-    message = f"unknown diagnosis {label!r}"
-    close = difflib.get_close_matches(key, vocabulary, n=1, cutoff=0.6)
-    if not close and manifest_format == "ham10000":
-        # A name typed into a code column: suggest the code of the closest name.
-        near = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.6)
-        close = [names[near[0]]] if near else []
-    if close:
-        message += f": did you mean {close[0]}?"
-    return (
-        f"{message} (the {FORMAT_LABELS.get(manifest_format, manifest_format)} format's "
-        f"diagnoses are {listed})"
-    )
