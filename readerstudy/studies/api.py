@@ -209,7 +209,7 @@ class ImportListCreateAPI(CoordinatorAPIView, ListAPIView):
             job = import_job_create(
                 study=study,
                 created_by=request.user,
-                source=ImportJob.Source.API,
+                source=str(ImportJob.Source.API),
                 options=incoming.import_options(),
                 zip_file=incoming.validated_data.get("archive"),
                 manifest_file=incoming.validated_data.get("manifest"),

@@ -294,7 +294,7 @@ def import_create(request: HttpRequest, study_id: int) -> HttpResponse:
             job = import_job_create(
                 study=study,
                 created_by=request.user,
-                source=ImportJob.Source.BROWSER,
+                source=str(ImportJob.Source.BROWSER),
                 options=form.import_options(),
                 zip_file=form.cleaned_data["archive"],
                 manifest_file=form.cleaned_data["manifest"],

@@ -342,13 +342,13 @@ def _parse_row(
     raw_age = cells.get(columns.age, "")
     if raw_age.lower() not in _MISSING:
         try:
-            value = float(raw_age)
+            years = float(raw_age)
         except ValueError:
-            value = math.nan
-        if math.isnan(value) or not 0 <= value <= 120 or value != int(value):
+            years = math.nan
+        if math.isnan(years) or not 0 <= years <= 120 or years != int(years):
             problem(columns.age, "age must be a whole number of years between 0 and 120")
         else:
-            age = int(value)
+            age = int(years)
 
     sex = cells.get(columns.sex, "").lower()
     if sex in _MISSING:

@@ -74,7 +74,7 @@ def study_build(
     modality: str,
     created_by: User,
     question: str = "",
-    confidence_scale: str = Study.ConfidenceScale.PERCENT,
+    confidence_scale: str = str(Study.ConfidenceScale.PERCENT),
     allow_answer_changes: bool = False,
     show_clinical_info: bool = False,
     show_feedback: bool = False,
