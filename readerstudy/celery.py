@@ -103,17 +103,6 @@ def enqueue_on_commit(celery_task: Task | str, *, queue: str | None = None, **kw
     transaction.on_commit(lambda: celery_task.apply_async(kwargs=kwargs, **options))
 
 
-def enqueue_by_name_on_commit(task_name: str, *, queue: str | None = None, **kwargs: Any) -> None:
-    """Send the task registered as ``task_name`` with ``kwargs`` once the transaction commits.
-
-    By name, so that a lower layer starts a higher one's task without importing it (an
-    import into a study starts its scoring). A task registered in this process is sent with
-    its own options; one that is not goes to ``queue`` or the default queue.
-    """
-    options = {"queue": queue} if queue else {}
-    transaction.on_commit(lambda: app.signature(task_name, kwargs=kwargs).apply_async(**options))
-
-
 def _make_spool_folders() -> None:
     """Create the filesystem broker's folders (the embedded default needs no server)."""
     options = app.conf.broker_transport_options or {}

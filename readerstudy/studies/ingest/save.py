@@ -12,7 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from classifier.taxonomy import Task
-from readerstudy.celery import enqueue_by_name_on_commit
+from readerstudy.celery import enqueue_on_commit
 from readerstudy.studies.ingest.duplicates import study_duplicates
 from readerstudy.studies.ingest.issues import ImportIssue, ImportRejected
 from readerstudy.studies.ingest.manifests import ManifestRow
@@ -109,7 +109,7 @@ def cases_save(
             Case.objects.bulk_create(cases, batch_size=1000)
             # The CNN scores the new cases once they are committed; a rolled-back import
             # sends nothing.
-            enqueue_by_name_on_commit(
+            enqueue_on_commit(
                 STUDY_SCORING_START_TASK,
                 study_id=locked.pk,
                 reason="import",

@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from readerstudy.celery import enqueue_by_name_on_commit
+from readerstudy.celery import enqueue_on_commit
 from readerstudy.studies.ingest.archives import archive_check
 from readerstudy.studies.ingest.importer import (
     ImportOptions,
@@ -145,7 +145,7 @@ def import_job_create(
         job.upload = upload
         with transaction.atomic():
             job.save()
-            enqueue_by_name_on_commit(IMPORT_JOB_RUN_TASK, import_job_id=job.pk)
+            enqueue_on_commit(IMPORT_JOB_RUN_TASK, import_job_id=job.pk)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
