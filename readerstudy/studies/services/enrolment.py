@@ -99,7 +99,7 @@ def readers_enrol(
     for name in names:
         user = users.get(name)
         if user is None and not create:
-            problems.append(f"{name}: no such user (create the account with --create)")
+            problems.append(f"{name}: no such user (ask for missing accounts to be created)")
         elif user is not None and not has_role(user, Role.READER):
             problems.append(f"{name}: not a reader")
     if problems:
