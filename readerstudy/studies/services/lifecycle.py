@@ -19,15 +19,16 @@ from readerstudy.studies.confounds import (
 from readerstudy.studies.models import Case, Study
 from readerstudy.studies.services.imports import import_running, stored_files_delete_on_commit
 
+# A draft's settings, in the order the settings form shows them.
 EDITABLE_WHILE_DRAFT = (
     "name",
+    "modality",
     "question",
     "confidence_scale",
     "allow_answer_changes",
     "show_clinical_info",
     "show_feedback",
     "require_biopsy_proven",
-    "modality",
 )
 # Later settings that do not change what a reader sees when grading.
 EDITABLE_ALWAYS = ("name", "show_feedback")
