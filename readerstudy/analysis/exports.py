@@ -21,6 +21,7 @@ from readerstudy.analysis.insight import (
     tsne_report_section,
 )
 from readerstudy.analysis.selectors import StudyData, analysis_dict, study_analysis_get
+from readerstudy.core.spreadsheet import spreadsheet_safe
 from readerstudy.reading.selectors import decisions_iter
 from readerstudy.scoring.models import CnnScore, ModelVersion
 from readerstudy.scoring.selectors import study_algorithm
@@ -55,16 +56,7 @@ DECISION_COLUMNS = [
     "active_ms",
 ]
 
-# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CNN_READER = "CNN"
-
-
-def spreadsheet_safe(value: object) -> object:
-    """Prefix text that a spreadsheet would evaluate with an apostrophe; numbers pass."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 class _Echo:

@@ -6,6 +6,7 @@ import logging
 
 from celery import Task
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from readerstudy.celery import task
 from readerstudy.scoring.inference import score_cases_in_batches
@@ -17,8 +18,9 @@ from readerstudy.scoring.services import (
     case_scoring_note_error,
     scores_reconcile,
     scores_store,
+    study_scoring_enqueue,
 )
-from readerstudy.studies.models import Case
+from readerstudy.studies.models import Case, Study
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +91,20 @@ def score_cases(self: Task, *, model_version_id: int, case_ids: list[int]) -> in
 def reconcile_scores(self: Task) -> int:
     """Periodic: re-send cases that lack a score from their study's active model."""
     return scores_reconcile()
+
+
+@task()
+def study_scoring_start(
+    self: Task, *, study_id: int, reason: str, requested_by_id: int | None = None
+) -> int:
+    """Send a study's unscored cases to the scoring workers; returns how many were sent.
+
+    Sent by name (``STUDY_SCORING_START_TASK`` in readerstudy.studies.ingest.save) after an
+    import commits: studies may not import scoring. A repeat sends only what is not on its way.
+    """
+    study = Study.objects.filter(pk=study_id).first()
+    if study is None:
+        return 0
+    requested_by = User.objects.filter(pk=requested_by_id).first() if requested_by_id else None
+    run = study_scoring_enqueue(study=study, reason=reason, requested_by=requested_by)
+    return run.n_cases if run is not None else 0

@@ -70,7 +70,16 @@ class CoordinatorAPIView(GenericAPIView):
     permission_classes = [IsCoordinatorOr404]
 
     def study(self) -> Study:
-        return selectors.study_get_for_coordinator(self.request.user, self.kwargs["study_id"])
+        study = selectors.study_get_for_coordinator(self.request.user, self.kwargs["study_id"])
+        if study is None:
+            raise NotFound("no such study")
+        return study
+
+    def import_job(self, job_id: int) -> ImportJob:
+        job = selectors.import_job_get(self.study(), job_id)
+        if job is None:
+            raise NotFound("no such import")
+        return job
 
 
 def _as_drf(error: DjangoValidationError) -> ValidationError:
@@ -100,7 +109,7 @@ class StudyListCreateAPI(CoordinatorAPIView, ListAPIView):
     serializer_class = StudySerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.studies_coordinated(self.request.user)
+        return selectors.study_list_for_coordinator(self.request.user)
 
     @extend_schema(request=StudyCreateSerializer, responses={201: StudySerializer})
     def post(self, request: Request) -> Response:
@@ -137,9 +146,7 @@ class StudyDetailAPI(CoordinatorAPIView):
                     )
         except DjangoValidationError as error:
             raise _as_drf(error) from None
-        return Response(
-            StudySerializer(selectors.study_get_for_coordinator(request.user, study.pk)).data
-        )
+        return Response(StudySerializer(self.study()).data)
 
     @extend_schema(
         responses={204: None, 400: REFUSED},
@@ -182,7 +189,7 @@ class ImportListCreateAPI(CoordinatorAPIView, ListAPIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.import_jobs_of(self.study())
+        return selectors.import_job_list(self.study())
 
     @extend_schema(
         request={"multipart/form-data": ImportUploadSerializer},
@@ -202,7 +209,7 @@ class ImportListCreateAPI(CoordinatorAPIView, ListAPIView):
             job = import_job_create(
                 study=study,
                 created_by=request.user,
-                source=ImportJob.Source.API,
+                source=str(ImportJob.Source.API),
                 options=incoming.import_options(),
                 zip_file=incoming.validated_data.get("archive"),
                 manifest_file=incoming.validated_data.get("manifest"),
@@ -220,7 +227,7 @@ class ImportDetailAPI(CoordinatorAPIView):
     serializer_class = ImportJobSerializer
 
     def get(self, request: Request, study_id: int, job_id: int) -> Response:
-        return Response(ImportJobSerializer(selectors.import_job_get(self.study(), job_id)).data)
+        return Response(ImportJobSerializer(self.import_job(job_id)).data)
 
 
 class ImportUndoAPI(CoordinatorAPIView):
@@ -233,7 +240,7 @@ class ImportUndoAPI(CoordinatorAPIView):
         "images are deleted, all or nothing; the job stays, with status undone.",
     )
     def post(self, request: Request, study_id: int, job_id: int) -> Response:
-        job = selectors.import_job_get(self.study(), job_id)
+        job = self.import_job(job_id)
         try:
             job = import_undo(job=job)
         except DjangoValidationError as error:
@@ -245,7 +252,7 @@ class ImportReportAPI(CoordinatorAPIView):
     serializer_class = ImportReportSerializer
 
     def get(self, request: Request, study_id: int, job_id: int) -> Response:
-        job = selectors.import_job_get(self.study(), job_id)
+        job = self.import_job(job_id)
         return Response(ImportReportSerializer(job).data)
 
 
@@ -253,14 +260,14 @@ class CaseListAPI(CoordinatorAPIView, ListAPIView):
     serializer_class = CaseSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.cases_of(self.study())
+        return selectors.case_list(self.study())
 
 
 class EnrolmentListCreateAPI(CoordinatorAPIView, ListAPIView):
     serializer_class = EnrolmentSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.enrolments_of(self.study())
+        return selectors.enrolment_list(self.study())
 
     @extend_schema(
         request=EnrolRequestSerializer, responses={201: EnrolResultSerializer(many=True)}
@@ -306,5 +313,5 @@ class ReaderProgressAPI(CoordinatorAPIView):
 
     @extend_schema(responses=ReaderProgressSerializer(many=True))
     def get(self, request: Request, study_id: int) -> Response:
-        progress = selectors.reader_progress_of(self.study())
+        progress = selectors.reader_progress_list(self.study())
         return Response(ReaderProgressSerializer(progress, many=True).data)

@@ -3,13 +3,19 @@
 The statistics are ``readerstudy.stats.confounds`` (pure functions); this module reads the
 properties recorded at ingest and the CNN's scores, and records acknowledgements. A study
 whose audit warns opens only after a coordinator has acknowledged every current warning.
+
+The CNN's scores belong to the scoring package, which sits above studies: studies cannot
+import it. Scoring registers its reader of them here instead, in its app's ``ready()``
+(``cnn_probabilities_provider_set(study_cnn_probabilities)``). Without one (scoring not
+installed) the audit has no CNN scores, as for a study not scored yet.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from django.contrib.auth.models import User
 
-from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.stats.confounds import (
     ConfoundAudit,
     categorical_property_audit,
@@ -33,6 +39,22 @@ CASE_FIELDS = (
     "border_rgb",
 )
 CHANNELS = ("red", "green", "blue")
+
+# Case id -> the algorithm's positive probability for the study's task, for scored cases.
+CnnProbabilities = Callable[[Study], Mapping[int, float]]
+
+
+def _no_cnn_probabilities(study: Study) -> Mapping[int, float]:
+    return {}
+
+
+_cnn_probabilities: CnnProbabilities = _no_cnn_probabilities
+
+
+def cnn_probabilities_provider_set(provider: CnnProbabilities) -> None:
+    """Make the audit read the CNN's scores with ``provider`` (the scoring app calls this)."""
+    global _cnn_probabilities
+    _cnn_probabilities = provider
 
 
 def _batch(job_id: int | None) -> str:
@@ -78,7 +100,7 @@ def study_confound_audit(study: Study) -> ConfoundAudit:
                 f"{'Mean' if where == 'mean' else 'Border'} {channel} of the image",
                 [c[column][index] if c[column] else None for c in cases],
             )
-    probabilities = study_cnn_probabilities(study)
+    probabilities = _cnn_probabilities(study)
     by_source, disjoint = cnn_by_source_audit(
         truth,
         [probabilities.get(c["pk"]) for c in cases],

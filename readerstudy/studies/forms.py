@@ -13,6 +13,7 @@ from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
 from readerstudy.studies.models import Study
 from readerstudy.studies.services import require_biopsy_proven_default, task_resolve
+from readerstudy.studies.services.lifecycle import EDITABLE_WHILE_DRAFT
 
 CUSTOM_TASK = "custom"
 MAX_TASK_FILE_BYTES = 64 * 1024
@@ -36,16 +37,7 @@ class _NoColon:
 class StudySettingsForm(_NoColon, forms.ModelForm):
     class Meta:
         model = Study
-        fields = [
-            "name",
-            "modality",
-            "question",
-            "confidence_scale",
-            "allow_answer_changes",
-            "show_clinical_info",
-            "show_feedback",
-            "require_biopsy_proven",
-        ]
+        fields = list(EDITABLE_WHILE_DRAFT)
         labels = {
             "question": "Question shown to readers",
             "confidence_scale": "Confidence scale",

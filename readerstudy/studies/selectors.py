@@ -1,5 +1,6 @@
 """Reads of the studies package. A coordinator reaches only the studies they coordinate;
-anything else is "not found", so the existence of other studies is never revealed."""
+anything else is None (the views and the API answer 404), so the existence of other studies is
+never revealed."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from datetime import datetime
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Max, Q, QuerySet
-from django.http import Http404
 
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
 
 
-def studies_coordinated(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
+def study_list_for_coordinator(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
     """The studies ``user`` coordinates (none for a user without the coordinator role)."""
     if not has_role(user, Role.COORDINATOR):
         return Study.objects.none()
@@ -29,14 +29,13 @@ def studies_coordinated(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Stud
     )
 
 
-def study_get_for_coordinator(user: AbstractBaseUser | AnonymousUser, study_id: int) -> Study:
-    study = studies_coordinated(user).filter(pk=study_id).first()
-    if study is None:
-        raise Http404("no such study")
-    return study
+def study_get_for_coordinator(
+    user: AbstractBaseUser | AnonymousUser, study_id: int
+) -> Study | None:
+    return study_list_for_coordinator(user).filter(pk=study_id).first()
 
 
-def study_counts(study: Study) -> list[dict[str, object]]:
+def study_counts_get(study: Study) -> list[dict[str, object]]:
     """Cases per diagnosis with their truth and how many are biopsy-proven."""
     rows = (
         Case.objects.filter(study=study)
@@ -47,7 +46,7 @@ def study_counts(study: Study) -> list[dict[str, object]]:
     return list(rows)
 
 
-def study_truth_counts(study: Study) -> dict[str, int]:
+def study_truth_counts_get(study: Study) -> dict[str, int]:
     totals = Case.objects.filter(study=study).aggregate(
         positive=Count("id", filter=Q(truth=True)),
         negative=Count("id", filter=Q(truth=False)),
@@ -55,33 +54,27 @@ def study_truth_counts(study: Study) -> dict[str, int]:
     return {"positive": totals["positive"], "negative": totals["negative"]}
 
 
-def import_jobs_of(study: Study) -> QuerySet[ImportJob]:
+def import_job_list(study: Study) -> QuerySet[ImportJob]:
     return ImportJob.objects.filter(study=study).select_related("created_by")
 
 
-def import_job_get(study: Study, job_id: int) -> ImportJob:
-    job = import_jobs_of(study).filter(pk=job_id).first()
-    if job is None:
-        raise Http404("no such import")
-    return job
+def import_job_get(study: Study, job_id: int) -> ImportJob | None:
+    return import_job_list(study).filter(pk=job_id).first()
 
 
-def cases_of(study: Study) -> QuerySet[Case]:
+def case_list(study: Study) -> QuerySet[Case]:
     return Case.objects.filter(study=study).order_by("position")
 
 
-def case_get(study: Study, public_id: object) -> Case:
-    case = Case.objects.filter(study=study, public_id=public_id).first()
-    if case is None:
-        raise Http404("no such case")
-    return case
+def case_get(study: Study, public_id: object) -> Case | None:
+    return Case.objects.filter(study=study, public_id=public_id).first()
 
 
-def enrolments_of(study: Study) -> QuerySet[Enrolment]:
+def enrolment_list(study: Study) -> QuerySet[Enrolment]:
     return Enrolment.objects.filter(study=study).select_related("reader").order_by("enrolled_at")
 
 
-def import_job_status(job: ImportJob) -> dict[str, object]:
+def import_job_status_get(job: ImportJob) -> dict[str, object]:
     """What the progress bar polls."""
     return {
         "id": job.pk,
@@ -111,14 +104,14 @@ class ReaderProgress:
         return self.total > 0 and self.answered >= self.total
 
 
-def reader_progress_of(study: Study) -> list[ReaderProgress]:
+def reader_progress_list(study: Study) -> list[ReaderProgress]:
     """Every enrolled reader's cases answered (changes count once) and last answer.
 
     Reads the readers' decisions through the enrolment's reverse relation, so that the studies
     package needs nothing of the reading package.
     """
     total = Case.objects.filter(study=study).count()
-    enrolments = enrolments_of(study).annotate(
+    enrolments = enrolment_list(study).annotate(
         answered=Count("decisions__case", distinct=True),
         last_activity=Max("decisions__submitted_at"),
     )
@@ -128,6 +121,6 @@ def reader_progress_of(study: Study) -> list[ReaderProgress]:
     ]
 
 
-def readers_unfinished(progress: list[ReaderProgress]) -> list[ReaderProgress]:
+def reader_progress_unfinished(progress: list[ReaderProgress]) -> list[ReaderProgress]:
     """The people (not simulated readers) still to finish: whom to remind."""
     return [row for row in progress if not row.finished and not row.enrolment.simulated]

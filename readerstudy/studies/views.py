@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,7 +21,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from readerstudy.accounts.roles import Role, has_role
-from readerstudy.scoring.selectors import study_scoring_progress
 from readerstudy.studies import selectors
 from readerstudy.studies.confounds import (
     confound_acknowledgement_latest,
@@ -50,6 +49,15 @@ from readerstudy.studies.services import (
 
 CASES_PER_PAGE = 60
 
+Found = TypeVar("Found")
+
+
+def _found(value: Found | None, what: str) -> Found:
+    """What a selector found, or 404 "no such <what>" (selectors answer None)."""
+    if value is None:
+        raise Http404(f"no such {what}")
+    return value
+
 
 def coordinator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Log in first; then a user without the coordinator role finds nothing here (404)."""
@@ -67,7 +75,7 @@ def coordinator_required(view: Callable[..., HttpResponse]) -> Callable[..., Htt
 @coordinator_required
 @require_GET
 def study_list(request: HttpRequest) -> HttpResponse:
-    studies = selectors.studies_coordinated(request.user)
+    studies = selectors.study_list_for_coordinator(request.user)
     return render(request, "studies/study_list.html", {"studies": studies})
 
 
@@ -124,28 +132,27 @@ def _refusal_banner(forms: dict[str, object]) -> dict[str, object] | None:
 
 def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict[str, object]:
     audit = study_confound_audit(study)
-    cases = Paginator(selectors.cases_of(study), CASES_PER_PAGE).get_page(request.GET.get("page"))
-    jobs = list(selectors.import_jobs_of(study)[:20])
+    cases = Paginator(selectors.case_list(study), CASES_PER_PAGE).get_page(request.GET.get("page"))
+    jobs = list(selectors.import_job_list(study)[:20])
     refusal = _refusal_banner(extra)
-    progress = selectors.reader_progress_of(study)
+    progress = selectors.reader_progress_list(study)
     return {
         "refusal": refusal,
         "study": study,
         "task": study.task_definition,
-        "counts": selectors.study_counts(study),
-        "truth_counts": selectors.study_truth_counts(study),
+        "counts": selectors.study_counts_get(study),
+        "truth_counts": selectors.study_truth_counts_get(study),
         "jobs": jobs,
         "running_job": next((j for j in jobs if not j.finished), None),
         "cases": cases,
         "reader_progress": progress,
-        "readers_unfinished": selectors.readers_unfinished(progress),
+        "readers_unfinished": selectors.reader_progress_unfinished(progress),
         "settings_form": extra.pop("settings_form", None)
         or StudySettingsForm(instance=study, locked=study.status != Study.Status.DRAFT),
         "upload_form": extra.pop("upload_form", None) or ImportUploadForm(),
         "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
         "generic_columns": GENERIC_COLUMNS,
         "next_status": {"draft": "open", "open": "closed", "closed": "open"}.get(study.status),
-        "scoring": study_scoring_progress(study),
         "confounds": audit.as_dict(),
         "confound_unacknowledged": confound_warnings_unacknowledged(study, audit),
         "confound_ack": confound_acknowledgement_latest(study),
@@ -156,14 +163,14 @@ def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict
 @coordinator_required
 @require_GET
 def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
-    study = selectors.study_get_for_coordinator(request.user, study_id)
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
     return render(request, "studies/study_detail.html", _detail_context(request, study))
 
 
 @coordinator_required
 @require_POST
 def study_settings(request: HttpRequest, study_id: int) -> HttpResponse:
-    study = selectors.study_get_for_coordinator(request.user, study_id)
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
     form = StudySettingsForm(
         request.POST, instance=Study.objects.get(pk=study.pk), locked=study.status != "draft"
     )
@@ -183,12 +190,12 @@ def study_settings(request: HttpRequest, study_id: int) -> HttpResponse:
 @require_POST
 def study_status(request: HttpRequest, study_id: int) -> HttpResponse:
     """Open, close or reopen; closing is asked once more on a page of its own."""
-    study = selectors.study_get_for_coordinator(request.user, study_id)
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
     if request.POST.get("status") == Study.Status.CLOSED and not request.POST.get("confirmed"):
         unfinished = [
             f"{row.enrolment.pseudonym} ({row.enrolment.reader.get_username()}) has answered "
             f"{row.answered} of {row.total} cases."
-            for row in selectors.reader_progress_of(study)
+            for row in selectors.reader_progress_list(study)
             if not row.finished
         ]
         return _confirm(
@@ -225,7 +232,7 @@ def _confirm(request: HttpRequest, study: Study, **confirm: object) -> HttpRespo
 @require_POST
 def study_delete_view(request: HttpRequest, study_id: int) -> HttpResponse:
     """Delete a draft study, after asking."""
-    study = selectors.study_get_for_coordinator(request.user, study_id)
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
     if not request.POST.get("confirmed"):
         return _confirm(
             request,
@@ -252,8 +259,8 @@ def study_delete_view(request: HttpRequest, study_id: int) -> HttpResponse:
 @require_POST
 def import_undo_view(request: HttpRequest, study_id: int, job_id: int) -> HttpResponse:
     """Take back a draft study's import, after asking."""
-    study = selectors.study_get_for_coordinator(request.user, study_id)
-    job = selectors.import_job_get(study, job_id)
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
+    job = _found(selectors.import_job_get(study, job_id), "import")
     if not request.POST.get("confirmed"):
         return _confirm(
             request,
@@ -280,14 +287,14 @@ def import_undo_view(request: HttpRequest, study_id: int, job_id: int) -> HttpRe
 @coordinator_required
 @require_POST
 def import_create(request: HttpRequest, study_id: int) -> HttpResponse:
-    study = selectors.study_get_for_coordinator(request.user, study_id)
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
     form = ImportUploadForm(request.POST, request.FILES)
     if form.is_valid():
         try:
             job = import_job_create(
                 study=study,
                 created_by=request.user,
-                source=ImportJob.Source.BROWSER,
+                source=str(ImportJob.Source.BROWSER),
                 options=form.import_options(),
                 zip_file=form.cleaned_data["archive"],
                 manifest_file=form.cleaned_data["manifest"],
@@ -305,8 +312,8 @@ def import_create(request: HttpRequest, study_id: int) -> HttpResponse:
 @coordinator_required
 @require_GET
 def import_detail(request: HttpRequest, study_id: int, job_id: int) -> HttpResponse:
-    study = selectors.study_get_for_coordinator(request.user, study_id)
-    job = selectors.import_job_get(study, job_id)
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
+    job = _found(selectors.import_job_get(study, job_id), "import")
     return render(request, "studies/import_detail.html", {"study": study, "job": job})
 
 
@@ -314,8 +321,10 @@ def import_detail(request: HttpRequest, study_id: int, job_id: int) -> HttpRespo
 @coordinator_required
 @require_GET
 def import_status(request: HttpRequest, study_id: int, job_id: int) -> JsonResponse:
-    study = selectors.study_get_for_coordinator(request.user, study_id)
-    return JsonResponse(selectors.import_job_status(selectors.import_job_get(study, job_id)))
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
+    return JsonResponse(
+        selectors.import_job_status_get(_found(selectors.import_job_get(study, job_id), "import"))
+    )
 
 
 @never_cache
@@ -323,7 +332,7 @@ def import_status(request: HttpRequest, study_id: int, job_id: int) -> JsonRespo
 @require_POST
 def enrol(request: HttpRequest, study_id: int) -> HttpResponse:
     """Enrol readers; new accounts' passwords or links are shown on this response only."""
-    study = selectors.study_get_for_coordinator(request.user, study_id)
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
     form = EnrolForm(request.POST)
     if form.is_valid():
         try:
@@ -356,8 +365,8 @@ def enrol(request: HttpRequest, study_id: int) -> HttpResponse:
 @coordinator_required
 @require_GET
 def case_image(request: HttpRequest, study_id: int, public_id: str, variant: str) -> HttpResponse:
-    study = selectors.study_get_for_coordinator(request.user, study_id)
-    case = selectors.case_get(study, public_id)
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
+    case = _found(selectors.case_get(study, public_id), "case")
     if variant not in ("full", "display", "thumbnail"):
         raise Http404("no such image")
     return case_image_response(case, variant)  # type: ignore[arg-type]

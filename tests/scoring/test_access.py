@@ -37,3 +37,18 @@ def test_readers_and_other_coordinators_get_404_for_scoring(
 def test_analysts_cannot_start_scoring(study, analyst_client) -> None:
     assert analyst_client.post(f"/scoring/studies/{study.pk}/score/").status_code == 404
     assert analyst_client.post(f"/api/v1/scoring/studies/{study.pk}/").status_code == 404
+
+
+def test_the_study_page_shows_its_scoring_progress_with_working_buttons(
+    study, coordinator_client
+) -> None:
+    # The scoring section comes from the scoring package's template tag (studies does not
+    # import scoring); its forms post with the page's CSRF token and come back to the page.
+    response = coordinator_client.get(f"/studies/{study.pk}/")
+    page = response.content.decode()
+    assert 'id="scoring"' in page
+    assert "0 of 0 cases scored" in page
+    assert f'action="/scoring/studies/{study.pk}/score/"' in page
+    section = page.split('id="scoring"')[1].split("</section>")[0]
+    assert 'name="csrfmiddlewaretoken"' in section
+    assert f'name="next" value="/studies/{study.pk}/"' in section

@@ -17,6 +17,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from readerstudy.celery import app
+from readerstudy.scoring.tasks import study_scoring_start
+from readerstudy.studies.ingest.importer import STUDY_SCORING_START_TASK
 from readerstudy.studies.models import Case, ImportJob, Study
 from readerstudy.studies.services import (
     ImportOptions,
@@ -106,8 +108,18 @@ def test_a_committed_import_sends_one_scoring_message_per_chunk_after_the_commit
         study_import(study=study, source=image_set, options=ImportOptions(), created_by=coordinator)
         # Nothing leaves before the commit: a worker must never look for rows it cannot see.
         assert queued_message_count("cpu") == 0
-    assert queued_message_count("default") == 0
+        assert queued_message_count("default") == 0
 
+    # The import (studies) starts its scoring by name; the scoring task sends the chunks.
+    started = queued_tasks("default")
+    assert started == [
+        (
+            STUDY_SCORING_START_TASK,
+            {"study_id": study.pk, "reason": "import", "requested_by_id": coordinator.pk},
+        )
+    ]
+    assert study_scoring_start.name == STUDY_SCORING_START_TASK
+    study_scoring_start.apply(kwargs=started[0][1])  # as the worker would
     sent = queued_tasks("cpu")
     assert [name for name, _ in sent] == ["readerstudy.scoring.tasks.score_cases"] * 3
     assert sorted(len(kwargs["case_ids"]) for _, kwargs in sent) == [2, 4, 4]

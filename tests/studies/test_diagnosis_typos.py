@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from classifier.taxonomy import load_taxonomy
+from readerstudy.studies.ingest.cells import unknown_diagnosis_message
 from readerstudy.studies.ingest.issues import ImportRejected
-from readerstudy.studies.ingest.manifests import unknown_diagnosis_message
 from readerstudy.studies.models import Case
 from tests.support.imports import import_set
 from tests.support.ingest import read_csv, stored_files, write_csv

@@ -6,5 +6,6 @@ decodes an allowlisted format within a pixel budget and re-encodes it from pixel
 ``selection`` applies the task, the biopsy filter and the seeded sample, and ``report`` sums
 it up; none of them touches the database. ``storage`` writes and removes the stored files,
 and ``importer.study_import`` (re-exported by ``readerstudy.studies.services``) puts it all
-together in one all-or-nothing service.
+together in one all-or-nothing service, in phases: ``prepare``, ``encode`` and ``save``, with
+``duplicates`` reporting what an import refuses as a duplicate.
 """

@@ -30,9 +30,10 @@ import dataclasses
 import hashlib
 import io
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from PIL import Image, ImageCms, ImageFile, ImageOps, ImageStat
 
@@ -247,10 +248,11 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     icc = image.info.get("icc_profile")
     if image.mode.startswith("I;16") or image.mode == "I":
         # 16/32-bit greyscale (TIFF, PNG): scale to 8 bits instead of clipping at 255.
-        maximum = 65535 if image.mode.startswith("I;16") else max(image.getextrema()[1], 1)
+        extrema = cast("tuple[float, float]", image.getextrema())  # one band
+        maximum = 65535 if image.mode.startswith("I;16") else max(extrema[1], 1)
         image = image.convert("I").point(lambda v: v * (255 / maximum)).convert("L")
     elif image.mode == "F":
-        low, high = image.getextrema()
+        low, high = cast("tuple[float, float]", image.getextrema())  # one band
         span = (high - low) or 1
         image = image.point(lambda v: (v - low) * 255 / span).convert("L")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -262,7 +264,9 @@ def _to_srgb(image: Image.Image) -> Image.Image:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             # A profile per call: LittleCMS profile objects are not shared between threads.
             srgb = ImageCms.createProfile("sRGB")
-            return ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+            converted = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+            if converted is not None:  # None only when converting in place
+                return converted
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # an unusable profile: treat the pixels as sRGB, as browsers do
     return image if image.mode == "RGB" else image.convert("RGB")
@@ -315,7 +319,7 @@ def images_encode_chunk(
 
 def images_encode_many(
     jobs: list[tuple[int, str]], limits: ImageLimits, workers: int, store: Store | None = None
-) -> Iterator[Encoded]:
+) -> Generator[Encoded, None, None]:
     """Results as they come, from ``workers`` threads (in the calling thread for few images).
 
     ``store`` runs in the worker threads too, so that files are written in parallel.

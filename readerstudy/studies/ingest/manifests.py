@@ -10,25 +10,21 @@
 
 Header names are matched case-insensitively; the header is row 1, so a row number is the one
 a spreadsheet shows. Every problem is collected (up to a cap) rather than only the first.
-A stored cell (an id, a site, a confirmation) that starts with ``=``, ``+``, ``-`` or ``@`` is
-refused: a spreadsheet opening an export would run it as a formula.
+A stored cell (an id, a site, a confirmation) that a spreadsheet would run as a formula
+(readerstudy.core.spreadsheet) is refused: an export of the study would carry it.
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from classifier.taxonomy import (
-    BIOPSY_CONFIRMATIONS,
-    Taxonomy,
-    TaxonomyError,
-    is_biopsy_proven,
-)
+from classifier.taxonomy import BIOPSY_CONFIRMATIONS, Taxonomy, TaxonomyError, is_biopsy_proven
+from readerstudy.core.spreadsheet import formula_like
+from readerstudy.studies.ingest.cells import safe_reference, unknown_diagnosis_message
 from readerstudy.studies.ingest.issues import ImportIssue, IssueCollector
 
 FORMATS = ("ham10000", "isic", "generic")
@@ -54,9 +50,6 @@ GENERIC_COLUMNS: dict[str, str] = {
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0", ""})
 _MISSING = frozenset({"", "nan", "na", "n/a", "none", "null", "unknown"})
-# A spreadsheet runs a cell that starts with one of these as a formula. No identifier, site or
-# confirmation in a real manifest does, and one that did would reach the analysts' exports.
-FORMULA_PREFIXES = ("=", "+", "-", "@")
 MAX_LENGTHS = {"source_id": 128, "lesion_id": 64, "diagnosis_label": 128, "confirmation": 64}
 MAX_SITE = 64
 
@@ -300,7 +293,9 @@ def _parse_row(
 
     for column in _text_columns(columns):
         value = cells.get(column, "")
-        if _formula_like(value):
+        # No identifier, site or confirmation in a real manifest is formula-like, and one that
+        # was would reach the analysts' exports.
+        if formula_like(value):
             problem(
                 column,
                 f"starts with {value[0]!r}: a spreadsheet opening an export of this study would "
@@ -310,7 +305,7 @@ def _parse_row(
     image_ref = cells.get(columns.image, "")
     if not image_ref:
         problem(columns.image, "empty; every row must name its image")
-    elif not _safe_reference(image_ref):
+    elif not safe_reference(image_ref):
         problem(columns.image, "an image name must be a relative path inside the upload")
     source_id = cells.get(columns.source_id, "") or PurePosixPath(image_ref).stem
     if len(source_id) > MAX_LENGTHS["source_id"]:
@@ -347,13 +342,13 @@ def _parse_row(
     raw_age = cells.get(columns.age, "")
     if raw_age.lower() not in _MISSING:
         try:
-            value = float(raw_age)
+            years = float(raw_age)
         except ValueError:
-            value = math.nan
-        if math.isnan(value) or not 0 <= value <= 120 or value != int(value):
+            years = math.nan
+        if math.isnan(years) or not 0 <= years <= 120 or years != int(years):
             problem(columns.age, "age must be a whole number of years between 0 and 120")
         else:
-            age = int(value)
+            age = int(years)
 
     sex = cells.get(columns.sex, "").lower()
     if sex in _MISSING:
@@ -402,50 +397,3 @@ def _text_columns(columns: Columns) -> list[str]:
         columns.modality,
     )
     return list(dict.fromkeys(c for c in named if c))
-
-
-def _formula_like(value: str) -> bool:
-    """A cell a spreadsheet would evaluate (OWASP "CSV injection"); a lone "-" is text."""
-    return value.startswith(FORMULA_PREFIXES) and value not in ("-", "+")
-
-
-def _safe_reference(reference: str) -> bool:
-    """A manifest never points outside the upload: no absolute paths, no '..'."""
-    normalised = reference.replace("\\", "/")
-    if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":"):
-        return False
-    return ".." not in normalised.split("/") and "\x00" not in normalised
-
-
-FORMAT_LABELS = {"ham10000": "HAM10000", "isic": "ISIC Archive", "generic": "generic"}
-
-
-def unknown_diagnosis_message(label: str, taxonomy: Taxonomy, manifest_format: str) -> str:
-    """Name the diagnoses as the manifest's format writes them, and suggest the closest.
-
-    HAM10000 manifests use codes (mel, nv), ISIC Archive manifests names (melanoma, nevus);
-    a generic manifest may use either.
-    """
-    key = label.strip().lower()
-    codes = sorted(taxonomy.diagnoses)
-    names = {alias: d.code for d in taxonomy.diagnoses.values() for alias in d.aliases}
-    main_names = [d.aliases[0] for d in taxonomy.diagnoses.values() if d.aliases]
-    if manifest_format == "ham10000":
-        vocabulary, listed = codes, f"codes {', '.join(codes)}"
-    elif manifest_format == "isic":
-        vocabulary, listed = sorted(names), f"names such as {', '.join(main_names)}"
-    else:
-        vocabulary = codes + sorted(names)
-        listed = f"codes {', '.join(codes)} or names such as {', '.join(main_names)}"
-    message = f"unknown diagnosis {label!r}"
-    close = difflib.get_close_matches(key, vocabulary, n=1, cutoff=0.6)
-    if not close and manifest_format == "ham10000":
-        # A name typed into a code column: suggest the code of the closest name.
-        near = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.6)
-        close = [names[near[0]]] if near else []
-    if close:
-        message += f": did you mean {close[0]}?"
-    return (
-        f"{message} (the {FORMAT_LABELS.get(manifest_format, manifest_format)} format's "
-        f"diagnoses are {listed})"
-    )

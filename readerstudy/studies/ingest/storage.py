@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
+from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -16,6 +17,16 @@ from django.core.files.storage import default_storage
 from readerstudy.studies.ingest.images import EncodedImage
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image of the import, checked and re-encoded, and the stored files of its variants."""
+
+    image: EncodedImage
+    full: str
+    display: str
+    thumbnail: str
 
 
 def images_store(image: EncodedImage, folder: str, stored: list[str]) -> tuple[str, str, str]:

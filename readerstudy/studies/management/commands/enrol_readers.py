@@ -38,7 +38,9 @@ class Command(BaseCommand):
                 credentials="link" if options["link"] else "password",
             )
         except ValidationError as error:
-            raise CommandError("; ".join(error.messages)) from None
+            unknown = any("no such user" in message for message in error.messages)
+            hint = " (--create creates missing accounts)" if unknown else ""
+            raise CommandError("; ".join(error.messages) + hint) from None
         base = str(options["base_url"]).rstrip("/")
         for outcome in outcomes:
             enrolment = outcome.enrolment

@@ -45,9 +45,7 @@ class Command(BaseCommand):
             "--manifest", type=Path, help="the manifest CSV (default: the one inside --images)"
         )
         parser.add_argument("--format", choices=["auto", *FORMATS], default="auto")
-        parser.add_argument(
-            "--modality", choices=[m.value for m in Study.Modality], default="dermoscopic"
-        )
+        parser.add_argument("--modality", choices=Study.Modality.values, default="dermoscopic")
         parser.add_argument(
             "--biopsy-proven-only",
             action="store_true",
@@ -125,7 +123,7 @@ class Command(BaseCommand):
                 source=source,
                 options=import_options,
                 created_by=coordinator,
-                job_source=ImportJob.Source.CLI,
+                job_source=str(ImportJob.Source.CLI),
                 progress=bar,
             )
         except ImportRejected as rejection:

@@ -1,0 +1,51 @@
+"""Writes of the studies package, one module per job: a study's life (``lifecycle``), its
+imports (``imports``; ``study_import`` itself is readerstudy.studies.ingest.importer, the one
+service every way of importing calls) and its readers (``enrolment``)."""
+
+from readerstudy.studies.ingest.importer import (
+    ImportOptions,
+    ImportResult,
+    ImportSource,
+    study_import,
+)
+from readerstudy.studies.services.enrolment import (
+    EnrolmentOutcome,
+    enrolment_create,
+    readers_enrol,
+)
+from readerstudy.studies.services.imports import (
+    import_job_create,
+    import_job_run,
+    import_staging_dir,
+    import_undo,
+)
+from readerstudy.studies.services.lifecycle import (
+    require_biopsy_proven_default,
+    study_build,
+    study_create,
+    study_delete,
+    study_status_set,
+    study_update,
+    task_resolve,
+)
+
+__all__ = [
+    "EnrolmentOutcome",
+    "ImportOptions",
+    "ImportResult",
+    "ImportSource",
+    "enrolment_create",
+    "import_job_create",
+    "import_job_run",
+    "import_staging_dir",
+    "import_undo",
+    "readers_enrol",
+    "require_biopsy_proven_default",
+    "study_build",
+    "study_create",
+    "study_delete",
+    "study_import",
+    "study_status_set",
+    "study_update",
+    "task_resolve",
+]
