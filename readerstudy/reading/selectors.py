@@ -29,6 +29,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from readerstudy.reading.models import Decision, ReadingOrder
+from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.models import Case, Enrolment, Study
 
@@ -270,14 +271,6 @@ def decisions_iter(study: Study, *, chunk_size: int = 2000) -> Iterator[tuple]:
     )
 
 
-def _cnn_scores(study: Study) -> dict[int, float]:
-    """The CNN's probability of the positive class per case id, from the model active for the
-    study's task (cases it has not scored yet are missing)."""
-    from readerstudy.scoring.selectors import study_cnn_probabilities
-
-    return study_cnn_probabilities(study)
-
-
 def feedback_rows(enrolment: Enrolment) -> list[FeedbackRow]:
     """Per case, in the reader's order: their final answer, the truth and the CNN's score.
 
@@ -286,7 +279,8 @@ def feedback_rows(enrolment: Enrolment) -> list[FeedbackRow]:
     order = ReadingOrder.objects.filter(enrolment=enrolment).values_list("case_ids", flat=True)
     order_ids = list(order.first() or [])
     place = {case_id: n for n, case_id in enumerate(order_ids, start=1)}
-    scores = _cnn_scores(enrolment.study)
+    # The study's algorithm (cases it has not scored yet are missing).
+    scores = study_cnn_probabilities(enrolment.study)
     answers = {
         row["case_id"]: row for row in final_decisions(enrolment.study).filter(enrolment=enrolment)
     }

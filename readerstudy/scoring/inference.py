@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from django.conf import settings
 
+from classifier import DEFAULT_CHECKPOINT
 from classifier.external.description import combined_sha256, description_from_dict
 from classifier.taxonomy import load_taxonomy
 from readerstudy.scoring.models import CnnScore, ModelVersion
+from readerstudy.scoring.registration import file_sha256, model_version_register
 from readerstudy.studies.models import Case
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ def predictor_for(model_version: ModelVersion) -> ScoringPredictor:
     """The process's predictor for ``model_version`` (loaded on first use)."""
     predictor = _PREDICTORS.get(model_version.sha256)
     if predictor is None:
-        import torch
+        import torch  # torch loads in workers only, on first use
 
         from classifier.predictor import Predictor
 
@@ -89,7 +91,6 @@ def _external_predictor(model_version: ModelVersion, path: Path) -> tuple[Scorin
     """The predictor of a timm or ONNX model from its file and stored description, and the
     identity the two give together."""
     # torch and onnxruntime load in workers only, on first use.
-    from classifier.checkpoint import file_sha256
     from classifier.external.onnx_runner import OnnxPredictor
     from classifier.external.timm_model import timm_predictor
 
@@ -125,10 +126,6 @@ def _restore_shipped_checkpoint(model_version: ModelVersion, path: Path) -> Path
     """Put the shipped model's file back where its version expects it (a media volume
     restored without ``models/``, say); any other missing checkpoint is an error that says
     how to repair it."""
-    from classifier import DEFAULT_CHECKPOINT
-    from classifier.checkpoint import file_sha256
-    from readerstudy.scoring.registration import model_version_register
-
     if DEFAULT_CHECKPOINT.exists() and file_sha256(DEFAULT_CHECKPOINT) == model_version.sha256:
         # Registering the same bytes again stores the missing file (and changes nothing else).
         model_version_register(path=DEFAULT_CHECKPOINT)
@@ -142,7 +139,7 @@ def _restore_shipped_checkpoint(model_version: ModelVersion, path: Path) -> Path
 
 def load_case_tensor(predictor: ScoringPredictor, case: Case) -> torch.Tensor | np.ndarray:
     """Decode the case's stored display image and apply the model's eval transform."""
-    from PIL import Image
+    from PIL import Image  # image decoding belongs to workers: web processes never load it
 
     with case.display_image.open("rb") as handle, Image.open(handle) as image:
         return predictor.transform(image.convert("RGB"))
@@ -162,7 +159,7 @@ def score_cases_in_batches(
     A case whose image fails to load is reported in its batch's ``errors`` (case id ->
     message); the others are scored.
     """
-    import torch
+    import torch  # torch loads in workers only, on first use
 
     predictor = predictor_for(model_version)
     taxonomy = load_taxonomy()

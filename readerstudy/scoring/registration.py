@@ -24,6 +24,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from classifier import DEFAULT_CHECKPOINT
 from classifier.external.description import (
     DescriptionError,
     ModelDescription,
@@ -278,8 +279,6 @@ def model_version_register_default() -> ModelVersion | None:
 
     Runs after ``migrate``; does nothing when the checkpoint file is not in the checkout.
     """
-    from classifier import DEFAULT_CHECKPOINT
-
     if not Path(DEFAULT_CHECKPOINT).exists():
         log.warning("the default model %s is missing; no model registered", DEFAULT_CHECKPOINT)
         return None

@@ -14,6 +14,7 @@ from readerstudy.scoring.models import (
     CaseScoring,
     CnnScore,
     ModelVersion,
+    ScoringRun,
     StudyAlgorithm,
 )
 from readerstudy.studies.models import Case, Study
@@ -149,8 +150,6 @@ def study_scoring_progress(
     study: Study, model_version: ModelVersion | None = None
 ) -> ScoringProgress:
     """Scored / total, failures and an ETA from the rate since the latest scoring request."""
-    from readerstudy.scoring.models import ScoringRun
-
     model_version = model_version or active_model_for_task(study.task)
     total = Case.objects.filter(study=study).count()
     if model_version is None:

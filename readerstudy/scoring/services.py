@@ -1,6 +1,7 @@
 """Writes of the scoring package: activating models, sending cases to the workers, and
-storing what the workers compute. Registering models is ``registration``; scores computed
-elsewhere come in through ``score_imports``."""
+choosing a study's algorithm. What a worker does with a chunk of cases (attempts, retries,
+failures, storing scores) is ``worker``; registering models is ``registration``; scores
+computed elsewhere come in through ``score_imports``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
-from readerstudy.celery import enqueue_on_commit
 from readerstudy.scoring.models import (
     ActiveModel,
     CaseScoring,
@@ -24,11 +24,12 @@ from readerstudy.scoring.models import (
     StudyAlgorithm,
 )
 from readerstudy.scoring.selectors import active_model_for_task, cases_needing_score
-from readerstudy.studies.models import Case, Study
+from readerstudy.studies.models import Study
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
+# Sent by name: the task module imports these services, never the other way round.
+SCORE_CASES_TASK = "readerstudy.scoring.tasks.score_cases"
 
 
 def _chunk_size() -> int:
@@ -71,10 +72,23 @@ def study_algorithm_choose(
     return choice
 
 
+def score_cases_send(
+    *, model_version_id: int, case_ids: Sequence[int], countdown: float | None = None
+) -> None:
+    """Send one ``score_cases`` message once the current transaction commits (at once outside
+    a transaction). A registered task is applied through its own ``apply_async``, so eager
+    mode and the task's options hold as if it had been imported."""
+    signature = current_app.signature(
+        SCORE_CASES_TASK,
+        kwargs={"model_version_id": model_version_id, "case_ids": list(case_ids)},
+        queue=settings.READERSTUDY_SCORING_QUEUE,
+    )
+    options = {} if countdown is None else {"countdown": countdown}
+    transaction.on_commit(lambda: signature.apply_async(**options))
+
+
 def _enqueue_cases(model_version: ModelVersion, case_ids: Sequence[int]) -> None:
     """Mark ``case_ids`` as sent and send them in chunks after the transaction commits."""
-    from readerstudy.scoring.tasks import score_cases
-
     now = timezone.now()
     CaseScoring.objects.bulk_create(
         [CaseScoring(case_id=pk, model_version=model_version) for pk in case_ids],
@@ -85,12 +99,7 @@ def _enqueue_cases(model_version: ModelVersion, case_ids: Sequence[int]) -> None
     )
     size = _chunk_size()
     for start in range(0, len(case_ids), size):
-        enqueue_on_commit(
-            score_cases,
-            queue=settings.READERSTUDY_SCORING_QUEUE,
-            model_version_id=model_version.pk,
-            case_ids=list(case_ids[start : start + size]),
-        )
+        score_cases_send(model_version_id=model_version.pk, case_ids=case_ids[start : start + size])
 
 
 @transaction.atomic
@@ -167,47 +176,3 @@ def scores_reconcile(*, stale_after: timedelta | None = None) -> int:
                 _enqueue_cases(model_version, case_ids)
                 sent += len(case_ids)
     return sent
-
-
-# --- worker side ---------------------------------------------------------------------------
-
-
-def case_attempts_begin(*, model_version: ModelVersion, case_ids: Sequence[int]) -> None:
-    """Count an attempt for each case before any image is touched, in its own commit, so
-    that an image that kills the worker process still uses up its attempts."""
-    CaseScoring.objects.bulk_create(
-        [CaseScoring(case_id=pk, model_version=model_version) for pk in case_ids],
-        ignore_conflicts=True,
-    )
-    CaseScoring.objects.filter(model_version=model_version, case_id__in=case_ids).update(
-        attempts=F("attempts") + 1
-    )
-
-
-def case_scoring_fail(*, model_version: ModelVersion, case_id: int, error: str) -> None:
-    CaseScoring.objects.filter(model_version=model_version, case_id=case_id).update(
-        status=CaseScoring.Status.FAILED, error=error[:4000]
-    )
-
-
-def case_scoring_note_error(*, model_version: ModelVersion, case_id: int, error: str) -> None:
-    CaseScoring.objects.filter(model_version=model_version, case_id=case_id).update(
-        error=error[:4000]
-    )
-
-
-def scores_store(scores: Sequence[CnnScore]) -> int:
-    """Write a batch of scores; one already stored (a redelivered task) is skipped, and so is
-    one whose case was deleted meanwhile (a draft study deleted or an import undone)."""
-    for _ in range(3):
-        existing = set(
-            Case.objects.filter(pk__in=[s.case_id for s in scores]).values_list("pk", flat=True)
-        )
-        scores = [s for s in scores if s.case_id in existing]
-        try:
-            with transaction.atomic():
-                return len(CnnScore.objects.bulk_create(scores, ignore_conflicts=True))
-        except IntegrityError:
-            # A case went between the check and the write (its foreign key is gone): look again.
-            continue
-    raise RuntimeError("cases kept disappearing while their scores were written")

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from readerstudy.scoring import tasks as scoring_tasks
+from readerstudy.scoring import worker as scoring_worker
 from readerstudy.scoring.models import CnnScore
 from readerstudy.scoring.selectors import active_model_for_task
 from readerstudy.studies.models import Case, ImportJob, Study
@@ -120,7 +121,7 @@ def test_a_worker_skips_a_case_deleted_while_its_batch_was_scored(
     model_version = active_model_for_task(draft.task)
     case_ids = list(Case.objects.filter(study=draft).values_list("pk", flat=True)[:3])
     gone = case_ids[0]
-    batches = scoring_tasks.score_cases_in_batches
+    batches = scoring_worker.score_cases_in_batches
 
     def delete_midway(**kwargs):
         # The coordinator undoes the import while the worker is running the network.
@@ -128,7 +129,7 @@ def test_a_worker_skips_a_case_deleted_while_its_batch_was_scored(
             Case.objects.filter(pk=gone).delete()
             yield batch
 
-    monkeypatch.setattr(scoring_tasks, "score_cases_in_batches", delete_midway)
+    monkeypatch.setattr(scoring_worker, "score_cases_in_batches", delete_midway)
     written = scoring_tasks.score_cases.run(model_version_id=model_version.pk, case_ids=case_ids)
     assert written == 2
     assert set(CnnScore.objects.values_list("case_id", flat=True)) == set(case_ids[1:])
