@@ -23,6 +23,7 @@ install-dev: $(VENV)/.installed-dev
 ## demo: install, migrate, build the demo study and serve it with a worker (Ctrl-C stops)
 demo: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
+	$(PY) manage.py register_shipped_model
 	$(PY) manage.py demo $(DEMO_ARGS)
 
 ## test: install the test tools and run the whole suite: everything, then the fault tests,

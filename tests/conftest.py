@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 
 from readerstudy.accounts.roles import Role
@@ -28,6 +29,29 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         from readerstudy.celery import _make_spool_folders
 
         _make_spool_folders()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: object) -> None:
+    """The test database as a deployment has it: migrated, then the shipped model registered
+    by the step that follows migrate."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        call_command("register_shipped_model", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def shipped_model_after_flush(request: pytest.FixtureRequest) -> None:
+    """A transactional test starts after the previous one flushed every table: register the
+    shipped model again first, as a deployment's step after migrate would have."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or (marker is not None and marker.kwargs.get("transaction"))
+    ):
+        return
+    request.getfixturevalue("transactional_db")
+    call_command("register_shipped_model", verbosity=0)
 
 
 @pytest.fixture(scope="session")

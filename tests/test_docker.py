@@ -25,7 +25,16 @@ def compose() -> dict:
 
 def test_compose_has_the_promised_services_with_health_checks() -> None:
     services = compose()["services"]
-    assert {"web", "worker", "gpu-worker", "db", "redis", "migrate", "scheduler"} <= set(services)
+    assert {
+        "web",
+        "worker",
+        "gpu-worker",
+        "db",
+        "redis",
+        "migrate",
+        "shipped-model",
+        "scheduler",
+    } <= set(services)
     for name in ("web", "worker", "db", "redis"):
         assert "healthcheck" in services[name], name
     assert services["gpu-worker"]["profiles"] == ["gpu"]
@@ -33,7 +42,9 @@ def test_compose_has_the_promised_services_with_health_checks() -> None:
     assert "pgdata:/var/lib/postgresql/data" in services["db"]["volumes"]
 
 
-@pytest.mark.parametrize("name", ["migrate", "web", "worker", "scheduler", "gpu-worker"])
+@pytest.mark.parametrize(
+    "name", ["migrate", "shipped-model", "web", "worker", "scheduler", "gpu-worker"]
+)
 def test_each_app_service_runs_a_command_that_exists(name: str) -> None:
     command = compose()["services"][name]["command"]
     program = command[0]
@@ -52,6 +63,13 @@ def test_each_app_service_runs_a_command_that_exists(name: str) -> None:
             assert queues <= QUEUES, f"{name}: unknown queues {queues - QUEUES}"
     else:
         pytest.fail(f"{name}: unexpected program {program}")
+
+
+def test_the_shipped_model_is_registered_after_migrate_and_before_the_web_server_starts() -> None:
+    services = compose()["services"]
+    after = services["shipped-model"]["depends_on"]["migrate"]["condition"]
+    before = services["web"]["depends_on"]["shipped-model"]["condition"]
+    assert after == before == "service_completed_successfully"
 
 
 def test_the_gpu_worker_consumes_the_gpu_queue_and_the_cpu_worker_the_cpu_queue() -> None:

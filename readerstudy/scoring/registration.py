@@ -274,10 +274,13 @@ def model_version_register_upload(
     return model_version
 
 
-def model_version_register_default() -> ModelVersion | None:
+def model_version_register_shipped() -> ModelVersion | None:
     """Register the shipped default model and make it score every task that has no model.
 
-    Runs after ``migrate``; does nothing when the checkpoint file is not in the checkout.
+    ``manage.py register_shipped_model`` runs it after ``migrate`` (make demo, the demo
+    command, docker's migrate service, the deploy steps in the README). Idempotent: the
+    checkpoint's sha256 is its identity, and a task that has a model keeps it. Does nothing
+    when the checkpoint file is not in the checkout.
     """
     if not Path(DEFAULT_CHECKPOINT).exists():
         log.warning("the default model %s is missing; no model registered", DEFAULT_CHECKPOINT)

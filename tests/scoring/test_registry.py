@@ -14,12 +14,39 @@ from readerstudy.scoring.selectors import active_model_for_task
 pytestmark = pytest.mark.django_db
 
 
-def test_migrate_registers_the_shipped_model_for_every_task() -> None:
+def test_register_shipped_model_registers_it_for_every_task() -> None:
     model_version = ModelVersion.objects.get(sha256=file_sha256(DEFAULT_CHECKPOINT))
     assert ActiveModel.objects.get(task=ANY_TASK).model_version == model_version
     assert active_model_for_task("carcinoma-vs-keratosis") == model_version
     assert model_version.class_names == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
     assert model_version.checkpoint.name == f"models/{model_version.sha256}.pt"
+
+
+def test_register_shipped_model_again_changes_nothing_and_keeps_a_chosen_model() -> None:
+    shipped = ModelVersion.objects.get(sha256=file_sha256(DEFAULT_CHECKPOINT))
+    other = ModelVersion.objects.create(
+        name="chosen",
+        arch="efficientnet_lite0",
+        checkpoint="models/" + "1" * 64 + ".pt",
+        sha256="1" * 64,
+        taxonomy_version="1",
+        input_size=[224, 224],
+        class_names=shipped.class_names,
+    )
+    ActiveModel.objects.filter(task=ANY_TASK).update(model_version=other)
+    out = StringIO()
+    call_command("register_shipped_model", stdout=out)
+    call_command("register_shipped_model", stdout=out)
+    assert str(shipped.sha256) in out.getvalue()
+    assert ModelVersion.objects.count() == 2
+    assert ActiveModel.objects.get(task=ANY_TASK).model_version == other
+
+
+def test_migrate_alone_registers_no_model(django_db_blocker) -> None:
+    # Registering the shipped model is the explicit step after migrate, not a side effect.
+    ActiveModel.objects.all().delete()
+    call_command("migrate", verbosity=0)
+    assert not ActiveModel.objects.exists()
 
 
 def test_a_lost_checkpoint_file_is_restored_by_registering_it_again() -> None:

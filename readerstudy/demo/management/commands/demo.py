@@ -96,6 +96,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--sample: {error}") from None
         began = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("register_shipped_model", verbosity=0)
         if options["reset"]:
             demo_reset()
             self.stdout.write("Removed the demo study and accounts.")
