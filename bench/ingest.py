@@ -55,17 +55,12 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "readerstudy.settings")
     django.setup()
-    from django.apps import apps
     from django.conf import settings
     from django.db import connection
-    from django.db.models.signals import post_migrate
 
-    from readerstudy.scoring.apps import _register_default_model
-
-    # Ingest runs in web and import-worker processes that never load torch; migrating would
-    # register the shipped model in this process and load torch (about 450 MB) into it, which
-    # is not the import's memory. The throwaway database needs no model.
-    post_migrate.disconnect(_register_default_model, sender=apps.get_app_config("scoring"))
+    # Ingest runs in web and import-worker processes that never load torch: the throwaway
+    # database is migrated only (no register_shipped_model, which would load torch, about
+    # 450 MB, into this process: not the import's memory).
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:

@@ -75,10 +75,13 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
     from django.db import connection
 
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    # The step after migrate on every installation: the shipped model scores every task.
+    call_command("register_shipped_model", verbosity=0)
     try:
         run(args, scratch, env)
     finally:
