@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from readerstudy.scoring.models import CnnScore, ModelVersion
-from readerstudy.scoring.selectors import model_version_brief
+from readerstudy.scoring.models import ModelVersion
+from readerstudy.scoring.selectors import model_version_brief, study_cnn_probabilities
 from readerstudy.stats.roc import PairedTest, RocCurve, paired_test, roc_curve
 from readerstudy.studies.models import Case, Study
 
@@ -51,14 +51,7 @@ def algorithm_comparison(
     study: Study, first: ModelVersion, second: ModelVersion
 ) -> AlgorithmComparison | None:
     """The two algorithms on the cases both scored; None without cases of both classes."""
-    scores = {
-        model.pk: dict(
-            CnnScore.objects.filter(case__study=study, model_version=model).values_list(
-                "case_id", "probability"
-            )
-        )
-        for model in (first, second)
-    }
+    scores = {model.pk: study_cnn_probabilities(study, model) for model in (first, second)}
     cases = [
         (pk, truth)
         for pk, truth in Case.objects.filter(study=study)

@@ -23,8 +23,8 @@ from readerstudy.analysis.insight import (
 from readerstudy.analysis.selectors import StudyData, analysis_dict, study_analysis_get
 from readerstudy.core.spreadsheet import spreadsheet_safe
 from readerstudy.reading.selectors import decisions_iter
-from readerstudy.scoring.models import CnnScore, ModelVersion
-from readerstudy.scoring.selectors import study_algorithm
+from readerstudy.scoring.models import ModelVersion
+from readerstudy.scoring.selectors import study_algorithm, study_cnn_probabilities
 from readerstudy.stats.formats import RatingsTable, write_imrmc, write_long_csv
 from readerstudy.stats.study import StudyAnalysis
 from readerstudy.studies.models import Case, Study
@@ -83,13 +83,7 @@ def decisions_csv_lines(
     writer = csv.writer(_Echo())
     yield writer.writerow(DECISION_COLUMNS)
     model_version = model_version or study_algorithm(study)
-    scores: dict[int, float] = {}
-    if model_version is not None:
-        scores = dict(
-            CnnScore.objects.filter(case__study=study, model_version=model_version).values_list(
-                "case_id", "probability"
-            )
-        )
+    scores = study_cnn_probabilities(study, model_version)
     cases = {
         pk: (str(public_id), source_id, diagnosis, int(truth), scores.get(pk, ""))
         for pk, public_id, source_id, diagnosis, truth in Case.objects.filter(

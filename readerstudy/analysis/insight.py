@@ -29,7 +29,7 @@ from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
 from readerstudy.celery import enqueue_on_commit
 from readerstudy.reading.selectors import final_decisions
 from readerstudy.scoring.models import CnnScore, ModelVersion
-from readerstudy.scoring.selectors import study_embeddings
+from readerstudy.scoring.selectors import study_cnn_probabilities, study_embeddings
 from readerstudy.stats.study import StudyAnalysis
 from readerstudy.studies.models import Case, Study
 
@@ -103,11 +103,7 @@ def tsne_map_compute(*, tsne_map_id: int) -> None:
 def tsne_points(tsne: TsneMap) -> list[dict[str, Any]]:
     """The ready map's points: the case (opaque id and the image set's id), its position,
     truth, diagnosis and CNN score."""
-    scores = dict(
-        CnnScore.objects.filter(
-            case__study_id=tsne.study_id, model_version_id=tsne.model_version_id
-        ).values_list("case_id", "probability")
-    )
+    scores = study_cnn_probabilities(tsne.study, tsne.model_version)
     cases = Case.objects.filter(pk__in=[int(k) for k in tsne.coordinates]).only(
         "pk", "public_id", "source_id", "diagnosis", "truth"
     )
@@ -293,11 +289,7 @@ def error_gallery(
 ) -> list[GalleryRow]:
     """Cases the CNN calls wrongly at ``threshold`` and cases where the CNN and most readers
     disagree, most confident mistakes first."""
-    scores = dict(
-        CnnScore.objects.filter(case__study=study, model_version=model_version).values_list(
-            "case_id", "probability"
-        )
-    )
+    scores = study_cnn_probabilities(study, model_version)
     votes: dict[int, list[int]] = {}
     for row in final_decisions(study).values_list("case_id", "biopsy"):
         tally = votes.setdefault(row[0], [0, 0])

@@ -24,8 +24,11 @@ from readerstudy.analysis.insight import (
 from readerstudy.analysis.models import InsightStatus
 from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.reading.selectors import final_decisions
-from readerstudy.scoring.models import CnnScore
-from readerstudy.scoring.selectors import insight_unavailable_reason, study_algorithm
+from readerstudy.scoring.selectors import (
+    insight_unavailable_reason,
+    study_algorithm,
+    study_cnn_probabilities,
+)
 from readerstudy.studies.access import study_for_staff_or_404
 from readerstudy.studies.media import case_image_response, image_view
 from readerstudy.studies.models import Case
@@ -101,9 +104,7 @@ def case_page(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     case = _case_for_staff(request, public_id)
     model_version = study_algorithm(case.study)
     score = (
-        CnnScore.objects.filter(case=case, model_version=model_version)
-        .values_list("probability", flat=True)
-        .first()
+        study_cnn_probabilities(case.study, model_version, case_ids=[case.pk]).get(case.pk)
         if model_version is not None
         else None
     )

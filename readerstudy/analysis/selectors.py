@@ -19,7 +19,11 @@ from django.db.models import Count, Max
 from readerstudy.reading.models import Decision
 from readerstudy.reading.selectors import final_decisions
 from readerstudy.scoring.models import CnnScore, ModelVersion
-from readerstudy.scoring.selectors import model_version_brief, study_algorithm
+from readerstudy.scoring.selectors import (
+    model_version_brief,
+    study_algorithm,
+    study_cnn_probabilities,
+)
 from readerstudy.stats.power import Pilot, PlanningError, algorithm_pilot
 from readerstudy.stats.readers import ReaderInput
 from readerstudy.stats.study import StudyAnalysis, study_analysis
@@ -89,13 +93,7 @@ def study_fingerprint(study: Study, model_version: ModelVersion | None) -> str:
 def study_data_get(study: Study, model_version: ModelVersion | None = None) -> StudyData:
     model_version = model_version or study_algorithm(study)
     cases = list(Case.objects.filter(study=study).order_by("position").values_list("pk", "truth"))
-    scores: dict[int, float] = {}
-    if model_version is not None:
-        scores = dict(
-            CnnScore.objects.filter(case__study=study, model_version=model_version).values_list(
-                "case_id", "probability"
-            )
-        )
+    scores = study_cnn_probabilities(study, model_version)
     scored = [(pk, truth) for pk, truth in cases if pk in scores]
     index = {pk: n for n, (pk, _) in enumerate(scored)}
     labels = {

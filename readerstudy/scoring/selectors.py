@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,17 +182,24 @@ def study_scoring_progress(
 
 
 def study_cnn_probabilities(
-    study: Study, model_version: ModelVersion | None = None
+    study: Study,
+    model_version: ModelVersion | None = None,
+    *,
+    case_ids: Collection[int] | None = None,
 ) -> dict[int, float]:
-    """Case id -> the algorithm's positive probability for the study's task."""
+    """Case id -> the algorithm's probability of the positive class for the study's task, from
+    ``model_version`` (default: the study's algorithm, ``study_algorithm``); cases it has not
+    scored are missing. ``case_ids`` narrows it to those cases.
+
+    The one reading of CNN probabilities: feedback, exports, analyses, maps and the case page
+    all call it (tests/scoring/test_one_definition.py keeps it so)."""
     model_version = model_version or study_algorithm(study)
     if model_version is None:
         return {}
-    return dict(
-        CnnScore.objects.filter(model_version=model_version, case__study=study).values_list(
-            "case_id", "probability"
-        )
-    )
+    scores = CnnScore.objects.filter(model_version=model_version, case__study=study)
+    if case_ids is not None:
+        scores = scores.filter(case_id__in=case_ids)
+    return dict(scores.values_list("case_id", "probability"))
 
 
 def study_embeddings(study: Study, model_version: ModelVersion) -> tuple[list[int], np.ndarray]:
