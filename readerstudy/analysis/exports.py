@@ -7,7 +7,6 @@ import csv
 import json
 import tempfile
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,11 @@ from readerstudy.analysis.insight import (
 )
 from readerstudy.analysis.selectors import StudyData, analysis_dict, study_analysis_get
 from readerstudy.core.spreadsheet import spreadsheet_safe
+from readerstudy.reading.columns import (
+    DECISION_ANSWER_COLUMNS,
+    DECISION_EXPORT_COLUMNS,
+    decision_answer_cells,
+)
 from readerstudy.reading.selectors import decisions_iter
 from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.selectors import study_algorithm, study_cnn_probabilities
@@ -48,12 +52,7 @@ DECISION_COLUMNS = [
     "diagnosis",
     "truth",
     "cnn_score",
-    "decision",
-    "confidence",
-    "revision",
-    "served_at",
-    "submitted_at",
-    "active_ms",
+    *DECISION_ANSWER_COLUMNS,
 ]
 
 CNN_READER = "CNN"
@@ -64,10 +63,6 @@ class _Echo:
 
     def write(self, value: str) -> str:
         return value
-
-
-def _iso(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat()
 
 
 def decisions_csv_lines(
@@ -93,39 +88,22 @@ def decisions_csv_lines(
     names: dict[int, str] = {}
     if identities:
         names = dict(study.enrolments.values_list("pk", "reader__username"))
-    for (
-        pk,
-        enrolment_id,
-        pseudonym,
-        simulated,
-        case_id,
-        _public_id,
-        decision,
-        confidence,
-        revision,
-        served_at,
-        submitted_at,
-        active_ms,
-    ) in decisions_iter(study):
-        public_id, source_id, diagnosis, truth, cnn_score = cases[case_id]
+    for row in decisions_iter(study):
+        decision = dict(zip(DECISION_EXPORT_COLUMNS, row, strict=True))
+        public_id, source_id, diagnosis, truth, cnn_score = cases[decision["case_id"]]
         yield writer.writerow(
             [
                 spreadsheet_safe(value)
                 for value in (
-                    pk,
-                    names.get(enrolment_id, pseudonym),
-                    int(simulated),
+                    decision["decision_id"],
+                    names.get(decision["enrolment_id"], decision["pseudonym"]),
+                    int(decision["simulated"]),
                     public_id,
                     source_id,
                     diagnosis,
                     truth,
                     cnn_score,
-                    decision,
-                    confidence,
-                    revision,
-                    _iso(served_at),
-                    _iso(submitted_at),
-                    "" if active_ms is None else active_ms,
+                    *decision_answer_cells(decision),
                 )
             ]
         )

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from readerstudy.accounts.permissions import IsReader
 from readerstudy.reading import selectors, services
+from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS
 from readerstudy.reading.models import Decision
 from readerstudy.reading.presenters import serving_payload, study_settings
 from readerstudy.studies.models import Enrolment
@@ -95,6 +96,8 @@ class DecisionSubmitSerializer(serializers.Serializer):
 
 
 class DecisionSerializer(serializers.Serializer):
+    """A stored decision: its case and DECISION_ANSWER_COLUMNS (reading.columns)."""
+
     case = serializers.UUIDField()
     decision = serializers.ChoiceField(choices=Decision.Choice.choices)
     confidence = serializers.IntegerField()
@@ -231,12 +234,7 @@ class DecisionSubmitApi(APIView):
             "replayed": not outcome.created,
             "decision": {
                 "case": outcome.case_public_id,
-                "decision": decision.decision,
-                "confidence": decision.confidence,
-                "revision": decision.revision,
-                "served_at": decision.served_at,
-                "submitted_at": decision.submitted_at,
-                "active_ms": decision.active_ms,
+                **{column: getattr(decision, column) for column in DECISION_ANSWER_COLUMNS},
             },
             "next": serving_payload(serving, enrolment.study),
         }

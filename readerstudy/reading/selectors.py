@@ -28,26 +28,17 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from readerstudy.reading.columns import (
+    DECISION_ANSWER_COLUMNS,
+    DECISION_EXPORT_COLUMNS,
+    DECISION_EXPORT_FIELDS,
+)
 from readerstudy.reading.models import Decision, ReadingOrder
 from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.models import Case, Enrolment, Study
 
-# The columns of decisions_iter, in order.
-DECISION_EXPORT_COLUMNS = (
-    "decision_id",
-    "enrolment_id",
-    "pseudonym",
-    "simulated",
-    "case_id",
-    "case_public_id",
-    "decision",
-    "confidence",
-    "revision",
-    "served_at",
-    "submitted_at",
-    "active_ms",
-)
+__all__ = ["DECISION_EXPORT_COLUMNS"]  # the columns of decisions_iter, defined in columns
 
 
 @dataclass(frozen=True)
@@ -235,11 +226,8 @@ def final_decisions(study: Study) -> QuerySet:
             "simulated",
             "case_id",
             "biopsy",
-            "confidence",
-            "revision",
-            "served_at",
-            "submitted_at",
-            "active_ms",
+            # The answer as exported, with ``biopsy`` in place of the decision's name.
+            *(column for column in DECISION_ANSWER_COLUMNS if column != "decision"),
         )
     )
 
@@ -253,20 +241,7 @@ def decisions_iter(study: Study, *, chunk_size: int = 2000) -> Iterator[tuple]:
     return (
         Decision.objects.filter(enrolment__study=study)
         .order_by("enrolment__pseudonym", "case__position", "revision")
-        .values_list(
-            "pk",
-            "enrolment_id",
-            "enrolment__pseudonym",
-            "enrolment__simulated",
-            "case_id",
-            "case__public_id",
-            "decision",
-            "confidence",
-            "revision",
-            "served_at",
-            "submitted_at",
-            "active_ms",
-        )
+        .values_list(*DECISION_EXPORT_FIELDS.values())
         .iterator(chunk_size=chunk_size)
     )
 

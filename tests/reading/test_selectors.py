@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-from readerstudy.reading import selectors
 from readerstudy.reading.models import Decision
 from readerstudy.reading.selectors import (
     DECISION_EXPORT_COLUMNS,
@@ -23,7 +22,8 @@ from readerstudy.reading.services import (
     next_case_serve,
     previous_case_serve,
 )
-from tests.factories import UserFactory
+from readerstudy.scoring.selectors import active_model_for_task
+from tests.factories import UserFactory, cnn_scores_create
 from tests.support.env import REPO_ROOT
 from tests.support.reading import enrol, next_case, submit, synthetic_study
 
@@ -131,7 +131,7 @@ def test_feedback_appears_only_after_the_last_case_and_only_when_enabled(
     while not (served := next_case(reader_a_client, study))["finished"]:
         submit(reader_a_client, study, served["case"]["token"], "reassure", 10)
     case = study.cases.first()
-    monkeypatch.setattr(selectors, "_cnn_scores", lambda study: {case.pk: 0.87})
+    cnn_scores_create([case], active_model_for_task(study.task), [0.87], [[0.0]])
     page = reader_a_client.get(finished_url).content.decode()
     assert "Feedback: your answers and the truth" in page
     for label in study.cases.values_list("diagnosis_label", flat=True):
