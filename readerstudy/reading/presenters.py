@@ -61,13 +61,15 @@ def contradictory_answers(study: Study) -> list[dict[str, Any]]:
     end of the scale, a reassurance at the certainly-malignant end. The grading page asks the
     reader to confirm such an answer once before storing it."""
     low, high = study.confidence_range
+    # Looked up by value: without Django's type stubs, mypy reads a member as its tuple.
+    biopsy, reassure = Decision.Choice("biopsy"), Decision.Choice("reassure")
     return [
         {
             "decision": choice.value,
             "confidence": confidence,
             "question": f"{choice.label} with {confidence_phrase(study, confidence)}?",
         }
-        for choice, confidence in ((Decision.Choice.BIOPSY, low), (Decision.Choice.REASSURE, high))
+        for choice, confidence in ((biopsy, low), (reassure, high))
     ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -35,7 +37,8 @@ class Command(BaseCommand):
         username = str(options["username"]).strip()
         if User.objects.filter(username=username).exists():
             raise CommandError(f"a user named {username!r} already exists")
-        roles = [ROLES[name] for name in dict.fromkeys(options["role"])]  # type: ignore[attr-defined]
+        names = cast(list[str], options["role"])  # argparse's append: one or more names
+        roles = [ROLES[name] for name in dict.fromkeys(names)]
         try:
             user, password = user_create(
                 username=username,
