@@ -10,6 +10,7 @@ show anything that depends on the others.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -47,3 +48,9 @@ def roles_remember(user: AbstractBaseUser, group_names: set[str]) -> frozenset[R
 
 def has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
     return role in user_roles(user)
+
+
+def has_any_role(user: AbstractBaseUser | AnonymousUser, roles: Iterable[Role]) -> bool:
+    """Whether the user holds at least one of ``roles``: the one test behind every role gate
+    of pages (``role_required``) and APIs (``any_role``)."""
+    return not user_roles(user).isdisjoint(roles)

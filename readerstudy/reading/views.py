@@ -8,12 +8,9 @@ answers 404, exactly like one that does not exist. The grading page works as a p
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,7 +18,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from readerstudy.accounts.roles import Role, has_role
+from readerstudy.accounts.permissions import role_required
+from readerstudy.accounts.roles import Role
 from readerstudy.reading import selectors, services
 from readerstudy.reading.presenters import (
     confidence_choices,
@@ -31,19 +29,8 @@ from readerstudy.reading.presenters import (
 )
 from readerstudy.studies.media import case_image_response, image_view
 
-View = Callable[..., HttpResponse]
-
-
-def reader_required(view: View) -> View:
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not has_role(request.user, Role.READER):
-            # As everywhere: a user without the role learns nothing, not even that it exists.
-            raise Http404("Only readers grade cases.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+# As everywhere: a user without the role learns nothing, not even that the page exists.
+reader_required = role_required(Role.READER)
 
 
 @reader_required

@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from classifier.taxonomy import load_taxonomy
+from readerstudy.accounts.permissions import role_required
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.core.views import safe_next_url
 from readerstudy.scoring.models import ANY_TASK, ActiveModel, ModelVersion
@@ -149,13 +150,11 @@ class ActivateForm(forms.Form):
         self.fields["task"].choices = [(ANY_TASK, "every task")] + [(t, t) for t in tasks]
 
 
-@login_required
+@role_required(Role.COORDINATOR, Role.ANALYST)
 @require_http_methods(["GET", "POST"])
 def models_page(request: HttpRequest) -> HttpResponse:
     """Every registered model's card; coordinators register new models here."""
     coordinator = has_role(request.user, Role.COORDINATOR)
-    if not (coordinator or has_role(request.user, Role.ANALYST)):
-        raise Http404("no models for this account")
     form = ModelRegisterForm()
     if request.method == "POST":
         if not coordinator:
@@ -198,12 +197,10 @@ def models_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.COORDINATOR)
 @require_POST
 def model_activate(request: HttpRequest, pk: int) -> HttpResponse:
     """Make a model score the studies of a task (coordinators, from its card)."""
-    if not has_role(request.user, Role.COORDINATOR):
-        raise Http404("only coordinators activate models")
     model_version = ModelVersion.objects.filter(pk=pk).first()
     if model_version is None:
         raise Http404("no such model")

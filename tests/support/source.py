@@ -30,3 +30,30 @@ def calls_with_string(tree: ast.AST, methods: set[str], value: str) -> list[int]
         and node.func.attr in methods
         and any(isinstance(arg, ast.Constant) and arg.value == value for arg in node.args)
     ]
+
+
+ROLE_TESTS = {"has_role", "has_any_role", "user_roles"}
+
+
+def own_role_gates(root: Path) -> list[str]:
+    """``path:line`` of each ``if`` under ``root`` that tests a role itself and answers 404
+    (Http404 or DRF's NotFound): a second definition of the gate in accounts.permissions."""
+    found = []
+    for path, tree in python_modules(root):
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.If):
+                continue
+            tests_role = any(
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and call.func.id in ROLE_TESTS
+                for call in ast.walk(node.test)
+            )
+            raises_404 = any(
+                isinstance(statement, ast.Raise)
+                and any(name in ast.unparse(statement) for name in ("Http404", "NotFound"))
+                for statement in node.body
+            )
+            if tests_role and raises_404:
+                found.append(f"{path}:{node.lineno}")
+    return found
