@@ -8,13 +8,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from readerstudy.accounts.roles import Role, user_roles
+from readerstudy.accounts.permissions import role_required
+from readerstudy.accounts.roles import Role
 from readerstudy.analysis.csp import plotly_page
 from readerstudy.analysis.forms import PlanningForm
 from readerstudy.analysis.selectors import study_pilot_get
@@ -41,11 +41,6 @@ EXPORTS = {
 }
 
 
-def _require_staff(request: HttpRequest) -> None:
-    if not user_roles(request.user) & {Role.ANALYST, Role.COORDINATOR}:
-        raise Http404("no planning for this account")
-
-
 def _uploaded_pilot(upload: Any, algorithm: str | None) -> tuple[Pilot, str]:
     """The pilot of an uploaded ratings file; errors name the file as the user knows it."""
     name = Path(upload.name).name or "ratings"
@@ -61,10 +56,9 @@ def _uploaded_pilot(upload: Any, algorithm: str | None) -> tuple[Pilot, str]:
 
 
 @plotly_page
-@login_required
+@role_required(Role.ANALYST, Role.COORDINATOR)
 @require_http_methods(["GET", "POST"])
 def planning_page(request: HttpRequest) -> HttpResponse:
-    _require_staff(request)
     studies = studies_for_staff(request.user).order_by("name")
     context: dict[str, Any] = {}
     if request.method == "POST":
@@ -112,12 +106,11 @@ def planning_page(request: HttpRequest) -> HttpResponse:
     return render(request, "analysis/planning.html", context)
 
 
-@login_required
+@role_required(Role.ANALYST, Role.COORDINATOR)
 @require_POST
 def planning_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The plan the page showed, as CSV (the power table) or JSON (everything, as
     ``plan_study --json``); the page hands it back signed, so nothing is stored."""
-    _require_staff(request)
     if fmt not in EXPORTS:
         raise Http404("unknown export format")
     try:

@@ -12,7 +12,8 @@ from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from readerstudy.accounts.roles import Role, user_roles
+from readerstudy.accounts.permissions import role_required
+from readerstudy.accounts.roles import Role
 from readerstudy.analysis import exports
 from readerstudy.analysis.comparison import (
     AlgorithmComparison,
@@ -37,11 +38,9 @@ def _flag(request: HttpRequest, name: str) -> bool:
     return request.GET.get(name) in ("1", "true", "on")
 
 
-@login_required
+@role_required(Role.ANALYST, Role.COORDINATOR)
 @require_GET
 def study_list(request: HttpRequest) -> HttpResponse:
-    if not user_roles(request.user) & {Role.ANALYST, Role.COORDINATOR}:
-        raise Http404("no analyses for this account")
     # A draft without readers is still being assembled: nothing to analyse yet.
     studies = (
         studies_for_staff(request.user)

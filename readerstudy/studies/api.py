@@ -15,13 +15,11 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import APIView
 
-from readerstudy.accounts.roles import Role, has_role
+from readerstudy.accounts.permissions import IsCoordinator
 from readerstudy.studies import selectors
 from readerstudy.studies.confounds import (
     confound_acknowledgement_latest,
@@ -55,19 +53,9 @@ from readerstudy.studies.services import (
 )
 
 
-class IsCoordinatorOr404(BasePermission):
-    """Anonymous: 401. Signed in without the coordinator role: 404, as if nothing were here."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if not request.user or not request.user.is_authenticated:
-            return False
-        if not has_role(request.user, Role.COORDINATOR):
-            raise NotFound()
-        return True
-
-
 class CoordinatorAPIView(GenericAPIView):
-    permission_classes = [IsCoordinatorOr404]
+    # Anonymous: 401. Signed in without the coordinator role: 404, as if nothing were here.
+    permission_classes = [IsCoordinator]
 
     def study(self) -> Study:
         study = selectors.study_get_for_coordinator(self.request.user, self.kwargs["study_id"])

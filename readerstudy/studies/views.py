@@ -6,12 +6,9 @@ other coordinators) and sends anonymous users to the login page.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -20,7 +17,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from readerstudy.accounts.roles import Role, has_role
+from readerstudy.accounts.permissions import role_required
+from readerstudy.accounts.roles import Role
 from readerstudy.studies import selectors
 from readerstudy.studies.confounds import (
     confound_acknowledgement_latest,
@@ -59,17 +57,8 @@ def _found(value: Found | None, what: str) -> Found:
     return value
 
 
-def coordinator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Log in first; then a user without the coordinator role finds nothing here (404)."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not has_role(request.user, Role.COORDINATOR):
-            raise Http404("not found")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+# Log in first; then a user without the coordinator role finds nothing here (404).
+coordinator_required = role_required(Role.COORDINATOR)
 
 
 @coordinator_required
