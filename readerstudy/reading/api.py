@@ -149,7 +149,7 @@ class ReaderStudyListApi(APIView):
                 "status": row.study.status,
                 "progress": {"done": row.done, "total": row.total, "finished": row.finished},
             }
-            for row in selectors.reader_studies(user=request.user)
+            for row in selectors.reader_study_list(user=request.user)
         ]
         return Response(ReaderStudySerializer(rows, many=True).data)
 

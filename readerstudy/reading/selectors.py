@@ -28,17 +28,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from readerstudy.reading.columns import (
-    DECISION_ANSWER_COLUMNS,
-    DECISION_EXPORT_COLUMNS,
-    DECISION_EXPORT_FIELDS,
-)
+from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS, DECISION_EXPORT_FIELDS
 from readerstudy.reading.models import Decision, ReadingOrder
 from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.models import Case, Enrolment, Study
-
-__all__ = ["DECISION_EXPORT_COLUMNS"]  # the columns of decisions_iter, defined in columns
 
 
 @dataclass(frozen=True)
@@ -166,7 +160,7 @@ def reader_progress(enrolment: Enrolment) -> tuple[int, int]:
     return done, total
 
 
-def study_progress(study: Study) -> list[ReaderProgress]:
+def reader_progress_list(study: Study) -> list[ReaderProgress]:
     """Progress of every enrolled reader (people and simulated), by pseudonym."""
     last = Subquery(
         Decision.objects.filter(enrolment_id=OuterRef("pk"))
@@ -186,7 +180,7 @@ def study_progress(study: Study) -> list[ReaderProgress]:
     ]
 
 
-def reader_studies(*, user: AbstractBaseUser) -> list[ReaderStudy]:
+def reader_study_list(*, user: AbstractBaseUser) -> list[ReaderStudy]:
     """The studies a reader is enrolled in that are open or closed, with their progress."""
     rows = (
         Enrolment.objects.filter(reader_id=user.pk)
@@ -246,7 +240,7 @@ def decisions_iter(study: Study, *, chunk_size: int = 2000) -> Iterator[tuple]:
     )
 
 
-def feedback_rows(enrolment: Enrolment) -> list[FeedbackRow]:
+def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
     """Per case, in the reader's order: their final answer, the truth and the CNN's score.
 
     Only for a reader who has answered every case; the view checks that first.
@@ -278,7 +272,7 @@ def feedback_rows(enrolment: Enrolment) -> list[FeedbackRow]:
     return sorted(rows, key=lambda row: row.number)
 
 
-def study_confirmations(study: Study) -> list[tuple[str, int]]:
+def confirmation_count_list(study: Study) -> list[tuple[str, int]]:
     """How the study's diagnoses were confirmed, as (method in readers' words, or "" where none
     is recorded; number of cases), most cases first and the unrecorded last."""
     counts: Counter[str] = Counter()

@@ -36,7 +36,7 @@ reader_required = role_required(Role.READER)
 @reader_required
 @require_GET
 def reader_home(request: HttpRequest) -> HttpResponse:
-    studies = selectors.reader_studies(user=request.user)
+    studies = selectors.reader_study_list(user=request.user)
     return render(request, "reading/home.html", {"reader_studies": studies})
 
 
@@ -127,7 +127,7 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
     is_finished = total > 0 and done >= total
     if not is_finished and study.status == study.Status.OPEN:
         return redirect("reading:grade", study_id=study_id)
-    rows = selectors.feedback_rows(enrolment) if is_finished and study.show_feedback else []
+    rows = selectors.feedback_row_list(enrolment) if is_finished and study.show_feedback else []
     summary = _feedback_summary(rows)
     return render(
         request,
@@ -140,7 +140,7 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
             "feedback": rows,
             "summary": summary,
             "confirmations": (
-                confirmation_sentence(selectors.study_confirmations(study)) if rows else ""
+                confirmation_sentence(selectors.confirmation_count_list(study)) if rows else ""
             ),
             "show_cnn": any(row.cnn_probability is not None for row in rows),
             "home_url": reverse("reading:home"),

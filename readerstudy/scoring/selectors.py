@@ -101,7 +101,7 @@ def model_card(model_version: ModelVersion) -> dict[str, object]:
     }
 
 
-def cases_needing_score(study: Study, model_version: ModelVersion) -> QuerySet[Case]:
+def unscored_case_list(study: Study, model_version: ModelVersion) -> QuerySet[Case]:
     """Cases of ``study`` with neither a score from ``model_version`` nor a FAILED mark."""
     return (
         Case.objects.filter(study=study)

@@ -23,7 +23,7 @@ from readerstudy.scoring.models import (
     ScoringRun,
     StudyAlgorithm,
 )
-from readerstudy.scoring.selectors import active_model_for_task, cases_needing_score
+from readerstudy.scoring.selectors import active_model_for_task, unscored_case_list
 from readerstudy.studies.models import Study
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def study_scoring_enqueue(
         return None
     recent = timezone.now() - timedelta(seconds=settings.READERSTUDY_SCORING_STALE_SECONDS)
     case_ids = list(
-        cases_needing_score(study, model_version)
+        unscored_case_list(study, model_version)
         .exclude(
             pk__in=CaseScoring.objects.filter(
                 model_version=model_version, enqueued_at__gte=recent
@@ -165,7 +165,7 @@ def scores_reconcile(*, stale_after: timedelta | None = None) -> int:
         if model_version is None:
             continue
         with transaction.atomic():
-            missing = cases_needing_score(study, model_version).exclude(
+            missing = unscored_case_list(study, model_version).exclude(
                 pk__in=CaseScoring.objects.filter(
                     model_version=model_version, enqueued_at__gte=cutoff
                 ).values("case_id")

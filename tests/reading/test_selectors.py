@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
+from readerstudy.reading.columns import DECISION_EXPORT_COLUMNS
 from readerstudy.reading.models import Decision
 from readerstudy.reading.selectors import (
-    DECISION_EXPORT_COLUMNS,
     decisions_iter,
     final_decisions,
     reader_progress,
-    study_progress,
+    reader_progress_list,
 )
 from readerstudy.reading.services import (
     SimulatedAnswer,
@@ -76,7 +76,7 @@ def test_progress_counts_cases_not_revisions(reader_a, reader_b):
     back = previous_case_serve(enrolment=first, before=None)
     decision_submit(enrolment=first, token=back.served.token, decision="reassure", confidence=2)
     assert reader_progress(first) == (1, 4)
-    progress = study_progress(study)
+    progress = reader_progress_list(study)
     assert [(p.pseudonym, p.done, p.total, p.finished) for p in progress] == [
         ("R01", 1, 4, False),
         ("R02", 0, 4, False),
