@@ -44,6 +44,7 @@ from readerstudy.studies.services import (
     study_status_set,
     study_update,
 )
+from readerstudy.studies.services.lifecycle import STATUS_STEPS
 
 CASES_PER_PAGE = 60
 
@@ -141,7 +142,7 @@ def _detail_context(request: HttpRequest, study: Study, **extra: object) -> dict
         "upload_form": extra.pop("upload_form", None) or ImportUploadForm(),
         "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
         "generic_columns": GENERIC_COLUMNS,
-        "next_status": {"draft": "open", "open": "closed", "closed": "open"}.get(study.status),
+        "next_status": next(iter(STATUS_STEPS.get(study.status, ())), None),
         "confounds": audit.as_dict(),
         "confound_unacknowledged": confound_warnings_unacknowledged(study, audit),
         "confound_ack": confound_acknowledgement_latest(study),

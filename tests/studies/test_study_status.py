@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from readerstudy.studies.models import Study
 from readerstudy.studies.services import enrolment_create, study_status_set
+from readerstudy.studies.services.lifecycle import STATUS_STEPS
 from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +60,16 @@ def test_the_api_reopens_a_closed_study_but_no_study_goes_back_to_draft(
     assert client.patch(url, {"status": "open"}, format="json").json()["status"] == "open"
     with pytest.raises(ValidationError, match="cannot become draft"):
         study_status_set(study=open_study, status=Study.Status.DRAFT)
+
+
+@pytest.mark.parametrize("status", [s.value for s in Study.Status])
+def test_the_study_pages_status_button_offers_a_step_the_service_takes(
+    status, make_study, coordinator_client
+) -> None:
+    # The steps are written once (STATUS_STEPS): the page's button comes from them.
+    study = make_study(name="Steps")
+    Study.objects.filter(pk=study.pk).update(status=status)
+    page = coordinator_client.get(f"/studies/{study.pk}/")
+    offered = page.context["next_status"]
+    assert offered in STATUS_STEPS[status]
+    assert f'name="status" value="{offered}"' in page.content.decode()

@@ -33,10 +33,11 @@ EDITABLE_WHILE_DRAFT = (
 # Later settings that do not change what a reader sees when grading.
 EDITABLE_ALWAYS = ("name", "show_feedback")
 # The steps a study may take: a closed study may be reopened (closing by mistake is undone).
-STATUS_STEPS = {
-    Study.Status.DRAFT: {Study.Status.OPEN},
-    Study.Status.OPEN: {Study.Status.CLOSED},
-    Study.Status.CLOSED: {Study.Status.OPEN},
+# The study page offers the first step of each status as its button.
+STATUS_STEPS: dict[str, tuple[str, ...]] = {
+    Study.Status.DRAFT: (Study.Status.OPEN,),
+    Study.Status.OPEN: (Study.Status.CLOSED,),
+    Study.Status.CLOSED: (Study.Status.OPEN,),
 }
 
 
@@ -156,7 +157,7 @@ def study_status_set(*, study: Study, status: str, acknowledged_by: User | None 
     study = Study.objects.select_for_update().get(pk=study.pk)
     if status == study.status:
         return study
-    if status not in STATUS_STEPS.get(study.status, set()):
+    if status not in STATUS_STEPS.get(study.status, ()):
         raise ValidationError(f"a {study.status} study cannot become {status}")
     if status == Study.Status.OPEN:
         if not study.cases.exists():
