@@ -9,12 +9,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from readerstudy.celery import app as celery_app
 from readerstudy.scoring.models import (
     ActiveModel,
     CaseScoring,
@@ -76,9 +76,10 @@ def score_cases_send(
     *, model_version_id: int, case_ids: Sequence[int], countdown: float | None = None
 ) -> None:
     """Send one ``score_cases`` message once the current transaction commits (at once outside
-    a transaction). A registered task is applied through its own ``apply_async``, so eager
-    mode and the task's options hold as if it had been imported."""
-    signature = current_app.signature(
+    a transaction). Where the task is registered (workers, or any process that imported the
+    tasks module) it is applied through its own ``apply_async``, so its options and eager mode
+    hold; elsewhere the message goes to the broker by name, on the scoring queue."""
+    signature = celery_app.signature(
         SCORE_CASES_TASK,
         kwargs={"model_version_id": model_version_id, "case_ids": list(case_ids)},
         queue=settings.READERSTUDY_SCORING_QUEUE,

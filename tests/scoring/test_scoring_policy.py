@@ -11,6 +11,8 @@ import pytest
 from readerstudy.scoring import worker
 from readerstudy.scoring.inference import ScoredBatch
 from readerstudy.scoring.models import CaseScoring, CnnScore
+from readerstudy.scoring.services import SCORE_CASES_TASK
+from readerstudy.scoring.tasks import score_cases
 from readerstudy.scoring.worker import MAX_ATTEMPTS, case_chunk_score
 from tests.factories import CaseFactory, StudyFactory
 
@@ -132,3 +134,7 @@ def test_cases_already_scored_or_failed_are_skipped(cases, default_model, sent, 
     network["seen"].clear()
     assert case_chunk_score(model_version=default_model, case_ids=[c.pk for c in cases[:2]]) == 0
     assert network["seen"] == [] and sent == []
+
+
+def test_the_services_send_the_task_by_the_name_it_is_registered_under() -> None:
+    assert score_cases.name == SCORE_CASES_TASK
