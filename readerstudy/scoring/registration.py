@@ -92,7 +92,9 @@ def model_version_register(
     """
     if config is None:
         if arch is not None:
-            raise ModelRegistrationError("--arch needs --config: the model's JSON description")
+            raise ModelRegistrationError(
+                "a timm architecture needs the model's JSON description as well"
+            )
         return _register_native(path, name, created_by, activate_for)
     try:
         raw = config.read_bytes()

@@ -15,6 +15,7 @@ from classifier.external.description import description_from_dict
 from classifier.external.timm_model import timm_predictor
 from classifier.taxonomy import load_taxonomy
 from readerstudy.scoring.models import CnnScore, ModelVersion
+from readerstudy.scoring.registration import ModelRegistrationError, model_version_register
 from readerstudy.scoring.selectors import active_model_for_task
 from readerstudy.scoring.services import study_scoring_enqueue
 from tests.support.algorithms import (
@@ -160,6 +161,16 @@ def test_the_file_and_the_description_together_identify_a_model(algorithm, tmp_p
 def test_arch_without_a_description_is_refused(algorithm) -> None:
     with pytest.raises(CommandError, match="--arch needs --config"):
         register(str(algorithm["weights"]), "--arch", TIMM_ARCH)
+
+
+@pytest.mark.django_db
+def test_the_service_refuses_an_architecture_without_a_description_in_no_tools_words(
+    algorithm,
+) -> None:
+    # Its message reaches the models page and the API too: no command-line flags in it.
+    with pytest.raises(ModelRegistrationError) as refused:
+        model_version_register(path=algorithm["weights"], arch=TIMM_ARCH)
+    assert "--" not in str(refused.value) and "JSON description" in str(refused.value)
 
 
 @pytest.mark.django_db

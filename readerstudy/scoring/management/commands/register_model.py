@@ -42,6 +42,8 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
         config: Path | None = options["config"]  # type: ignore[assignment]
+        if options["arch"] and config is None:
+            raise CommandError("--arch needs --config: the model's JSON description")
         if config is not None and not config.is_file():
             raise CommandError(f"{config}: no such file")
         tasks: list[str] = (
