@@ -13,10 +13,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from readerstudy.accounts.permissions import IsCoordinator, IsCoordinatorOrAnalyst
-from readerstudy.scoring.models import ActiveModel, ModelVersion
+from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
 from readerstudy.scoring.score_imports import ScoreImportError, scores_import_upload
-from readerstudy.scoring.selectors import study_algorithm, study_algorithms, study_scoring_progress
+from readerstudy.scoring.selectors import (
+    model_version_get,
+    model_version_task_list,
+    study_algorithm,
+    study_algorithms,
+    study_scoring_progress,
+)
 from readerstudy.scoring.services import (
     model_version_activate,
     study_algorithm_choose,
@@ -61,7 +67,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         return obj.created_by.get_username() if obj.created_by else None
 
     def get_active_for(self, obj: ModelVersion) -> list[str]:
-        return sorted(ActiveModel.objects.filter(model_version=obj).values_list("task", flat=True))
+        return model_version_task_list(obj)
 
 
 class ModelUploadSerializer(serializers.Serializer):
@@ -168,7 +174,7 @@ class ModelVersionActivate(APIView):
 
     @extend_schema(request=ActivateSerializer, responses={200: ModelVersionSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        model_version = ModelVersion.objects.filter(pk=pk).first()
+        model_version = model_version_get(pk)
         if model_version is None:
             raise NotFound()
         body = ActivateSerializer(data=request.data)

@@ -32,6 +32,17 @@ def active_model_for_task(task: str) -> ModelVersion | None:
     return rows.get(task) or rows.get(ANY_TASK)
 
 
+def model_version_get(pk: int) -> ModelVersion | None:
+    return ModelVersion.objects.filter(pk=pk).first()
+
+
+def model_version_task_list(model_version: ModelVersion) -> list[str]:
+    """The tasks ``model_version`` scores ("*": every task without a model of its own)."""
+    return sorted(
+        ActiveModel.objects.filter(model_version=model_version).values_list("task", flat=True)
+    )
+
+
 def study_algorithms(study: Study) -> list[ModelVersion]:
     """Every model version that scored cases of ``study`` (native, timm, ONNX or imported),
     the most recent first."""
@@ -99,6 +110,17 @@ def model_card(model_version: ModelVersion) -> dict[str, object]:
         "notes": description.get("notes", ""),
         "insight": model_version.has_embeddings,
     }
+
+
+def model_card_list() -> list[dict[str, object]]:
+    """The card of every registered model with the tasks it scores (``active_for``)."""
+    active: dict[int, list[str]] = {}
+    for model_version_id, task in ActiveModel.objects.values_list("model_version_id", "task"):
+        active.setdefault(model_version_id, []).append(task)
+    return [
+        {**model_card(model_version), "active_for": sorted(active.get(model_version.pk, []))}
+        for model_version in ModelVersion.objects.select_related("created_by")
+    ]
 
 
 def unscored_case_list(study: Study, model_version: ModelVersion) -> QuerySet[Case]:

@@ -18,12 +18,13 @@ from classifier.taxonomy import load_taxonomy
 from readerstudy.accounts.permissions import role_required
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.core.views import safe_next_url
-from readerstudy.scoring.models import ANY_TASK, ActiveModel, ModelVersion
+from readerstudy.scoring.models import ANY_TASK
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
 from readerstudy.scoring.score_imports import ScoreImportError, scores_import_upload
 from readerstudy.scoring.selectors import (
     active_model_for_task,
-    model_card,
+    model_card_list,
+    model_version_get,
     study_algorithms,
     study_scoring_progress,
 )
@@ -178,18 +179,11 @@ def models_page(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Registered {model_version}.")
                 return redirect("scoring:models")
-    active: dict[int, list[str]] = {}
-    for row in ActiveModel.objects.all():
-        active.setdefault(row.model_version_id, []).append(row.task)
-    cards = [
-        {**model_card(model), "active_for": sorted(active.get(model.pk, []))}
-        for model in ModelVersion.objects.select_related("created_by")
-    ]
     return render(
         request,
         "scoring/models.html",
         {
-            "cards": cards,
+            "cards": model_card_list(),
             "form": form,
             "activate_form": ActivateForm(),
             "can_register": coordinator,
@@ -201,7 +195,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def model_activate(request: HttpRequest, pk: int) -> HttpResponse:
     """Make a model score the studies of a task (coordinators, from its card)."""
-    model_version = ModelVersion.objects.filter(pk=pk).first()
+    model_version = model_version_get(pk)
     if model_version is None:
         raise Http404("no such model")
     form = ActivateForm(request.POST)
