@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from readerstudy.celery import app as celery_app
+from readerstudy.celery import task_by_name
 from readerstudy.scoring.models import (
     ActiveModel,
     CaseScoring,
@@ -75,17 +75,14 @@ def study_algorithm_choose(
 def score_cases_send(
     *, model_version_id: int, case_ids: Sequence[int], countdown: float | None = None
 ) -> None:
-    """Send one ``score_cases`` message once the current transaction commits (at once outside
-    a transaction). Where the task is registered (workers, or any process that imported the
-    tasks module) it is applied through its own ``apply_async``, so its options and eager mode
-    hold; elsewhere the message goes to the broker by name, on the scoring queue."""
-    signature = celery_app.signature(
-        SCORE_CASES_TASK,
-        kwargs={"model_version_id": model_version_id, "case_ids": list(case_ids)},
-        queue=settings.READERSTUDY_SCORING_QUEUE,
-    )
-    options = {} if countdown is None else {"countdown": countdown}
-    transaction.on_commit(lambda: signature.apply_async(**options))
+    """Send one ``score_cases`` message, on the scoring queue, once the current transaction
+    commits (at once outside a transaction); ``countdown`` delays it (a retry's back-off)."""
+    score_cases = task_by_name(SCORE_CASES_TASK)  # an unknown name fails here, not on commit
+    kwargs = {"model_version_id": model_version_id, "case_ids": list(case_ids)}
+    options: dict[str, object] = {"queue": settings.READERSTUDY_SCORING_QUEUE}
+    if countdown is not None:
+        options["countdown"] = countdown
+    transaction.on_commit(lambda: score_cases.apply_async(kwargs=kwargs, **options))
 
 
 def _enqueue_cases(model_version: ModelVersion, case_ids: Sequence[int]) -> None:
