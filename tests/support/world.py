@@ -175,7 +175,7 @@ def build_world() -> World:
     next_case_serve(enrolment=enrolment_b)
 
     model_version = active_model_for_task(study.task)
-    assert model_version is not None, "migrate registers the shipped model"
+    assert model_version is not None, "register_shipped_model runs after migrate"
     rng = np.random.default_rng(3)
     probabilities = rng.uniform(size=6)
     cnn_scores_create(cases + other_cases, model_version, probabilities, rng.normal(size=(6, 16)))
