@@ -118,9 +118,7 @@ def test_decisions_iter_streams_every_revision_in_export_column_order(reader_a):
 
 
 @pytest.mark.django_db
-def test_feedback_appears_only_after_the_last_case_and_only_when_enabled(
-    reader_a, reader_a_client, monkeypatch
-):
+def test_feedback_appears_only_after_the_last_case_and_only_when_enabled(reader_a, reader_a_client):
     study = synthetic_study(3, show_feedback=True)
     enrol(study, reader_a)
     finished_url = f"/reading/studies/{study.pk}/finished/"
