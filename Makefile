@@ -36,7 +36,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy classifier readerstudy/analysis readerstudy/stats readerstudy/scoring readerstudy/reading readerstudy/accounts
+	$(VENV)/bin/mypy classifier readerstudy
 
 clean-local:
 	rm -rf var staticfiles

@@ -247,9 +247,11 @@ CONTENT_SECURITY_POLICY = {
 
 STATIC_URL = "/static/"
 # plotly.js comes from the pinned plotly package itself, served like every other asset.
+_PLOTLY = importlib.util.find_spec("plotly")  # pinned in requirements.txt
+assert _PLOTLY is not None and _PLOTLY.origin, "plotly is not installed"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    ("vendor/plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+    ("vendor/plotly", Path(_PLOTLY.origin).parent / "package_data"),
 ]
 STATIC_ROOT = env_path("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles")
 # Images built into the container run collectstatic and serve hashed names; a checkout

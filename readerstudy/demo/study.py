@@ -116,7 +116,7 @@ def demo_study_create(
     study = study_build(
         name=DEMO_STUDY_NAME,
         task=task_resolve(name="melanoma-vs-nevus"),
-        modality=Study.Modality.DERMOSCOPIC,
+        modality=str(Study.Modality.DERMOSCOPIC),
         created_by=coordinator,
         show_clinical_info=True,
         show_feedback=True,
