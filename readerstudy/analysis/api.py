@@ -29,15 +29,15 @@ class AnalysisQuerySerializer(serializers.Serializer):
     identities = serializers.BooleanField(default=False, help_text="name readers by account")
 
 
-class StudyAnalysisView(APIView):
+class StudyAnalysisAPI(APIView):
     """The study's full analysis (the JSON export): CNN ROC and AUC, every reader's point,
     the average reader, operating-point comparisons and the MRMC test."""
 
     permission_classes = [IsCoordinatorOrAnalyst]
 
     @extend_schema(parameters=[AnalysisQuerySerializer], responses={200: OpenApiTypes.OBJECT})
-    def get(self, request: Request, pk: int) -> Response:
-        study = study_for_staff_or_404(request.user, pk)
+    def get(self, request: Request, study_id: int) -> Response:
+        study = study_for_staff_or_404(request.user, study_id)
         query = AnalysisQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data, analysis = study_analysis_get(study)
@@ -56,7 +56,7 @@ class AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class StudyExportView(APIView):
+class StudyExportAPI(APIView):
     """One export of the study as the analysis page offers it: every decision (csv), the
     analysis (json), the ratings for iMRMC/RJafroc (imrmc) or as a long CSV (ratings), and
     the self-contained HTML report (html)."""
@@ -78,8 +78,8 @@ class StudyExportView(APIView):
             for fmt in API_EXPORT_FORMATS
         },
     )
-    def get(self, request: Request, pk: int, fmt: str) -> HttpResponse:
-        study = study_for_staff_or_404(request.user, pk)
+    def get(self, request: Request, study_id: int, fmt: str) -> HttpResponse:
+        study = study_for_staff_or_404(request.user, study_id)
         if fmt not in API_EXPORT_FORMATS:
             raise NotFound("unknown export format")
         query = AnalysisQuerySerializer(data=request.query_params)
@@ -93,15 +93,15 @@ class CompareQuerySerializer(serializers.Serializer):
     )
 
 
-class StudyAlgorithmComparisonView(APIView):
+class StudyAlgorithmComparisonAPI(APIView):
     """The study's algorithm against each other algorithm that scored it, on the cases both
     scored: both AUCs, the paired DeLong test (DeLong et al. 1988) and the second ROC curve."""
 
     permission_classes = [IsCoordinatorOrAnalyst]
 
     @extend_schema(parameters=[CompareQuerySerializer], responses={200: OpenApiTypes.OBJECT})
-    def get(self, request: Request, pk: int) -> Response:
-        study = study_for_staff_or_404(request.user, pk)
+    def get(self, request: Request, study_id: int) -> Response:
+        study = study_for_staff_or_404(request.user, study_id)
         query = CompareQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         first = study_algorithm(study)

@@ -5,15 +5,15 @@ from django.urls import path
 from readerstudy.analysis import api
 
 urlpatterns = [
-    path("analysis/studies/<int:pk>/", api.StudyAnalysisView.as_view(), name="analysis-study"),
+    path("analysis/studies/<int:study_id>/", api.StudyAnalysisAPI.as_view(), name="analysis-study"),
     path(
-        "analysis/studies/<int:pk>/exports/<str:fmt>/",
-        api.StudyExportView.as_view(),
+        "analysis/studies/<int:study_id>/exports/<str:fmt>/",
+        api.StudyExportAPI.as_view(),
         name="analysis-study-export",
     ),
     path(
-        "analysis/studies/<int:pk>/compare/",
-        api.StudyAlgorithmComparisonView.as_view(),
+        "analysis/studies/<int:study_id>/compare/",
+        api.StudyAlgorithmComparisonAPI.as_view(),
         name="analysis-study-compare",
     ),
 ]

@@ -70,10 +70,10 @@ def _model_or_404(study):
 @login_required
 @never_cache
 @require_GET
-def tsne_data(request: HttpRequest, pk: int) -> JsonResponse:
+def tsne_data(request: HttpRequest, study_id: int) -> JsonResponse:
     """The t-SNE map's points (case, position, truth, diagnosis, CNN score, thumbnail), or
     its status while a worker computes it."""
-    study = study_for_staff_or_404(request.user, pk)
+    study = study_for_staff_or_404(request.user, study_id)
     model_version = _model_or_404(study)
     tsne = tsne_map_request(study, model_version)
     if tsne.status != InsightStatus.READY:
@@ -145,10 +145,10 @@ def saliency(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_GET
-def errors_page(request: HttpRequest, pk: int) -> HttpResponse:
+def errors_page(request: HttpRequest, study_id: int) -> HttpResponse:
     """The error gallery at the study's operating point: the CNN's threshold at the readers'
     mean sensitivity (Brinker 2019) when readers have graded, else 0.5."""
-    study = study_for_staff_or_404(request.user, pk)
+    study = study_for_staff_or_404(request.user, study_id)
     model_version = _algorithm_or_404(study)
     _, analysis = study_analysis_get(study, model_version)
     threshold, basis = operating_threshold(analysis)

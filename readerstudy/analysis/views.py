@@ -101,17 +101,17 @@ def _comparison(
 @plotly_page
 @login_required
 @require_GET
-def study_analysis_page(request: HttpRequest, pk: int) -> HttpResponse:
-    study = study_for_staff_or_404(request.user, pk)
+def study_analysis_page(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = study_for_staff_or_404(request.user, study_id)
     return render(request, "analysis/study.html", _tables_context(request, study))
 
 
 @login_required
 @never_cache
 @require_GET
-def study_analysis_data(request: HttpRequest, pk: int) -> JsonResponse:
+def study_analysis_data(request: HttpRequest, study_id: int) -> JsonResponse:
     """What the page polls: a fingerprint, and when it changed, the new figure and tables."""
-    study = study_for_staff_or_404(request.user, pk)
+    study = study_for_staff_or_404(request.user, study_id)
     fingerprint = study_fingerprint(study, study_algorithm(study))
     if request.GET.get("since") == fingerprint:
         return JsonResponse({"fingerprint": fingerprint, "changed": False})
@@ -128,14 +128,14 @@ def study_analysis_data(request: HttpRequest, pk: int) -> JsonResponse:
 
 @login_required
 @require_GET
-def study_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+def study_export(request: HttpRequest, study_id: int, fmt: str) -> HttpResponse:
     """Downloads: csv (every decision), json, imrmc, ratings (long CSV), html, png, svg.
 
     Readers appear by pseudonym unless ``identities=1``.
     """
     if fmt not in exports.EXPORT_FORMATS:
         raise Http404("unknown export format")
-    study = study_for_staff_or_404(request.user, pk)
+    study = study_for_staff_or_404(request.user, study_id)
     return export_response(study, fmt, identities=_flag(request, "identities"))
 
 

@@ -134,7 +134,7 @@ def _enrolment(request: Request, study_id: int) -> Enrolment:
     return enrolment
 
 
-class ReaderStudyListApi(APIView):
+class ReaderStudyListAPI(APIView):
     permission_classes = [IsReader]
 
     @extend_schema(
@@ -154,7 +154,7 @@ class ReaderStudyListApi(APIView):
         return Response(ReaderStudySerializer(rows, many=True).data)
 
 
-class NextCaseApi(APIView):
+class NextCaseAPI(APIView):
     permission_classes = [IsReader]
 
     @extend_schema(
@@ -168,7 +168,7 @@ class NextCaseApi(APIView):
         return Response(serving_payload(serving, enrolment.study))
 
 
-class PreviousCaseApi(APIView):
+class PreviousCaseAPI(APIView):
     permission_classes = [IsReader]
 
     @extend_schema(
@@ -200,7 +200,7 @@ class PreviousCaseApi(APIView):
         return Response(serving_payload(serving, enrolment.study))
 
 
-class DecisionSubmitApi(APIView):
+class DecisionSubmitAPI(APIView):
     permission_classes = [IsReader]
 
     @extend_schema(
@@ -244,7 +244,7 @@ class DecisionSubmitApi(APIView):
         return Response(result, status=code)
 
 
-class ProgressApi(APIView):
+class ReadingProgressAPI(APIView):
     permission_classes = [IsReader]
 
     @extend_schema(

@@ -5,25 +5,25 @@ from django.urls import path
 from readerstudy.reading import api
 
 urlpatterns = [
-    path("reading/studies/", api.ReaderStudyListApi.as_view(), name="reading-studies"),
+    path("reading/studies/", api.ReaderStudyListAPI.as_view(), name="reading-studies"),
     path(
         "reading/studies/<int:study_id>/next/",
-        api.NextCaseApi.as_view(),
+        api.NextCaseAPI.as_view(),
         name="reading-next",
     ),
     path(
         "reading/studies/<int:study_id>/previous/",
-        api.PreviousCaseApi.as_view(),
+        api.PreviousCaseAPI.as_view(),
         name="reading-previous",
     ),
     path(
         "reading/studies/<int:study_id>/decisions/",
-        api.DecisionSubmitApi.as_view(),
+        api.DecisionSubmitAPI.as_view(),
         name="reading-decisions",
     ),
     path(
         "reading/studies/<int:study_id>/progress/",
-        api.ProgressApi.as_view(),
+        api.ReadingProgressAPI.as_view(),
         name="reading-progress",
     ),
 ]

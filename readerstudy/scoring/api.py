@@ -128,7 +128,7 @@ class ScoringProgressSerializer(serializers.Serializer):
     failures = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
 
 
-class ModelVersionList(generics.ListCreateAPIView):
+class ModelVersionListCreateAPI(generics.ListCreateAPIView):
     """Registered model versions; coordinators upload new checkpoints here."""
 
     queryset = ModelVersion.objects.all()
@@ -161,20 +161,21 @@ class ModelVersionList(generics.ListCreateAPIView):
         return Response(ModelVersionSerializer(model_version).data, status=status.HTTP_201_CREATED)
 
 
-class ModelVersionDetail(generics.RetrieveAPIView):
+class ModelVersionDetailAPI(generics.RetrieveAPIView):
     queryset = ModelVersion.objects.all()
     serializer_class = ModelVersionSerializer
     permission_classes = [IsCoordinatorOrAnalyst]
+    lookup_url_kwarg = "model_id"
 
 
-class ModelVersionActivate(APIView):
+class ModelVersionActivateAPI(APIView):
     """Make a model version score the studies of some tasks; their unscored cases are sent."""
 
     permission_classes = [IsCoordinator]
 
     @extend_schema(request=ActivateSerializer, responses={200: ModelVersionSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        model_version = model_version_get(pk)
+    def post(self, request: Request, model_id: int) -> Response:
+        model_version = model_version_get(model_id)
         if model_version is None:
             raise NotFound()
         body = ActivateSerializer(data=request.data)
@@ -188,35 +189,35 @@ class ModelVersionActivate(APIView):
         return Response(ModelVersionSerializer(model_version).data)
 
 
-class StudyScoring(APIView):
+class StudyScoringAPI(APIView):
     """GET: scoring progress of a study. POST: send its unscored cases to the workers."""
 
     def get_permissions(self) -> list[BasePermission]:
         return [IsCoordinator()] if self.request.method == "POST" else [IsCoordinatorOrAnalyst()]
 
     @extend_schema(responses={200: ScoringProgressSerializer})
-    def get(self, request: Request, pk: int) -> Response:
-        study = study_for_staff_or_404(request.user, pk)
+    def get(self, request: Request, study_id: int) -> Response:
+        study = study_for_staff_or_404(request.user, study_id)
         return Response(study_scoring_progress(study).to_dict())
 
     @extend_schema(request=None, responses={202: ScoringProgressSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        study = study_for_staff_or_404(request.user, pk, change=True)
+    def post(self, request: Request, study_id: int) -> Response:
+        study = study_for_staff_or_404(request.user, study_id, change=True)
         run = study_scoring_enqueue(study=study, reason="api", requested_by=request.user)  # type: ignore[arg-type]
         if run is None:
             raise ValidationError({"model": [f"no model is active for the task {study.task}"]})
         return Response(study_scoring_progress(study).to_dict(), status=status.HTTP_202_ACCEPTED)
 
 
-class StudyScoreImport(APIView):
+class StudyScoreImportAPI(APIView):
     """Import the scores of an algorithm that cannot run here (all or nothing)."""
 
     permission_classes = [IsCoordinator]
     parser_classes = [MultiPartParser]
 
     @extend_schema(request=ScoreImportSerializer, responses={201: ModelVersionSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        study = study_for_staff_or_404(request.user, pk, change=True)
+    def post(self, request: Request, study_id: int) -> Response:
+        study = study_for_staff_or_404(request.user, study_id, change=True)
         body = ScoreImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -231,7 +232,7 @@ class StudyScoreImport(APIView):
         return Response(ModelVersionSerializer(model_version).data, status=status.HTTP_201_CREATED)
 
 
-class StudyAlgorithm(APIView):
+class StudyAlgorithmAPI(APIView):
     """GET: the algorithm the study's analysis uses and every algorithm that scored it.
     POST: choose the one the analysis uses."""
 
@@ -245,12 +246,12 @@ class StudyAlgorithm(APIView):
         }
 
     @extend_schema(responses={200: StudyAlgorithmsSerializer})
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(self._body(study_for_staff_or_404(request.user, pk)))
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response(self._body(study_for_staff_or_404(request.user, study_id)))
 
     @extend_schema(request=AlgorithmChoiceSerializer, responses={200: StudyAlgorithmsSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        study = study_for_staff_or_404(request.user, pk)
+    def post(self, request: Request, study_id: int) -> Response:
+        study = study_for_staff_or_404(request.user, study_id)
         body = AlgorithmChoiceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         model_version = next(

@@ -40,17 +40,17 @@ from readerstudy.studies.access import study_for_staff_or_404
 @login_required
 @never_cache
 @require_GET
-def study_progress(request: HttpRequest, pk: int) -> JsonResponse:
+def study_progress(request: HttpRequest, study_id: int) -> JsonResponse:
     """Scored / total, failures and ETA, polled by the study page."""
-    study = study_for_staff_or_404(request.user, pk)
+    study = study_for_staff_or_404(request.user, study_id)
     return JsonResponse(study_scoring_progress(study).to_dict())
 
 
 @login_required
 @require_POST
-def study_score(request: HttpRequest, pk: int) -> HttpResponse:
+def study_score(request: HttpRequest, study_id: int) -> HttpResponse:
     """The coordinator's "score now" button: send every unscored case to the workers."""
-    study = study_for_staff_or_404(request.user, pk, change=True)
+    study = study_for_staff_or_404(request.user, study_id, change=True)
     run = study_scoring_enqueue(study=study, reason="button", requested_by=request.user)
     if run is None:
         messages.error(request, f"No CNN model is active for the task {study.task}.")
@@ -63,8 +63,8 @@ def study_score(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def study_retry_failed(request: HttpRequest, pk: int) -> HttpResponse:
-    study = study_for_staff_or_404(request.user, pk, change=True)
+def study_retry_failed(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = study_for_staff_or_404(request.user, study_id, change=True)
     model_version = active_model_for_task(study.task)
     if model_version is not None:
         count = scores_failed_retry(study=study, model_version=model_version)
@@ -74,9 +74,9 @@ def study_retry_failed(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def study_algorithm(request: HttpRequest, pk: int) -> HttpResponse:
+def study_algorithm(request: HttpRequest, study_id: int) -> HttpResponse:
     """The analyst's choice of the algorithm a study's analysis uses."""
-    study = study_for_staff_or_404(request.user, pk)
+    study = study_for_staff_or_404(request.user, study_id)
     model_version = next(
         (m for m in study_algorithms(study) if str(m.pk) == request.POST.get("model")), None
     )
@@ -97,9 +97,9 @@ class ScoreImportForm(forms.Form):
 
 @login_required
 @require_POST
-def study_import_scores(request: HttpRequest, pk: int) -> HttpResponse:
+def study_import_scores(request: HttpRequest, study_id: int) -> HttpResponse:
     """Import an algorithm's scores from a CSV (the study page's form)."""
-    study = study_for_staff_or_404(request.user, pk, change=True)
+    study = study_for_staff_or_404(request.user, study_id, change=True)
     form = ScoreImportForm(request.POST, request.FILES)
     if not form.is_valid():
         for field, errors in form.errors.items():
@@ -193,9 +193,9 @@ def models_page(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.COORDINATOR)
 @require_POST
-def model_activate(request: HttpRequest, pk: int) -> HttpResponse:
+def model_activate(request: HttpRequest, model_id: int) -> HttpResponse:
     """Make a model score the studies of a task (coordinators, from its card)."""
-    model_version = model_version_get(pk)
+    model_version = model_version_get(model_id)
     if model_version is None:
         raise Http404("no such model")
     form = ActivateForm(request.POST)

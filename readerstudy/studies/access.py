@@ -20,9 +20,9 @@ from readerstudy.studies.models import Study
 Viewer: TypeAlias = AbstractBaseUser | AnonymousUser
 
 
-def study_for_staff_get(user: Viewer, pk: int, *, change: bool = False) -> Study | None:
+def study_for_staff_get(user: Viewer, study_id: int, *, change: bool = False) -> Study | None:
     """The study, if ``user`` coordinates it or is an analyst (``change``: coordinators only)."""
-    study = Study.objects.filter(pk=pk).first()
+    study = Study.objects.filter(pk=study_id).first()
     if study is None:
         return None
     coordinates = has_role(user, Role.COORDINATOR) and (
@@ -33,9 +33,9 @@ def study_for_staff_get(user: Viewer, pk: int, *, change: bool = False) -> Study
     return None
 
 
-def study_for_staff_or_404(user: Viewer, pk: int, *, change: bool = False) -> Study:
+def study_for_staff_or_404(user: Viewer, study_id: int, *, change: bool = False) -> Study:
     """For views and APIs: ``study_for_staff_get``, with 404 where it finds nothing."""
-    study = study_for_staff_get(user, pk, change=change)
+    study = study_for_staff_get(user, study_id, change=change)
     if study is None:
         raise Http404("no such study")
     return study

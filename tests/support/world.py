@@ -100,11 +100,9 @@ class World:
         case = self.cases[0]
         if route.namespace == "admin":
             return self._admin_value(route, name)
-        if name == "pk" and route.key.startswith("api:scoring-model"):
-            return self.model_version.pk
         simple = {
-            "pk": self.study.pk,
             "study_id": self.study.pk,
+            "model_id": self.model_version.pk,
             "job_id": self.import_job.pk,
             "public_id": case.public_id,
             "variant": "display",
