@@ -14,6 +14,7 @@ def test_the_analysis_modules_import_no_django():
         "import readerstudy.stats.cli, readerstudy.stats.simulate\n"
         "import readerstudy.stats.study, readerstudy.stats.formats\n"
         "import readerstudy.stats.power, readerstudy.stats.planning\n"
+        "import readerstudy.stats.diagnosis_cli\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'django')\n"
         "assert not loaded, loaded\n"
     )
