@@ -322,3 +322,47 @@ def cohen_kappa(
     )
     kappa = float("nan") if 1 - chance <= 1e-12 else (observed - chance) / (1 - chance)
     return CohenKappa(reader_a=reader_a, reader_b=reader_b, n_cases=n, kappa=kappa)
+
+
+def cohen_kappa_pairs(
+    reader_answers: Sequence[Sequence[Hashable | None]] | np.ndarray,
+    classes: Sequence[Hashable],
+    readers: Sequence[str],
+) -> tuple[CohenKappa, ...]:
+    """Cohen's (1960) kappa of every pair of readers on the cases both answered
+    (``reader_answers``: readers x cases, None where a reader did not answer); pairs without a
+    common case are left out. The same numbers as ``cohen_kappa`` pair by pair, computed for
+    all pairs at once from per-class indicator matrices (a panel of 500 readers has 125,000
+    pairs)."""
+    answers = np.asarray(reader_answers, dtype=object)
+    if answers.ndim != 2 or answers.shape[0] != len(readers):
+        raise DiagnosisInputError(
+            f"reader answers must be ({len(readers)} readers, cases), got shape {answers.shape}"
+        )
+    present = np.array([[label is not None for label in row] for row in answers], dtype=bool)
+    index = np.full(answers.shape, -1, dtype=np.intp)
+    for r, row in enumerate(answers):
+        index[r, present[r]] = class_indices(row[present[r]], classes, f"reader {readers[r]!r}")
+    shown = present.astype(np.float64)
+    common = shown @ shown.T  # cases both answered
+    agree = np.zeros_like(common)
+    # marginal[k][a, b]: cases that b also answered where a said class k.
+    marginal = []
+    for k in range(len(classes)):
+        said = (index == k).astype(np.float64)
+        agree += said @ said.T
+        marginal.append(said @ shown.T)
+    chance_numerator = sum(m * m.T for m in marginal)
+    pairs = []
+    for first, second in zip(*np.triu_indices(len(readers), k=1), strict=True):
+        a, b = int(first), int(second)
+        n = int(common[a, b])
+        if n == 0:
+            continue
+        observed = agree[a, b] / n
+        chance = chance_numerator[a, b] / n**2
+        kappa = float("nan") if 1 - chance <= 1e-12 else (observed - chance) / (1 - chance)
+        pairs.append(
+            CohenKappa(reader_a=readers[a], reader_b=readers[b], n_cases=n, kappa=float(kappa))
+        )
+    return tuple(pairs)

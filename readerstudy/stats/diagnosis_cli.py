@@ -24,7 +24,6 @@ Methods (``readerstudy.stats.diagnosis``): Wilson (1927) intervals, balanced acc
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ import numpy as np
 from readerstudy.stats.diagnosis import (
     DiagnosisResult,
     algorithm_vs_panel,
-    cohen_kappa,
+    cohen_kappa_pairs,
     diagnosis_result,
     fleiss_kappa,
     mcnemar_exact,
@@ -72,9 +71,12 @@ def _result_dict(result: DiagnosisResult) -> dict[str, Any]:
 
 
 def _reader_result(
-    ratings: DiagnosisRatings, reader: str, classes: tuple[str, ...], level: float
+    ratings: DiagnosisRatings,
+    answers: dict[str, str],
+    reader: str,
+    classes: tuple[str, ...],
+    level: float,
 ) -> DiagnosisResult:
-    answers = ratings.answers_of(reader)
     truth = [ratings.case_truth[case] for case in answers]
     return diagnosis_result(
         truth, list(answers.values()), classes, level=level, name=f"reader {reader!r}"
@@ -83,6 +85,7 @@ def _reader_result(
 
 def _algorithm_block(
     ratings: DiagnosisRatings,
+    answered: dict[str, dict[str, str]],
     algorithm: str,
     panel: tuple[str, ...],
     complete: list[str],
@@ -93,7 +96,7 @@ def _algorithm_block(
     level: float,
 ) -> dict[str, Any]:
     cases = ratings.cases()
-    algorithm_answers = ratings.answers_of(algorithm)
+    algorithm_answers = answered[algorithm]
     unanswered = [case for case in cases if case not in algorithm_answers]
     if unanswered:
         raise RatingsFormatError(
@@ -103,7 +106,7 @@ def _algorithm_block(
     mcnemar: dict[str, dict[str, int]] = {}
     mcnemar_p: dict[str, float] = {}
     for reader in panel:
-        answers = ratings.answers_of(reader)
+        answers = answered[reader]
         test = mcnemar_exact(
             [ratings.case_truth[case] for case in answers],
             [algorithm_answers[case] for case in answers],
@@ -130,7 +133,7 @@ def _algorithm_block(
     }
     if complete:
         matrix = np.array(
-            [[ratings.answers_of(reader)[case] for case in cases] for reader in complete],
+            [[answered[reader][case] for case in cases] for reader in complete],
             dtype=object,
         )
         versus = algorithm_vs_panel(
@@ -177,14 +180,15 @@ def analyze_diagnoses(
         )
     panel = tuple(reader for reader in everyone if reader != algorithm)
     cases = ratings.cases()
-    answered = {reader: ratings.answers_of(reader) for reader in panel}
+    answered = ratings.answers_by_reader()
     complete = [reader for reader in panel if len(answered[reader]) == len(cases)]
     result: dict[str, Any] = {
         "source": ratings.source,
         "n_cases": len(cases),
         "classes": list(order),
         "readers": {
-            reader: _result_dict(_reader_result(ratings, reader, order, level)) for reader in panel
+            reader: _result_dict(_reader_result(ratings, answered[reader], reader, order, level))
+            for reader in panel
         },
         "complete_readers": complete,
         "partial_readers": [reader for reader in panel if reader not in complete],
@@ -192,29 +196,23 @@ def analyze_diagnoses(
         "fleiss_n_readers": len(complete),
     }
     if len(complete) >= 2:
-        matrix = [[answered[reader][case] for case in cases] for reader in complete]
-        result["fleiss_kappa"] = fleiss_kappa(matrix, order).kappa
-    pairs = []
-    for first, second in combinations(panel, 2):
-        common = [case for case in answered[first] if case in answered[second]]
-        if not common:
-            continue
-        kappa = cohen_kappa(
-            [answered[first][case] for case in common],
-            [answered[second][case] for case in common],
-            order,
-            reader_a=first,
-            reader_b=second,
-        )
-        pairs.append({"readers": [first, second], "n": kappa.n_cases, "kappa": kappa.kappa})
+        every_case = [[answered[reader][case] for case in cases] for reader in complete]
+        result["fleiss_kappa"] = fleiss_kappa(every_case, order).kappa
+    # None where a reader did not answer a case: each pair is compared on its common cases.
+    with_gaps = [[answered[reader].get(case) for case in cases] for reader in panel]
+    pairs = [
+        {"readers": [kappa.reader_a, kappa.reader_b], "n": kappa.n_cases, "kappa": kappa.kappa}
+        for kappa in cohen_kappa_pairs(with_gaps, order, panel)
+    ]
     result["cohen_kappa"] = pairs
     if algorithm is not None:
         result["algorithm"] = {
             "name": algorithm,
-            **_result_dict(_reader_result(ratings, algorithm, order, level)),
+            **_result_dict(_reader_result(ratings, answered[algorithm], algorithm, order, level)),
         }
         result["algorithm_vs_readers"] = _algorithm_block(
             ratings,
+            answered,
             algorithm,
             panel,
             complete,

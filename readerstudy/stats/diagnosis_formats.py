@@ -41,13 +41,12 @@ class DiagnosisRatings:
         """Every class label that occurs as a truth or an answer, in natural order."""
         return sorted_names([*self.case_truth.values(), *self.answer])
 
-    def answers_of(self, reader: str) -> dict[str, str]:
-        """A reader's answer per case id."""
-        return {
-            case: answer
-            for name, case, answer in zip(self.reader, self.case, self.answer, strict=True)
-            if name == reader
-        }
+    def answers_by_reader(self) -> dict[str, dict[str, str]]:
+        """Each reader's answer per case id, in one pass over the readings."""
+        answered: dict[str, dict[str, str]] = {}
+        for reader, case, answer in zip(self.reader, self.case, self.answer, strict=True):
+            answered.setdefault(reader, {})[case] = answer
+        return answered
 
 
 def read_diagnosis_csv(path: str | Path) -> DiagnosisRatings:

@@ -15,6 +15,7 @@ from readerstudy.stats.diagnosis import (
     DiagnosisInputError,
     algorithm_vs_panel,
     cohen_kappa,
+    cohen_kappa_pairs,
     confusion_matrix,
     diagnosis_result,
     fleiss_kappa,
@@ -174,6 +175,28 @@ def test_cohen_kappa_equals_scikit_learn(seed):
     result = cohen_kappa(first, second, HAM7, reader_a="dr_a", reader_b="dr_b")
     assert (result.reader_a, result.reader_b, result.n_cases) == ("dr_a", "dr_b", 100)
     assert result.kappa == pytest.approx(metrics.cohen_kappa_score(first, second), abs=TOL)
+
+
+def test_cohen_kappa_of_every_pair_equals_scikit_learn_on_the_common_cases():
+    rng = np.random.default_rng(8)
+    truth = rng.choice(HAM7, 60)
+    answers = np.array([_answers(rng, truth, s, HAM7) for s in (0.3, 0.5, 0.7, 0.6)], dtype=object)
+    answers[1, :20] = None  # reader r1 skipped the first 20 cases
+    answers[2, 50:] = None  # r2 the last 10
+    answers[3, :] = None
+    answers[3, 55:] = truth[55:]  # r3 read only the last five, none of which r2 read
+    pairs = cohen_kappa_pairs(answers, HAM7, ["r0", "r1", "r2", "r3"])
+    by_pair = {(p.reader_a, p.reader_b): p for p in pairs}
+    assert ("r2", "r3") not in by_pair
+    assert len(pairs) == 5
+    for (a, b), pair in by_pair.items():
+        first, second = answers[int(a[1])], answers[int(b[1])]
+        both = np.array(
+            [x is not None and y is not None for x, y in zip(first, second, strict=True)]
+        )
+        assert pair.n_cases == both.sum()
+        want = metrics.cohen_kappa_score(first[both].astype(str), second[both].astype(str))
+        assert pair.kappa == pytest.approx(want, abs=TOL)
 
 
 def test_the_panel_difference_is_the_algorithm_minus_the_mean_reader():
