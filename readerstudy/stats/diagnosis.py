@@ -334,6 +334,8 @@ def cohen_kappa_pairs(
     common case are left out. The same numbers as ``cohen_kappa`` pair by pair, computed for
     all pairs at once from per-class indicator matrices (a panel of 500 readers has 125,000
     pairs)."""
+    if len(readers) < 2:
+        return ()
     answers = np.asarray(reader_answers, dtype=object)
     if answers.ndim != 2 or answers.shape[0] != len(readers):
         raise DiagnosisInputError(

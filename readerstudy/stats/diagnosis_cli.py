@@ -121,7 +121,9 @@ def _algorithm_block(
         }
     block: dict[str, Any] = {
         "algorithm": algorithm,
-        "algorithm_accuracy": None,
+        "algorithm_accuracy": float(
+            np.mean([algorithm_answers[case] == ratings.case_truth[case] for case in cases])
+        ),
         "reader_mean_accuracy": None,
         "diff": None,
         "diff_ci": [None, None],

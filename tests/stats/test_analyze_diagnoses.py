@@ -125,6 +125,19 @@ def test_the_given_class_order_is_kept_and_a_stray_label_is_named(diagnosis_stud
         analyze_diagnoses(path, classes=("benign", "malignant"))
 
 
+def test_an_algorithm_without_readers_still_gets_its_accuracy(tmp_path):
+    path = tmp_path / "alone.csv"
+    path.write_text("reader,case,truth,answer\ncnn,c1,mel,nv\ncnn,c2,nv,nv\ncnn,c3,nv,nv\n")
+    result = analyze_diagnoses(path, algorithm="cnn")
+    json.dumps(result, allow_nan=False)
+    assert result["readers"] == {} and result["fleiss_kappa"] is None
+    assert result["cohen_kappa"] == []
+    block = result["algorithm_vs_readers"]
+    assert block["algorithm_accuracy"] == pytest.approx(2 / 3, abs=TOL)
+    assert block["diff"] is None and block["mcnemar_p"] == {}
+    assert "0 complete readers" in format_diagnosis_summary(result)
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -172,6 +185,29 @@ def test_the_management_command_prints_a_table_and_writes_json(diagnosis_study, 
     assert {"classes", "readers", "fleiss_kappa", "algorithm_vs_readers"} <= set(data)
     assert data["algorithm_vs_readers"]["algorithm_accuracy"] == pytest.approx(
         metrics.accuracy_score(truth, answers["cnn"]), abs=TOL
+    )
+
+
+@django_only
+def test_the_management_command_takes_the_class_order(diagnosis_study, tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "ordered.json"
+    order = "non-neoplastic,malignant,benign"
+    call_command(
+        "analyze_diagnoses",
+        "--ratings",
+        str(diagnosis_study[0]),
+        "--classes",
+        order,
+        "--json",
+        str(out),
+    )
+    data = json.loads(out.read_text())
+    assert data["classes"] == order.split(",")
+    truth, given = diagnosis_study[1], diagnosis_study[2]["dr_a"]
+    assert data["readers"]["dr_a"]["confusion"] == (
+        metrics.confusion_matrix(truth, given, labels=order.split(",")).tolist()
     )
 
 
