@@ -113,7 +113,7 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     from classifier import DEFAULT_CHECKPOINT
     from classifier.predictor import Predictor
     from readerstudy.scoring.models import CaseScoring, CnnScore
-    from readerstudy.scoring.selectors import active_model_for_task
+    from readerstudy.scoring.selectors import model_version_active_get
     from readerstudy.scoring.services import study_scoring_enqueue
     from tests.support.worker import purge_queues, start_worker, worker_environment
 
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
         coordinator=coordinator,
     )
     purge_queues([settings.READERSTUDY_SCORING_QUEUE])
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     n_cases = study.cases.count()
 
     torch.set_num_threads(args.threads)

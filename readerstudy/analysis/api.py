@@ -17,7 +17,11 @@ from readerstudy.analysis.comparison import algorithm_comparison
 from readerstudy.analysis.exports import EXPORT_FORMATS
 from readerstudy.analysis.selectors import analysis_dict, study_analysis_get
 from readerstudy.analysis.views import export_response
-from readerstudy.scoring.selectors import model_version_brief, study_algorithm, study_algorithms
+from readerstudy.scoring.selectors import (
+    model_version_brief,
+    study_algorithm_get,
+    study_algorithm_list,
+)
 from readerstudy.studies.access import study_for_staff_or_404
 
 # The exports an API client fetches: the data and the report (the figure's PNG and SVG are
@@ -104,8 +108,8 @@ class StudyAlgorithmComparisonAPI(APIView):
         study = study_for_staff_or_404(request.user, study_id)
         query = CompareQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        first = study_algorithm(study)
-        others = [m for m in study_algorithms(study) if m != first]
+        first = study_algorithm_get(study)
+        others = [m for m in study_algorithm_list(study) if m != first]
         wanted = query.validated_data.get("compare")
         if wanted is not None:
             others = [m for m in others if m.pk == wanted]

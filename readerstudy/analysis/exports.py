@@ -26,9 +26,9 @@ from readerstudy.reading.columns import (
     DECISION_EXPORT_COLUMNS,
     decision_answer_cells,
 )
-from readerstudy.reading.selectors import decisions_iter
+from readerstudy.reading.selectors import decision_iter
 from readerstudy.scoring.models import ModelVersion
-from readerstudy.scoring.selectors import study_algorithm, study_cnn_probabilities
+from readerstudy.scoring.selectors import study_algorithm_get, study_cnn_probabilities
 from readerstudy.stats.formats import RatingsTable, write_imrmc, write_long_csv
 from readerstudy.stats.study import StudyAnalysis
 from readerstudy.studies.models import Case, Study
@@ -77,7 +77,7 @@ def decisions_csv_lines(
     """
     writer = csv.writer(_Echo())
     yield writer.writerow(DECISION_COLUMNS)
-    model_version = model_version or study_algorithm(study)
+    model_version = model_version or study_algorithm_get(study)
     scores = study_cnn_probabilities(study, model_version)
     cases = {
         pk: (str(public_id), source_id, diagnosis, int(truth), scores.get(pk, ""))
@@ -88,7 +88,7 @@ def decisions_csv_lines(
     names: dict[int, str] = {}
     if identities:
         names = dict(study.enrolments.values_list("pk", "reader__username"))
-    for row in decisions_iter(study):
+    for row in decision_iter(study):
         decision = dict(zip(DECISION_EXPORT_COLUMNS, row, strict=True))
         public_id, source_id, diagnosis, truth, cnn_score = cases[decision["case_id"]]
         yield writer.writerow(

@@ -27,7 +27,7 @@ from sklearn.manifold import TSNE
 
 from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
 from readerstudy.celery import enqueue_on_commit
-from readerstudy.reading.selectors import final_decisions
+from readerstudy.reading.selectors import decision_final_list
 from readerstudy.scoring.models import CnnScore, ModelVersion
 from readerstudy.scoring.selectors import study_cnn_probabilities, study_embeddings
 from readerstudy.stats.study import StudyAnalysis
@@ -291,7 +291,7 @@ def error_gallery(
     disagree, most confident mistakes first."""
     scores = study_cnn_probabilities(study, model_version)
     votes: dict[int, list[int]] = {}
-    for row in final_decisions(study).values_list("case_id", "biopsy"):
+    for row in decision_final_list(study).values_list("case_id", "biopsy"):
         tally = votes.setdefault(row[0], [0, 0])
         tally[0] += 1
         tally[1] += int(row[1])

@@ -23,10 +23,10 @@ from readerstudy.analysis.insight import (
 )
 from readerstudy.analysis.models import InsightStatus
 from readerstudy.analysis.selectors import study_analysis_get
-from readerstudy.reading.selectors import final_decisions
+from readerstudy.reading.selectors import decision_final_list
 from readerstudy.scoring.selectors import (
     insight_unavailable_reason,
-    study_algorithm,
+    study_algorithm_get,
     study_cnn_probabilities,
 )
 from readerstudy.studies.access import study_for_staff_or_404
@@ -53,7 +53,7 @@ def case_image(request: HttpRequest, public_id: uuid.UUID, variant: str) -> Http
 
 
 def _algorithm_or_404(study):
-    model_version = study_algorithm(study)
+    model_version = study_algorithm_get(study)
     if model_version is None:
         raise Http404("no model is active for this task")
     return model_version
@@ -102,13 +102,13 @@ def case_page(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """One case for analysts: the image, its truth and clinical data, the CNN's score and
     saliency, and every reader's last answer (by pseudonym)."""
     case = _case_for_staff(request, public_id)
-    model_version = study_algorithm(case.study)
+    model_version = study_algorithm_get(case.study)
     score = (
         study_cnn_probabilities(case.study, model_version, case_ids=[case.pk]).get(case.pk)
         if model_version is not None
         else None
     )
-    answers = list(final_decisions(case.study).filter(case_id=case.pk))
+    answers = list(decision_final_list(case.study).filter(case_id=case.pk))
     return render(
         request,
         "analysis/case.html",

@@ -17,11 +17,11 @@ from django.core.cache import cache
 from django.db.models import Count, Max
 
 from readerstudy.reading.models import Decision
-from readerstudy.reading.selectors import final_decisions
+from readerstudy.reading.selectors import decision_final_list
 from readerstudy.scoring.models import CnnScore, ModelVersion
 from readerstudy.scoring.selectors import (
     model_version_brief,
-    study_algorithm,
+    study_algorithm_get,
     study_cnn_probabilities,
 )
 from readerstudy.stats.power import Pilot, PlanningError, algorithm_pilot
@@ -91,7 +91,7 @@ def study_fingerprint(study: Study, model_version: ModelVersion | None) -> str:
 
 
 def study_data_get(study: Study, model_version: ModelVersion | None = None) -> StudyData:
-    model_version = model_version or study_algorithm(study)
+    model_version = model_version or study_algorithm_get(study)
     cases = list(Case.objects.filter(study=study).order_by("position").values_list("pk", "truth"))
     scores = study_cnn_probabilities(study, model_version)
     scored = [(pk, truth) for pk, truth in cases if pk in scores]
@@ -102,7 +102,7 @@ def study_data_get(study: Study, model_version: ModelVersion | None = None) -> S
     }
     per_reader: dict[str, tuple[list[int], list[bool], list[float]]] = {}
     n_decisions = 0
-    for row in final_decisions(study).iterator(chunk_size=5000):
+    for row in decision_final_list(study).iterator(chunk_size=5000):
         n_decisions += 1
         position = index.get(row["case_id"])
         if position is None:
@@ -182,7 +182,7 @@ def analysis_context_get(
 ) -> AnalysisContext:
     """The study's analysis context. The analysis itself is cached until a decision, a score or
     a case is added; ``fingerprint``, where the caller already has it, is not computed again."""
-    model_version = model_version or study_algorithm(study)
+    model_version = model_version or study_algorithm_get(study)
     fingerprint = fingerprint or study_fingerprint(study, model_version)
     data = study_data_get(study, model_version)
     analysis = None

@@ -25,10 +25,10 @@ from readerstudy.analysis.selectors import analysis_context_get, study_fingerpri
 from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.selectors import (
     insight_unavailable_reason,
-    model_card,
-    study_algorithm,
-    study_algorithms,
-    study_scoring_progress,
+    model_card_get,
+    study_algorithm_get,
+    study_algorithm_list,
+    study_scoring_progress_get,
 )
 from readerstudy.studies.access import studies_for_staff, study_for_staff_or_404
 from readerstudy.studies.models import Study
@@ -57,18 +57,18 @@ def _tables_context(request: HttpRequest, study: Study, fingerprint: str | None 
     identities = _flag(request, "identities")
     built = analysis_context_get(study, fingerprint=fingerprint)
     data, analysis = built.data, built.analysis
-    algorithms = study_algorithms(study)
+    algorithms = study_algorithm_list(study)
     comparison = _comparison(request, study, data.model_version, algorithms)
     context = {
         "study": study,
         "data": data,
         "analysis": None if analysis is None else analysis.to_dict(),
         "identities": identities,
-        "scoring": study_scoring_progress(study),
+        "scoring": study_scoring_progress_get(study),
         "fingerprint": built.fingerprint,
         "poll_url": reverse("analysis:study_data", args=[study.pk])
         + (f"?{request.GET.urlencode()}" if request.GET else ""),
-        "algorithms": [model_card(model) for model in algorithms],
+        "algorithms": [model_card_get(model) for model in algorithms],
         "comparison": None if comparison is None else comparison.to_dict(),
         "insight_unavailable": data.model_version
         and insight_unavailable_reason(data.model_version),
@@ -112,7 +112,7 @@ def study_analysis_page(request: HttpRequest, study_id: int) -> HttpResponse:
 def study_analysis_data(request: HttpRequest, study_id: int) -> JsonResponse:
     """What the page polls: a fingerprint, and when it changed, the new figure and tables."""
     study = study_for_staff_or_404(request.user, study_id)
-    fingerprint = study_fingerprint(study, study_algorithm(study))
+    fingerprint = study_fingerprint(study, study_algorithm_get(study))
     if request.GET.get("since") == fingerprint:
         return JsonResponse({"fingerprint": fingerprint, "changed": False})
     context = _tables_context(request, study, fingerprint)

@@ -252,5 +252,5 @@ class ReadingProgressAPI(APIView):
     )
     def get(self, request: Request, study_id: int) -> Response:
         enrolment = _enrolment(request, study_id)
-        done, total = selectors.reader_progress(enrolment)
+        done, total = selectors.reader_progress_get(enrolment)
         return Response({"done": done, "total": total, "finished": total > 0 and done >= total})

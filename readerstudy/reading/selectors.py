@@ -148,7 +148,7 @@ def _total_subquery(study_ref: str = "study_id") -> Subquery:
     )
 
 
-def reader_progress(enrolment: Enrolment) -> tuple[int, int]:
+def reader_progress_get(enrolment: Enrolment) -> tuple[int, int]:
     """(cases answered, cases in the study) for one reader."""
     done = (
         Decision.objects.filter(enrolment=enrolment, case__study_id=enrolment.study_id)
@@ -194,7 +194,7 @@ def reader_study_list(*, user: AbstractBaseUser) -> list[ReaderStudy]:
     return sorted(studies, key=lambda row: row.study.status != Study.Status.OPEN)
 
 
-def final_decisions(study: Study) -> QuerySet:
+def decision_final_list(study: Study) -> QuerySet:
     """The last answer of every reader to every case they answered (one row per pair).
 
     Rows are dicts with enrolment_id, pseudonym, simulated, case_id, biopsy (bool), confidence,
@@ -226,7 +226,7 @@ def final_decisions(study: Study) -> QuerySet:
     )
 
 
-def decisions_iter(study: Study, *, chunk_size: int = 2000) -> Iterator[tuple]:
+def decision_iter(study: Study, *, chunk_size: int = 2000) -> Iterator[tuple]:
     """Every decision of a study, all revisions, as tuples in DECISION_EXPORT_COLUMNS order.
 
     Streams from the database in chunks (a server-side cursor on PostgreSQL), so an export of
@@ -251,7 +251,8 @@ def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
     # The study's algorithm (cases it has not scored yet are missing).
     scores = study_cnn_probabilities(enrolment.study)
     answers = {
-        row["case_id"]: row for row in final_decisions(enrolment.study).filter(enrolment=enrolment)
+        row["case_id"]: row
+        for row in decision_final_list(enrolment.study).filter(enrolment=enrolment)
     }
     cases = Case.objects.filter(study_id=enrolment.study_id).only(
         "id", "public_id", "position", "diagnosis_label", "diagnosis", "truth"

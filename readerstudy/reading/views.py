@@ -123,7 +123,7 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
     if enrolment is None:
         raise Http404("No such study.")
     study = enrolment.study
-    done, total = selectors.reader_progress(enrolment)
+    done, total = selectors.reader_progress_get(enrolment)
     is_finished = total > 0 and done >= total
     if not is_finished and study.status == study.Status.OPEN:
         return redirect("reading:grade", study_id=study_id)

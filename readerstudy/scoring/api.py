@@ -19,9 +19,9 @@ from readerstudy.scoring.score_imports import ScoreImportError, scores_import_up
 from readerstudy.scoring.selectors import (
     model_version_get,
     model_version_task_list,
-    study_algorithm,
-    study_algorithms,
-    study_scoring_progress,
+    study_algorithm_get,
+    study_algorithm_list,
+    study_scoring_progress_get,
 )
 from readerstudy.scoring.services import (
     model_version_activate,
@@ -198,7 +198,7 @@ class StudyScoringAPI(APIView):
     @extend_schema(responses={200: ScoringProgressSerializer})
     def get(self, request: Request, study_id: int) -> Response:
         study = study_for_staff_or_404(request.user, study_id)
-        return Response(study_scoring_progress(study).to_dict())
+        return Response(study_scoring_progress_get(study).to_dict())
 
     @extend_schema(request=None, responses={202: ScoringProgressSerializer})
     def post(self, request: Request, study_id: int) -> Response:
@@ -206,7 +206,9 @@ class StudyScoringAPI(APIView):
         run = study_scoring_enqueue(study=study, reason="api", requested_by=request.user)  # type: ignore[arg-type]
         if run is None:
             raise ValidationError({"model": [f"no model is active for the task {study.task}"]})
-        return Response(study_scoring_progress(study).to_dict(), status=status.HTTP_202_ACCEPTED)
+        return Response(
+            study_scoring_progress_get(study).to_dict(), status=status.HTTP_202_ACCEPTED
+        )
 
 
 class StudyScoreImportAPI(APIView):
@@ -239,10 +241,10 @@ class StudyAlgorithmAPI(APIView):
     permission_classes = [IsCoordinatorOrAnalyst]
 
     def _body(self, study: Study) -> dict[str, object]:
-        chosen = study_algorithm(study)
+        chosen = study_algorithm_get(study)
         return {
             "analysed_with": ModelVersionSerializer(chosen).data if chosen else None,
-            "algorithms": ModelVersionSerializer(study_algorithms(study), many=True).data,
+            "algorithms": ModelVersionSerializer(study_algorithm_list(study), many=True).data,
         }
 
     @extend_schema(responses={200: StudyAlgorithmsSerializer})
@@ -255,7 +257,7 @@ class StudyAlgorithmAPI(APIView):
         body = AlgorithmChoiceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         model_version = next(
-            (m for m in study_algorithms(study) if m.pk == body.validated_data["model"]), None
+            (m for m in study_algorithm_list(study) if m.pk == body.validated_data["model"]), None
         )
         if model_version is None:
             raise ValidationError({"model": ["this model version has scored no case of the study"]})

@@ -21,7 +21,7 @@ from readerstudy.scoring.models import (
 from readerstudy.studies.models import Case, Study
 
 
-def active_model_for_task(task: str) -> ModelVersion | None:
+def model_version_active_get(task: str) -> ModelVersion | None:
     """The model version active for ``task``, else the one active for every task ("*")."""
     rows = {
         row.task: row.model_version
@@ -43,24 +43,24 @@ def model_version_task_list(model_version: ModelVersion) -> list[str]:
     )
 
 
-def study_algorithms(study: Study) -> list[ModelVersion]:
+def study_algorithm_list(study: Study) -> list[ModelVersion]:
     """Every model version that scored cases of ``study`` (native, timm, ONNX or imported),
     the most recent first."""
     scored = CnnScore.objects.filter(case__study=study).values("model_version_id")
     return list(ModelVersion.objects.filter(pk__in=scored).select_related("created_by"))
 
 
-def study_algorithm(study: Study) -> ModelVersion | None:
+def study_algorithm_get(study: Study) -> ModelVersion | None:
     """The algorithm the study's analysis uses: the one an analyst chose, else the model
     active for the study's task, else the latest that scored the study (imported scores of a
     task that has no model of its own)."""
     chosen = StudyAlgorithm.objects.filter(study=study).select_related("model_version").first()
     if chosen is not None:
         return chosen.model_version
-    active = active_model_for_task(study.task)
+    active = model_version_active_get(study.task)
     if active is not None:
         return active
-    algorithms = study_algorithms(study)
+    algorithms = study_algorithm_list(study)
     return algorithms[0] if algorithms else None
 
 
@@ -91,7 +91,7 @@ def insight_unavailable_reason(model_version: ModelVersion) -> str | None:
     )
 
 
-def model_card(model_version: ModelVersion) -> dict[str, object]:
+def model_card_get(model_version: ModelVersion) -> dict[str, object]:
     """What is shown where a model is chosen: name, kind, who registered it, sha256, its
     classes and their mapping onto the taxonomy, and its own stated metrics."""
     description = model_version.description or {}
@@ -118,7 +118,7 @@ def model_card_list() -> list[dict[str, object]]:
     for model_version_id, task in ActiveModel.objects.values_list("model_version_id", "task"):
         active.setdefault(model_version_id, []).append(task)
     return [
-        {**model_card(model_version), "active_for": sorted(active.get(model_version.pk, []))}
+        {**model_card_get(model_version), "active_for": sorted(active.get(model_version.pk, []))}
         for model_version in ModelVersion.objects.select_related("created_by")
     ]
 
@@ -169,11 +169,11 @@ class ScoringProgress:
         }
 
 
-def study_scoring_progress(
+def study_scoring_progress_get(
     study: Study, model_version: ModelVersion | None = None
 ) -> ScoringProgress:
     """Scored / total, failures and an ETA from the rate since the latest scoring request."""
-    model_version = model_version or active_model_for_task(study.task)
+    model_version = model_version or model_version_active_get(study.task)
     total = Case.objects.filter(study=study).count()
     if model_version is None:
         return ScoringProgress(None, total, 0, 0, None, None, [])
@@ -215,7 +215,7 @@ def study_cnn_probabilities(
 
     The one reading of CNN probabilities: feedback, exports, analyses, maps and the case page
     all call it (tests/scoring/test_one_definition.py keeps it so)."""
-    model_version = model_version or study_algorithm(study)
+    model_version = model_version or study_algorithm_get(study)
     if model_version is None:
         return {}
     scores = CnnScore.objects.filter(model_version=model_version, case__study=study)

@@ -23,7 +23,7 @@ from readerstudy.scoring.models import (
     ScoringRun,
     StudyAlgorithm,
 )
-from readerstudy.scoring.selectors import active_model_for_task, unscored_case_list
+from readerstudy.scoring.selectors import model_version_active_get, unscored_case_list
 from readerstudy.studies.models import Study
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def model_version_activate(
         ActiveModel.objects.update_or_create(task=task, defaults={"model_version": model_version})
     runs = []
     for study in Study.objects.exclude(status=Study.Status.CLOSED):
-        if active_model_for_task(study.task) == model_version:
+        if model_version_active_get(study.task) == model_version:
             run = study_scoring_enqueue(
                 study=study, reason="model activated", requested_by=requested_by
             )
@@ -114,7 +114,7 @@ def study_scoring_enqueue(
     them if not). Failed cases are sent again only when asked for explicitly
     (``scores_failed_retry``). Returns None when there is no model.
     """
-    model_version = model_version or active_model_for_task(study.task)
+    model_version = model_version or model_version_active_get(study.task)
     if model_version is None or not model_version.runs_here:
         return None
     recent = timezone.now() - timedelta(seconds=settings.READERSTUDY_SCORING_STALE_SECONDS)
@@ -159,7 +159,7 @@ def scores_reconcile(*, stale_after: timedelta | None = None) -> int:
     cutoff = timezone.now() - stale_after
     sent = 0
     for study in Study.objects.exclude(status=Study.Status.CLOSED):
-        model_version = active_model_for_task(study.task)
+        model_version = model_version_active_get(study.task)
         if model_version is None:
             continue
         with transaction.atomic():

@@ -22,11 +22,11 @@ from readerstudy.scoring.models import ANY_TASK
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
 from readerstudy.scoring.score_imports import ScoreImportError, scores_import_upload
 from readerstudy.scoring.selectors import (
-    active_model_for_task,
     model_card_list,
+    model_version_active_get,
     model_version_get,
-    study_algorithms,
-    study_scoring_progress,
+    study_algorithm_list,
+    study_scoring_progress_get,
 )
 from readerstudy.scoring.services import (
     model_version_activate,
@@ -43,7 +43,7 @@ from readerstudy.studies.access import study_for_staff_or_404
 def study_progress(request: HttpRequest, study_id: int) -> JsonResponse:
     """Scored / total, failures and ETA, polled by the study page."""
     study = study_for_staff_or_404(request.user, study_id)
-    return JsonResponse(study_scoring_progress(study).to_dict())
+    return JsonResponse(study_scoring_progress_get(study).to_dict())
 
 
 @login_required
@@ -65,7 +65,7 @@ def study_score(request: HttpRequest, study_id: int) -> HttpResponse:
 @require_POST
 def study_retry_failed(request: HttpRequest, study_id: int) -> HttpResponse:
     study = study_for_staff_or_404(request.user, study_id, change=True)
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     if model_version is not None:
         count = scores_failed_retry(study=study, model_version=model_version)
         messages.success(request, f"{count} failed cases get three more attempts.")
@@ -78,7 +78,7 @@ def study_algorithm(request: HttpRequest, study_id: int) -> HttpResponse:
     """The analyst's choice of the algorithm a study's analysis uses."""
     study = study_for_staff_or_404(request.user, study_id)
     model_version = next(
-        (m for m in study_algorithms(study) if str(m.pk) == request.POST.get("model")), None
+        (m for m in study_algorithm_list(study) if str(m.pk) == request.POST.get("model")), None
     )
     if model_version is None:
         messages.error(request, "Choose an algorithm that scored this study.")

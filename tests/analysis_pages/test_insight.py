@@ -21,7 +21,7 @@ from readerstudy.analysis.insight import (
 from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
 from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.scoring.models import CnnScore
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import model_version_active_get
 from tests.support.session import logged_in
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def login(page, password: str) -> None:
 
 def test_the_tsne_map_has_a_point_per_embedded_case(graded_study, analyst_client) -> None:
     study, _, _ = graded_study
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     first = analyst_client.get(f"/analysis/studies/{study.pk}/tsne.json").json()
     assert first["status"] == "pending" and first["points"] == []
     tsne_map_compute(tsne_map_id=TsneMap.objects.get(study=study).pk)
@@ -50,7 +50,7 @@ def test_the_tsne_map_has_a_point_per_embedded_case(graded_study, analyst_client
 
 def test_the_tsne_map_is_recomputed_when_new_scores_arrive(graded_study) -> None:
     study, _, _ = graded_study
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     tsne = tsne_map_request(study, model_version)
     tsne_map_compute(tsne_map_id=tsne.pk)
     CnnScore.objects.filter(case__study=study).first().delete()
@@ -59,7 +59,7 @@ def test_the_tsne_map_is_recomputed_when_new_scores_arrive(graded_study) -> None
 
 def test_the_error_gallery_lists_wrong_calls_and_disagreements(graded_study, analyst_client):
     study, truth, cnn = graded_study
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     rows = error_gallery(study, model_version, threshold=0.5)
     wrong = {n for n, (t, p) in enumerate(zip(truth, cnn, strict=True)) if (p >= 0.5) != bool(t)}
     listed_wrong = {row.case.position for row in rows if row.cnn_wrong}
@@ -80,7 +80,7 @@ def test_a_saliency_map_is_computed_once_and_served_as_png(graded_study, analyst
     case = study.cases.first()
     url = f"/analysis/cases/{case.public_id}/saliency/"
     assert analyst_client.get(url).status_code == 202
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     saliency_map_compute(saliency_map_id=saliency_map_request(case, model_version, "top").pk)
     response = analyst_client.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
@@ -108,7 +108,7 @@ def test_the_tsne_map_draws_a_point_per_case_that_a_click_opens_in_chromium(
     graded_study, page, analyst, password, artifacts
 ) -> None:
     study, _, _ = graded_study
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     tsne_map_compute(tsne_map_id=tsne_map_request(study, model_version).pk)
     login(page, password)
     page.goto(f"/analysis/studies/{study.pk}/")
@@ -137,7 +137,7 @@ def test_the_tsne_map_draws_a_point_per_case_that_a_click_opens_in_chromium(
 
 def test_each_tsne_point_links_to_its_case_page(graded_study, analyst_client) -> None:
     study, _, cnn = graded_study
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     tsne_map_compute(tsne_map_id=tsne_map_request(study, model_version).pk)
     points = analyst_client.get(f"/analysis/studies/{study.pk}/tsne.json").json()["points"]
     case = study.cases.order_by("position").first()
@@ -153,7 +153,7 @@ def test_each_tsne_point_links_to_its_case_page(graded_study, analyst_client) ->
 def test_the_html_report_has_the_tsne_map_once_it_is_computed(graded_study) -> None:
     study, _, _ = graded_study
     assert "t-SNE map" not in export_bytes(study, "html", identities=False).decode()
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     tsne_map_compute(tsne_map_id=tsne_map_request(study, model_version).pk)
     html = export_bytes(study, "html", identities=False).decode()
     assert "Inside the CNN: t-SNE map" in html
@@ -164,7 +164,7 @@ def test_the_html_report_has_the_tsne_map_once_it_is_computed(graded_study) -> N
 
 def test_the_saliency_estimate_counts_missing_maps_at_the_measured_pace(graded_study) -> None:
     study, _, _ = graded_study
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     cases = list(study.cases.order_by("position")[:4])
     first = saliency_estimate(model_version, cases)
     assert (first.pending, first.measured) == (4, False)

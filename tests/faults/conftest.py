@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 
 from readerstudy.scoring.models import ModelVersion
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.studies.models import Study
 from tests.factories import StudyFactory
 from tests.support.cases import add_real_cases, ham10000_rows
@@ -59,7 +59,7 @@ def scoring_study(transactional_db, fault_redis, settings) -> Study:
 
 @pytest.fixture
 def default_model(db) -> ModelVersion:
-    return active_model_for_task("melanoma-vs-nevus")
+    return model_version_active_get("melanoma-vs-nevus")
 
 
 @pytest.fixture

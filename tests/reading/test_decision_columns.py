@@ -16,7 +16,7 @@ from readerstudy.reading.columns import (
     decision_answer_cells,
 )
 from readerstudy.reading.models import Decision
-from readerstudy.reading.selectors import decisions_iter
+from readerstudy.reading.selectors import decision_iter
 from tests.support.reading import enrol, next_case, submit, synthetic_study
 
 
@@ -43,7 +43,7 @@ def test_the_api_the_reading_export_and_the_analysts_csv_agree_on_a_stored_decis
     assert list(api) == ["case", *DECISION_ANSWER_COLUMNS]
 
     stored = Decision.objects.get()
-    (row,) = decisions_iter(study)
+    (row,) = decision_iter(study)
     exported = dict(zip(DECISION_EXPORT_COLUMNS, row, strict=True))
     for column in DECISION_ANSWER_COLUMNS:
         assert exported[column] == getattr(stored, column), column

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from readerstudy.reading.models import Decision, ServedCase
-from readerstudy.reading.selectors import final_decisions
+from readerstudy.reading.selectors import decision_final_list
 from tests.support.env import require
 from tests.support.reading import enrol, next_case, submit, synthetic_study
 
@@ -92,7 +92,7 @@ def test_changes_keep_every_revision_and_analyses_use_the_last(reader_a, reader_
     assert changed.json()["next"]["progress"]["done"] == 1
     revisions = Decision.objects.filter(case__public_id=first["case"]["id"]).order_by("revision")
     assert [(d.revision, d.decision) for d in revisions] == [(1, "reassure"), (2, "biopsy")]
-    (final,) = final_decisions(study)
+    (final,) = decision_final_list(study)
     assert final["biopsy"] is True and final["confidence"] == 75 and final["revision"] == 2
 
 

@@ -10,9 +10,9 @@ import pytest
 from readerstudy.reading.columns import DECISION_EXPORT_COLUMNS
 from readerstudy.reading.models import Decision
 from readerstudy.reading.selectors import (
-    decisions_iter,
-    final_decisions,
-    reader_progress,
+    decision_final_list,
+    decision_iter,
+    reader_progress_get,
     reader_progress_list,
 )
 from readerstudy.reading.services import (
@@ -22,7 +22,7 @@ from readerstudy.reading.services import (
     next_case_serve,
     previous_case_serve,
 )
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import model_version_active_get
 from tests.factories import UserFactory, cnn_scores_create
 from tests.support.env import REPO_ROOT
 from tests.support.reading import enrol, next_case, submit, synthetic_study
@@ -49,7 +49,7 @@ def test_final_decisions_give_one_row_per_reader_and_case_with_the_last_revision
     answer_all(second)
     back = previous_case_serve(enrolment=first, before=None)
     decision_submit(enrolment=first, token=back.served.token, decision="biopsy", confidence=90)
-    rows = list(final_decisions(study))
+    rows = list(decision_final_list(study))
     assert len(rows) == 6 and Decision.objects.count() == 7
     changed = [row for row in rows if row["case_id"] == back.case.pk and row["pseudonym"] == "R01"]
     assert changed == [
@@ -75,7 +75,7 @@ def test_progress_counts_cases_not_revisions(reader_a, reader_b):
     decision_submit(enrolment=first, token=serving.served.token, decision="biopsy", confidence=1)
     back = previous_case_serve(enrolment=first, before=None)
     decision_submit(enrolment=first, token=back.served.token, decision="reassure", confidence=2)
-    assert reader_progress(first) == (1, 4)
+    assert reader_progress_get(first) == (1, 4)
     progress = reader_progress_list(study)
     assert [(p.pseudonym, p.done, p.total, p.finished) for p in progress] == [
         ("R01", 1, 4, False),
@@ -93,9 +93,9 @@ def test_a_simulated_panel_is_stored_in_the_same_decision_table():
         for case in study.cases.all()
     ]
     assert decision_record_simulated(enrolment=robot, answers=answers) == 5
-    rows = list(final_decisions(study))
+    rows = list(decision_final_list(study))
     assert len(rows) == 5 and all(row["simulated"] for row in rows)
-    assert reader_progress(robot) == (5, 5)
+    assert reader_progress_get(robot) == (5, 5)
     person = enrol(study, UserFactory(username="person"), pseudonym="R01")
     with pytest.raises(ValueError, match="simulated"):
         decision_record_simulated(enrolment=person, answers=answers)
@@ -110,7 +110,7 @@ def test_decisions_iter_streams_every_revision_in_export_column_order(reader_a):
     study = synthetic_study(3)
     enrolment = enrol(study, reader_a, pseudonym="R07")
     answer_all(enrolment)
-    rows = list(decisions_iter(study, chunk_size=2))
+    rows = list(decision_iter(study, chunk_size=2))
     assert len(rows) == 3
     record = dict(zip(DECISION_EXPORT_COLUMNS, rows[0], strict=True))
     assert record["pseudonym"] == "R07" and record["decision"] == "biopsy"
@@ -129,7 +129,7 @@ def test_feedback_appears_only_after_the_last_case_and_only_when_enabled(reader_
     while not (served := next_case(reader_a_client, study))["finished"]:
         submit(reader_a_client, study, served["case"]["token"], "reassure", 10)
     case = study.cases.first()
-    cnn_scores_create([case], active_model_for_task(study.task), [0.87], [[0.0]])
+    cnn_scores_create([case], model_version_active_get(study.task), [0.87], [[0.0]])
     page = reader_a_client.get(finished_url).content.decode()
     assert "Feedback: your answers and the truth" in page
     for label in study.cases.values_list("diagnosis_label", flat=True):

@@ -16,7 +16,7 @@ from classifier.external.timm_model import timm_predictor
 from classifier.taxonomy import load_taxonomy
 from readerstudy.scoring.models import CnnScore, ModelVersion
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.scoring.services import study_scoring_enqueue
 from tests.support.algorithms import (
     TIMM_ARCH,
@@ -86,7 +86,7 @@ def test_an_onnx_export_scores_a_real_study_like_the_pytorch_model(
         str(algorithm["weights"]), "--arch", TIMM_ARCH, "--config", str(algorithm["config"])
     )
     assert "registered: model" in out and onnx_model.kind == "onnx"
-    assert active_model_for_task(TASK) == onnx_model
+    assert model_version_active_get(TASK) == onnx_model
     assert timm_model.kind == "timm" and timm_model.arch == TIMM_ARCH
     with running_worker(worker_log_dir, queues=["cpu"]) as worker:
         # --activate sent the study's cases; the timm model is asked for explicitly.
@@ -212,5 +212,5 @@ def test_a_coordinator_activates_a_model_from_its_card(algorithm, coordinator_cl
         f"/scoring/models/{registered.pk}/activate/", {"task": TASK}, follow=True
     )
     assert f"{registered.name} now scores {TASK}" in response.content.decode()
-    assert active_model_for_task(TASK) == registered
-    assert active_model_for_task("carcinoma-vs-keratosis") != registered
+    assert model_version_active_get(TASK) == registered
+    assert model_version_active_get("carcinoma-vs-keratosis") != registered

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from classifier import DEFAULT_CHECKPOINT
 from classifier.checkpoint import file_sha256
 from readerstudy.scoring.models import ANY_TASK, ActiveModel, ModelVersion
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import model_version_active_get
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_register_shipped_model_registers_it_for_every_task() -> None:
     model_version = ModelVersion.objects.get(sha256=file_sha256(DEFAULT_CHECKPOINT))
     assert ActiveModel.objects.get(task=ANY_TASK).model_version == model_version
-    assert active_model_for_task("carcinoma-vs-keratosis") == model_version
+    assert model_version_active_get("carcinoma-vs-keratosis") == model_version
     assert model_version.class_names == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
     assert model_version.checkpoint.name == f"models/{model_version.sha256}.pt"
 

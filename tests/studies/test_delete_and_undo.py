@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from readerstudy.scoring import tasks as scoring_tasks
 from readerstudy.scoring import worker as scoring_worker
 from readerstudy.scoring.models import CnnScore
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.studies.models import Case, ImportJob, Study
 from readerstudy.studies.services import import_undo, study_delete, study_status_set
 from tests.support.imports import import_set
@@ -118,7 +118,7 @@ def test_a_worker_skips_a_case_deleted_while_its_batch_was_scored(
     draft, ham_sample, tmp_path, monkeypatch
 ) -> None:
     import_diagnoses(draft, ham_sample, tmp_path, "mel")
-    model_version = active_model_for_task(draft.task)
+    model_version = model_version_active_get(draft.task)
     case_ids = list(Case.objects.filter(study=draft).values_list("pk", flat=True)[:3])
     gone = case_ids[0]
     batches = scoring_worker.score_cases_in_batches

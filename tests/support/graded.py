@@ -6,7 +6,7 @@ import numpy as np
 
 from readerstudy.accounts.roles import Role
 from readerstudy.reading.services import SimulatedAnswer, decision_record_simulated
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.stats.simulate import simulate_cnn_scores, simulate_reader_panel
 from tests.factories import (
     CaseFactory,
@@ -21,7 +21,7 @@ def build_graded_study(*, coordinator, n_cases: int = 60, n_readers: int = 6, se
     study = StudyFactory(created_by=coordinator, name="Melanoma panel")
     truth = np.array([1 if n % 3 == 0 else 0 for n in range(n_cases)])
     cases = [CaseFactory(study=study, diagnosis="mel" if t else "nv", truth=bool(t)) for t in truth]
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     cnn = simulate_cnn_scores(truth, auc=0.9, seed=seed)
     # Embeddings with class structure, as the penultimate layer of a trained network has.
     rng = np.random.default_rng(seed)

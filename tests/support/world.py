@@ -34,7 +34,7 @@ from readerstudy.analysis.models import InsightStatus, SaliencyMap
 from readerstudy.reading.models import ServedCase
 from readerstudy.reading.services import decision_submit, next_case_serve
 from readerstudy.scoring.models import ModelVersion
-from readerstudy.scoring.selectors import active_model_for_task
+from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
 from tests.factories import (
     CaseFactory,
@@ -172,7 +172,7 @@ def build_world() -> World:
     assert open_serving is not None
     next_case_serve(enrolment=enrolment_b)
 
-    model_version = active_model_for_task(study.task)
+    model_version = model_version_active_get(study.task)
     assert model_version is not None, "register_shipped_model runs after migrate"
     rng = np.random.default_rng(3)
     probabilities = rng.uniform(size=6)

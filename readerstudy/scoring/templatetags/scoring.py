@@ -10,7 +10,7 @@ from typing import Any
 
 from django import template
 
-from readerstudy.scoring.selectors import study_scoring_progress
+from readerstudy.scoring.selectors import study_scoring_progress_get
 from readerstudy.studies.models import Study
 
 register = template.Library()
@@ -21,7 +21,7 @@ def study_scoring(context: template.Context, study: Study) -> dict[str, Any]:
     """The study's scoring progress, with its buttons (they post back to this page)."""
     return {
         "study": study,
-        "scoring": study_scoring_progress(study),
+        "scoring": study_scoring_progress_get(study),
         "request": context.get("request"),
         "csrf_token": context.get("csrf_token"),
     }

@@ -29,7 +29,7 @@ from readerstudy.demo.study import (
     demo_study_get,
     demo_study_open,
 )
-from readerstudy.scoring.selectors import study_scoring_progress
+from readerstudy.scoring.selectors import study_scoring_progress_get
 from readerstudy.scoring.services import study_scoring_enqueue
 from readerstudy.studies.ingest.selection import sample_parse
 
@@ -163,7 +163,7 @@ class Command(BaseCommand):
             ) from None
 
     def _score(self, study) -> None:
-        progress = study_scoring_progress(study)
+        progress = study_scoring_progress_get(study)
         if progress.model_version is None:
             raise CommandError("no CNN model is registered: is classifier/models/default.pt there?")
         if progress.done:
@@ -176,7 +176,7 @@ class Command(BaseCommand):
             if time.monotonic() > deadline:
                 raise CommandError("scoring did not finish in 15 minutes; see var/log/")
             time.sleep(0.5)
-            progress = study_scoring_progress(study)
+            progress = study_scoring_progress_get(study)
             report("CNN scoring", progress.scored + progress.failed, progress.total)
         if progress.failed:
             self.stdout.write(self.style.WARNING(f"{progress.failed} cases failed to score"))

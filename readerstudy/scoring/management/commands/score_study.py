@@ -6,7 +6,7 @@ from tqdm import tqdm
 
 from readerstudy.core.services import worker_ping
 from readerstudy.scoring.models import ModelVersion
-from readerstudy.scoring.selectors import active_model_for_task, study_scoring_progress
+from readerstudy.scoring.selectors import model_version_active_get, study_scoring_progress_get
 from readerstudy.scoring.services import study_scoring_enqueue
 from readerstudy.studies.models import Study
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             if model_version is None:
                 raise CommandError(f"no model version with id {options['model']}")
         else:
-            model_version = active_model_for_task(study.task)
+            model_version = model_version_active_get(study.task)
             if model_version is None:
                 raise CommandError(
                     f"no model is active for task {study.task!r}; "
@@ -58,11 +58,11 @@ class Command(BaseCommand):
                 "the cases stay queued and are scored once one runs: "
                 f"celery -A readerstudy.celery worker --queues {queue}"
             )
-        progress = study_scoring_progress(study, model_version)
+        progress = study_scoring_progress_get(study, model_version)
         deadline = time.monotonic() + float(options["timeout"])  # type: ignore[arg-type]
         with tqdm(total=progress.total, unit="case", desc="scoring") as bar:
             while True:
-                progress = study_scoring_progress(study, model_version)
+                progress = study_scoring_progress_get(study, model_version)
                 bar.n = progress.scored + progress.failed
                 bar.set_postfix(failed=progress.failed)
                 bar.refresh()
