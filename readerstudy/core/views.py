@@ -3,6 +3,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -34,3 +35,11 @@ def safe_next_url(request: HttpRequest, default: str = "/") -> str:
     ):
         return target
     return default
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 in the API's own form under /api/ (a path no route matches, such as a study id that
+    is not a number, answers like a study that does not exist); the HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

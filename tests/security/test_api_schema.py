@@ -23,7 +23,7 @@ from tests.factories import CaseFactory, EnrolmentFactory, StudyFactory
 ROLES = ("reader", "coordinator", "analyst")
 # The objects every path id names: fixed keys, so that the schema (loaded when the tests are
 # collected, before any database exists) can send them.
-STUDY_ID, JOB_ID = 7001, 7002
+STUDY_ID, JOB_ID, MODEL_ID = 7001, 7002, 7003
 
 
 def served_schema() -> dict:
@@ -36,7 +36,13 @@ def served_schema() -> dict:
 schema = schemathesis.openapi.from_dict(
     served_schema(),
     config=SchemathesisConfig.from_dict(
-        {"parameters": {"path.study_id": STUDY_ID, "path.id": STUDY_ID, "path.job_id": JOB_ID}}
+        {
+            "parameters": {
+                "path.study_id": STUDY_ID,
+                "path.job_id": JOB_ID,
+                "path.model_id": MODEL_ID,
+            }
+        }
     ),
 )
 # Requests go through the WSGI application itself (as gunicorn calls it), checks that send
