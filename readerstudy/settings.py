@@ -398,6 +398,33 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Sessions ---------------------------------------------------------------------------
+
+# Where Redis runs (production and CI: the broker's URL unless READERSTUDY_CACHE_URL names
+# another), sessions live there, under a key prefix of their own beside the broker's queues:
+# reading a session costs no database round trip, and a logged-out session is gone for every
+# web process at once. The embedded defaults have no shared cache, so sessions stay in the
+# database there (a per-process memory cache would lose them between gunicorn workers).
+READERSTUDY_CACHE_URL = env_str(
+    "READERSTUDY_CACHE_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+CACHES: dict[str, dict[str, object]] = {
+    # Per-process memo of computed analyses (readerstudy.analysis.selectors).
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+if READERSTUDY_CACHE_URL:
+    CACHES["sessions"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": READERSTUDY_CACHE_URL,
+        "KEY_PREFIX": "readerstudy-session",
+        "TIMEOUT": SESSION_COOKIE_AGE,
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    SESSION_CACHE_ALIAS = "sessions"
+else:
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
 # Headless Chromium that renders figures to PNG/SVG (kaleido); nothing is downloaded.
 READERSTUDY_CHROMIUM = env_path("READERSTUDY_CHROMIUM", Path("/usr/bin/chromium"))
 
