@@ -91,6 +91,24 @@ UPLOAD_ROOT = env_path("READERSTUDY_UPLOAD_ROOT", VAR_DIR / "uploads")
 FILE_UPLOAD_TEMP_DIR = str(UPLOAD_ROOT / "tmp")
 for _folder in (VAR_DIR, MEDIA_ROOT, UPLOAD_ROOT / "tmp"):
     _folder.mkdir(parents=True, exist_ok=True)
+# Case images are served by the view that checks access; with READERSTUDY_MEDIA_ACCEL the web
+# server in front sends the bytes afterwards: "nginx" answers with X-Accel-Redirect to the
+# internal location READERSTUDY_MEDIA_ACCEL_LOCATION (an alias of MEDIA_ROOT, docker/nginx.conf),
+# "sendfile" with X-Sendfile and the file's path (Apache mod_xsendfile, lighttpd). Off by
+# default: Django streams the file itself.
+READERSTUDY_MEDIA_ACCEL = env_str("READERSTUDY_MEDIA_ACCEL", "").strip().lower()
+if READERSTUDY_MEDIA_ACCEL in ("off", "none", "false"):
+    READERSTUDY_MEDIA_ACCEL = ""
+if READERSTUDY_MEDIA_ACCEL not in ("", "nginx", "sendfile"):
+    raise ImproperlyConfigured(
+        f"READERSTUDY_MEDIA_ACCEL must be nginx, sendfile or off, got {READERSTUDY_MEDIA_ACCEL!r}"
+    )
+READERSTUDY_MEDIA_ACCEL_LOCATION = env_str("READERSTUDY_MEDIA_ACCEL_LOCATION", "/protected-media/")
+if not (
+    READERSTUDY_MEDIA_ACCEL_LOCATION.startswith("/")
+    and READERSTUDY_MEDIA_ACCEL_LOCATION.endswith("/")
+):
+    raise ImproperlyConfigured("READERSTUDY_MEDIA_ACCEL_LOCATION must start and end with /")
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
