@@ -71,6 +71,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--cache-url",
+        default=os.environ.get("BENCH_CACHE_URL", ""),
+        help="Redis for the sessions (READERSTUDY_CACHE_URL), as in production; "
+        "empty keeps them in the database",
+    )
     parser.add_argument("--phase", choices=["both", "paced", "saturation"], default="both")
     parser.add_argument("--json", type=Path, help="also write the results here")
     return parser.parse_args()
@@ -330,6 +336,34 @@ def run_phase(
     }
 
 
+def round_trips_count(usernames: list[str], images: list[bytes]) -> dict[str, int]:
+    """Database round trips of one submit + next case and of one image, counted in this process
+    with the server's settings (a Django test client, on a study of its own so that the phases'
+    stored = acknowledged is untouched). BEGIN and COMMIT count: each is a round trip."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    setup = study_create("round-trips", usernames[:1], images[:3])
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(User.objects.get(username=usernames[0]))
+    api = f"/api/v1/reading/studies/{setup.study_id}"
+    served = client.get(f"{api}/next/").json()["case"]
+    with CaptureQueriesContext(connection) as submit:
+        answer = client.post(
+            f"{api}/decisions/",
+            {"token": served["token"], "decision": "biopsy", "confidence": 70},
+            content_type="application/json",
+        )
+    assert answer.status_code == 201, answer.content
+    image_url = answer.json()["next"]["case"]["image_url"]
+    with CaptureQueriesContext(connection) as image:
+        shown = client.get(image_url)
+    assert shown.status_code == 200, image_url
+    return {"submit_and_next": len(submit), "image": len(image)}
+
+
 def report(result: dict) -> None:
     print(
         f"\n== {result['phase']}: {result['readers']} readers, pause {result['pause_s']} s, "
@@ -354,6 +388,7 @@ def report(result: dict) -> None:
 def main() -> None:
     args = parse_args()
     env = bench_environment(args.database_url)
+    env["READERSTUDY_CACHE_URL"] = args.cache_url
     database_create(args.database_url)
     django_setup(env)
     print(f"setting up {args.readers} readers and studies of {args.cases} cases ...", flush=True)
@@ -370,6 +405,13 @@ def main() -> None:
             f"{os.cpu_count()} CPUs; PostgreSQL {urlparse(args.database_url).path.lstrip('/')}"
         )
         print(f"baseline: /healthz at {baseline(base):.0f} requests/s (10 clients)", flush=True)
+        trips = round_trips_count(usernames, images)
+        print(
+            f"database round trips: submit + next case {trips['submit_and_next']}, "
+            f"its image {trips['image']} (sessions in "
+            f"{'Redis' if args.cache_url else 'the database'})",
+            flush=True,
+        )
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=4) as pool:

@@ -91,6 +91,24 @@ UPLOAD_ROOT = env_path("READERSTUDY_UPLOAD_ROOT", VAR_DIR / "uploads")
 FILE_UPLOAD_TEMP_DIR = str(UPLOAD_ROOT / "tmp")
 for _folder in (VAR_DIR, MEDIA_ROOT, UPLOAD_ROOT / "tmp"):
     _folder.mkdir(parents=True, exist_ok=True)
+# Case images are served by the view that checks access; with READERSTUDY_MEDIA_ACCEL the web
+# server in front sends the bytes afterwards: "nginx" answers with X-Accel-Redirect to the
+# internal location READERSTUDY_MEDIA_ACCEL_LOCATION (an alias of MEDIA_ROOT, docker/nginx.conf),
+# "sendfile" with X-Sendfile and the file's path (Apache mod_xsendfile, lighttpd). Off by
+# default: Django streams the file itself.
+READERSTUDY_MEDIA_ACCEL = env_str("READERSTUDY_MEDIA_ACCEL", "").strip().lower()
+if READERSTUDY_MEDIA_ACCEL in ("off", "none", "false"):
+    READERSTUDY_MEDIA_ACCEL = ""
+if READERSTUDY_MEDIA_ACCEL not in ("", "nginx", "sendfile"):
+    raise ImproperlyConfigured(
+        f"READERSTUDY_MEDIA_ACCEL must be nginx, sendfile or off, got {READERSTUDY_MEDIA_ACCEL!r}"
+    )
+READERSTUDY_MEDIA_ACCEL_LOCATION = env_str("READERSTUDY_MEDIA_ACCEL_LOCATION", "/protected-media/")
+if not (
+    READERSTUDY_MEDIA_ACCEL_LOCATION.startswith("/")
+    and READERSTUDY_MEDIA_ACCEL_LOCATION.endswith("/")
+):
+    raise ImproperlyConfigured("READERSTUDY_MEDIA_ACCEL_LOCATION must start and end with /")
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
@@ -397,6 +415,33 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("READERSTUDY_RECONCILE_SECONDS", 120),
     },
 }
+
+# --- Sessions ---------------------------------------------------------------------------
+
+# Where Redis runs (production and CI: the broker's URL unless READERSTUDY_CACHE_URL names
+# another), sessions live there, under a key prefix of their own beside the broker's queues:
+# reading a session costs no database round trip, and a logged-out session is gone for every
+# web process at once. The embedded defaults have no shared cache, so sessions stay in the
+# database there (a per-process memory cache would lose them between gunicorn workers).
+READERSTUDY_CACHE_URL = env_str(
+    "READERSTUDY_CACHE_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+CACHES: dict[str, dict[str, object]] = {
+    # Per-process memo of computed analyses (readerstudy.analysis.selectors).
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+if READERSTUDY_CACHE_URL:
+    CACHES["sessions"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": READERSTUDY_CACHE_URL,
+        "KEY_PREFIX": "readerstudy-session",
+        "TIMEOUT": SESSION_COOKIE_AGE,
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    SESSION_CACHE_ALIAS = "sessions"
+else:
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # Headless Chromium that renders figures to PNG/SVG (kaleido); nothing is downloaded.
 READERSTUDY_CHROMIUM = env_path("READERSTUDY_CHROMIUM", Path("/usr/bin/chromium"))

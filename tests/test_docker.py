@@ -129,3 +129,18 @@ def test_the_image_has_the_browser_that_renders_report_figures() -> None:
     assert str(settings.READERSTUDY_CHROMIUM) == "/usr/bin/chromium"
     requirements = (REPO_ROOT / "requirements.txt").read_text()
     assert re.search(r"^kaleido==", requirements, flags=re.MULTILINE)
+
+
+def test_the_nginx_config_serves_images_from_the_internal_location_django_names() -> None:
+    # READERSTUDY_MEDIA_ACCEL=nginx: Django answers X-Accel-Redirect under this location, which
+    # must be internal (never reachable by its own URL) and alias the media volume's MEDIA_ROOT.
+    from django.conf import settings
+
+    text = (DOCKER / "nginx.conf").read_text()
+    start = text.index(f"location {settings.READERSTUDY_MEDIA_ACCEL_LOCATION} {{")
+    body = text[start : text.index("\n    }\n", start)]
+    assert re.search(r"^\s*internal;", body, flags=re.MULTILINE)
+    media_root = compose()["x-app"]["environment"]["MEDIA_ROOT"]
+    assert re.search(rf"^\s*alias {re.escape(media_root)}/;", body, flags=re.MULTILINE)
+    assert "nosniff" in body and "sandbox" in body
+    assert "server web:8000;" in text

@@ -91,3 +91,9 @@ def test_every_setting_read_from_the_environment_is_in_the_readme() -> None:
     table = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
     assert names, "the settings read their values with env_* helpers"
     assert names <= table, f"missing from the README's configuration table: {names - table}"
+
+
+def test_an_unknown_media_accel_is_refused_at_start() -> None:
+    result = run_manage("check", env={**PRODUCTION, "READERSTUDY_MEDIA_ACCEL": "apache"})
+    assert result.returncode != 0
+    assert "READERSTUDY_MEDIA_ACCEL must be nginx, sendfile or off" in result.stderr

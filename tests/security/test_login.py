@@ -9,17 +9,20 @@ forward: ``minutes_pass`` is the time travel of these tests.
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 from django.db.models import F
 from django.test import Client
 
 from readerstudy.accounts.roles import Role
 from tests.factories import UserFactory
+
+# The sessions the server keeps: in Redis where it runs, else in the database.
+SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/accounts/login/"

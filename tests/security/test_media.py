@@ -152,3 +152,69 @@ def test_every_served_image_says_nosniff_with_its_real_type_and_no_file_name(
         expected = {"image/jpeg": "JPEG", "image/png": "PNG"}[response["Content-Type"]]
         with Image.open(io.BytesIO(data)) as image:
             assert image.format == expected, (actor, url)
+
+
+def case_images(world: World) -> list[tuple[str, str]]:
+    """served_images without the saliency map (an analysis figure, not a stored case image)."""
+    return [(actor, url) for actor, url in served_images(world) if "/saliency/" not in url]
+
+
+def test_case_images_stay_in_the_users_own_browser_for_good(world: World) -> None:
+    # An image URL names a case's random public id and a variant, and a stored image is never
+    # rewritten: the browser need not ask again, and no shared cache may keep it.
+    for actor, url in case_images(world):
+        response = world.client(actor).get(url)
+        assert response.status_code == 200, (actor, url)
+        assert response["Cache-Control"] == "private, max-age=31536000, immutable", (actor, url)
+        assert "Cookie" in response["Vary"], (actor, url)
+
+
+@pytest.mark.parametrize("accel", ["nginx", "sendfile"])
+def test_behind_a_web_server_django_checks_access_and_names_the_stored_file(
+    world: World, settings, accel: str
+) -> None:
+    settings.READERSTUDY_MEDIA_ACCEL = accel
+    case = world.cases[0]
+    stored = {"": case.display_image, "full/": case.image, "thumbnail/": case.thumbnail}
+    reader_a = world.client(READER_A)
+    for suffix, field in stored.items():
+        response = reader_a.get(f"/reading/images/{case.public_id}/{suffix}")
+        assert response.status_code == 200, suffix
+        assert body(response) == b"", suffix
+        if accel == "nginx":
+            assert response["X-Accel-Redirect"] == "/protected-media/" + field.name
+            assert "X-Sendfile" not in response
+        else:
+            assert response["X-Sendfile"] == field.path
+            assert "X-Accel-Redirect" not in response
+        assert response["Content-Type"] == "image/jpeg"
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    for actor, url in case_images(world):
+        assert world.client(actor).get(url).status_code == 200, (actor, url)
+    # The access checks are Django's as before: nothing to redirect to for anyone else.
+    refused = [
+        (Client(), every_image_url(world.study, case.public_id)),
+        (world.client(READER_B), reader_urls(case.public_id)),
+        (world.client(READER_A), reader_urls(world.other_cases[0].public_id)),
+        (world.client(OTHER_COORDINATOR), coordinator_urls(world.study.pk, case.public_id)),
+    ]
+    for client, urls in refused:
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 404, url
+            assert "X-Accel-Redirect" not in response and "X-Sendfile" not in response, url
+    Study.objects.filter(pk=world.study.pk).update(status=Study.Status.DRAFT)
+    for url in reader_urls(case.public_id):
+        response = reader_a.get(url)
+        assert response.status_code == 404, url
+        assert "X-Accel-Redirect" not in response and "X-Sendfile" not in response, url
+
+
+def test_behind_nginx_a_missing_file_is_404_as_before(world: World, settings) -> None:
+    settings.READERSTUDY_MEDIA_ACCEL = "nginx"
+    case = world.cases[0]
+    case.display_image.storage.delete(case.display_image.name)
+    response = world.client(READER_A).get(f"/reading/images/{case.public_id}/")
+    assert response.status_code == 404
+    assert "X-Accel-Redirect" not in response
