@@ -175,7 +175,10 @@ def roc_figure(
             )
         )
     figure.update_layout(
-        title={"text": f"{data.study.name}: CNN vs readers ({data.n_cases} cases)"},
+        title={
+            "text": f"{data.study.name}: CNN vs readers ({data.n_cases} cases)"
+            + (f"<br><sup>{caption}</sup>" if (caption := matched_caption(result)) else "")
+        },
         xaxis={"title": {"text": "1 - specificity"}, "range": [-0.01, 1.01], "constrain": "domain"},
         yaxis={
             "title": {"text": "Sensitivity"},
@@ -189,6 +192,25 @@ def roc_figure(
         height=720,
     )
     return figure
+
+
+def matched_caption(result: dict[str, Any]) -> str:
+    """The figure's caption: how many readers the CNN beat at their own sensitivity (Brinker
+    et al. 2019), with the mean and range of its specificity there; "" without readers."""
+    summary = result.get("matched_summary")
+    if not summary or not summary["n_readers"]:
+        return ""
+    partial = len(result.get("partial_readers") or [])
+    left_out = (
+        f"; {partial} partial reader{'s' if partial != 1 else ''} left out"
+        if partial and not result.get("include_partial")
+        else ""
+    )
+    return (
+        f"The CNN beat {summary['beat']} of {summary['n_readers']} readers at their sensitivity "
+        f"(tied {summary['tied']}, lost {summary['lost']}); its specificity there: mean "
+        f"{_pct(summary['mean'])}, range {_pct(summary['min'])}-{_pct(summary['max'])}{left_out}"
+    )
 
 
 def _score(value: float | None) -> str:
