@@ -89,6 +89,9 @@ def test_a_partial_reader_is_listed_but_left_out_unless_asked_for(
     assert "1 of them has not graded every case" in page
     assert "left out (partial)" in page
     assert "of 5 readers at their sensitivity" in page and "1 partial reader left out" in page
+    report = analyst_client.get(f"/analysis/studies/{study.pk}/export/html/").content.decode()
+    assert "1 of them did not grade every case" in report and "left out (partial)" in report
+    assert "of 5 readers at their sensitivity" in report
 
     included = analyst_client.get(f"{api}?partial=1").json()["analysis"]
     assert included["include_partial"] is True
