@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.core.management import call_command
 
 from readerstudy.analysis.selectors import study_data_get
 from readerstudy.reading.models import Decision
@@ -108,6 +111,17 @@ def test_a_partial_reader_is_listed_but_left_out_unless_asked_for(
     assert "export/json/?partial=1" in page  # the exports follow the page's choice
     exported = analyst_client.get(f"/analysis/studies/{study.pk}/export/json/?partial=1").json()
     assert exported["analysis"]["matched_summary"]["n_readers"] == 6
+
+
+def test_export_report_counts_partial_readers_only_when_asked(graded_study, tmp_path) -> None:
+    study, _, _ = graded_study
+    _make_partial(study, "R06", 40)
+    out = tmp_path / "analysis.json"
+    for flags, n_readers in (([], 5), (["--partial"], 6)):
+        call_command("export_report", study.pk, "--format", "json", "--out", str(out), *flags)
+        analysis = json.loads(out.read_text())["analysis"]
+        assert analysis["matched_summary"]["n_readers"] == n_readers
+        assert analysis["partial_readers"] == ["R06"]
 
 
 def test_reader_names_replace_pseudonyms_in_the_per_reader_comparison(
