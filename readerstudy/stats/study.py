@@ -108,10 +108,9 @@ class StudyAnalysis:
     tschandl: OperatingPointComparison | None
     mrmc_readers: tuple[str, ...]
     mrmc: AlgorithmVsReaders | None
-    # Defaults: an analysis cached before these fields existed still unpickles and renders.
-    partial_readers: tuple[str, ...] = ()
-    include_partial: bool = False
-    per_reader: PerReaderComparison | None = None
+    partial_readers: tuple[str, ...]
+    include_partial: bool
+    per_reader: PerReaderComparison
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (lists, floats, None for NaN / inf) under the documented keys."""
@@ -165,14 +164,10 @@ class StudyAnalysis:
                         "outcome": m.outcome,
                         "outcome_at_specificity": m.outcome_at_specificity,
                     }
-                    for m in (self.per_reader.readers if self.per_reader else ())
+                    for m in self.per_reader.readers
                 ],
-                "matched_summary": _summary_dict(
-                    self.per_reader.at_sensitivity if self.per_reader else None
-                ),
-                "matched_summary_at_specificity": _summary_dict(
-                    self.per_reader.at_specificity if self.per_reader else None
-                ),
+                "matched_summary": _summary_dict(self.per_reader.at_sensitivity),
+                "matched_summary_at_specificity": _summary_dict(self.per_reader.at_specificity),
             }
         )
 
@@ -235,9 +230,7 @@ def _comparison_dict(comparison: OperatingPointComparison | None) -> dict[str, A
     }
 
 
-def _summary_dict(summary: MatchedSummary | None) -> dict[str, Any] | None:
-    if summary is None:
-        return None
+def _summary_dict(summary: MatchedSummary) -> dict[str, Any]:
     return {
         "matched": summary.matched,
         "n_readers": summary.n_readers,
