@@ -31,6 +31,11 @@ API_EXPORT_FORMATS = ("csv", "json", "imrmc", "ratings", "html")
 
 class AnalysisQuerySerializer(serializers.Serializer):
     identities = serializers.BooleanField(default=False, help_text="name readers by account")
+    partial = serializers.BooleanField(
+        default=False,
+        help_text="count readers who have not graded every case in the average reader and the "
+        "operating-point comparisons (never in MRMC)",
+    )
 
 
 class StudyAnalysisAPI(APIView):
@@ -44,7 +49,7 @@ class StudyAnalysisAPI(APIView):
         study = study_for_staff_or_404(request.user, study_id)
         query = AnalysisQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        data, analysis = study_analysis_get(study)
+        data, analysis = study_analysis_get(study, include_partial=query.validated_data["partial"])
         identities = query.validated_data["identities"]
         return Response(analysis_dict(data, analysis, identities=identities))
 
@@ -88,7 +93,12 @@ class StudyExportAPI(APIView):
             raise NotFound("unknown export format")
         query = AnalysisQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return export_response(study, fmt, identities=query.validated_data["identities"])
+        return export_response(
+            study,
+            fmt,
+            identities=query.validated_data["identities"],
+            include_partial=query.validated_data["partial"],
+        )
 
 
 class CompareQuerySerializer(serializers.Serializer):

@@ -151,7 +151,7 @@ def report_html(
 ) -> str:
     """A single HTML file that opens offline: plotly.js, the figure and every table inline."""
     # plotly loads only where a figure is drawn, never with the web pages' own imports.
-    from readerstudy.analysis.figures import roc_figure
+    from readerstudy.analysis.figures import matched_caption, roc_figure
 
     context: dict[str, Any] = {
         "data": data,
@@ -168,19 +168,24 @@ def report_html(
         )
         context["reader_rows"] = reader_rows(data, analysis, identities=identities)
         context["mrmc_simulated"] = data.n_simulated(analysis.mrmc_readers)
+        context["matched_caption"] = matched_caption(context["analysis"])
     return render_to_string("analysis/report.html", context)
 
 
 def reader_rows(
     data: StudyData, analysis: StudyAnalysis, *, identities: bool
 ) -> list[dict[str, Any]]:
-    """The per-reader table with display names and the simulated flag."""
+    """The per-reader table with display names, the simulated flag and the CNN at the reader's
+    own sensitivity (``matched``: None for a reader left out of the comparisons)."""
+    result = analysis.to_dict()
+    matched = {row["reader"]: row for row in result["per_reader_matched"]}
     rows = []
-    for row in analysis.to_dict()["readers"]:
+    for row in result["readers"]:
         label = data.labels.get(row["reader"])
         rows.append(
             {
                 **row,
+                "matched": matched.get(row["reader"]),
                 "name": label.name(identities) if label else row["reader"],
                 "simulated": bool(label and label.simulated),
             }
@@ -204,9 +209,12 @@ class NoFigureYet(LookupError):
     """The CNN has not scored cases of both classes, so there is no curve to draw."""
 
 
-def export_bytes(study: Study, fmt: str, *, identities: bool) -> bytes:
-    """Every export but the streamed decisions CSV, as bytes (the page and the command)."""
-    data, analysis = study_analysis_get(study)
+def export_bytes(
+    study: Study, fmt: str, *, identities: bool, include_partial: bool = False
+) -> bytes:
+    """Every export but the streamed decisions CSV, as bytes (the page and the command);
+    ``include_partial`` as in ``analysis_context_get``."""
+    data, analysis = study_analysis_get(study, include_partial=include_partial)
     if fmt == "json":
         return json.dumps(analysis_dict(data, analysis, identities=identities), indent=2).encode()
     if fmt in ("imrmc", "ratings"):

@@ -175,7 +175,12 @@ def roc_figure(
             )
         )
     figure.update_layout(
-        title={"text": f"{data.study.name}: CNN vs readers ({data.n_cases} cases)"},
+        title={
+            "text": f"{data.study.name}: CNN vs readers ({data.n_cases} cases)"
+            # A line break, not <sup>: plotly draws <sup> with an inline style the CSP refuses.
+            + "".join(f"<br>{line}" for line in matched_caption_lines(result)),
+            "font": {"size": 15},
+        },
         xaxis={"title": {"text": "1 - specificity"}, "range": [-0.01, 1.01], "constrain": "domain"},
         yaxis={
             "title": {"text": "Sensitivity"},
@@ -185,10 +190,35 @@ def roc_figure(
         },
         legend={"orientation": "h", "y": -0.18},
         template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+        margin={"l": 60, "r": 20, "t": 110, "b": 40},
         height=720,
     )
     return figure
+
+
+def matched_caption_lines(result: dict[str, Any]) -> list[str]:
+    """The figure's caption: how many readers the CNN beat at their own sensitivity (Brinker
+    et al. 2019), and the mean and range of its specificity there; [] without readers."""
+    summary = result.get("matched_summary")
+    if not summary or not summary["n_readers"]:
+        return []
+    partial = len(result.get("partial_readers") or [])
+    left_out = (
+        f"; {partial} partial reader{'s' if partial != 1 else ''} left out"
+        if partial and not result.get("include_partial")
+        else ""
+    )
+    return [
+        f"The CNN beat {summary['beat']} of {summary['n_readers']} readers at their sensitivity "
+        f"(tied {summary['tied']}, lost {summary['lost']}){left_out}",
+        f"the CNN's specificity there: mean {_pct(summary['mean'])}, "
+        f"range {_pct(summary['min'])}-{_pct(summary['max'])}",
+    ]
+
+
+def matched_caption(result: dict[str, Any]) -> str:
+    """The caption of ``matched_caption_lines`` as one sentence (the report's)."""
+    return "; ".join(matched_caption_lines(result))
 
 
 def _score(value: float | None) -> str:

@@ -179,19 +179,27 @@ def analysis_context_get(
     *,
     fingerprint: str | None = None,
     n_bootstrap: int = 2000,
+    include_partial: bool = False,
 ) -> AnalysisContext:
     """The study's analysis context. The analysis itself is cached until a decision, a score or
-    a case is added; ``fingerprint``, where the caller already has it, is not computed again."""
+    a case is added; ``fingerprint``, where the caller already has it, is not computed again.
+    ``include_partial`` counts the readers who have not graded every scored case in the
+    average reader and the operating-point comparisons (never in MRMC)."""
     model_version = model_version or study_algorithm_get(study)
     fingerprint = fingerprint or study_fingerprint(study, model_version)
     data = study_data_get(study, model_version)
     analysis = None
     if data.analysable:
-        key = f"analysis:{fingerprint}:{n_bootstrap}"
+        scope = "with-partial" if include_partial else "complete"
+        key = f"analysis:{fingerprint}:{n_bootstrap}:{scope}"
         analysis = cache.get(key)
         if analysis is None:
             analysis = study_analysis(
-                data.truth, data.cnn, _usable_readers(data), n_bootstrap=n_bootstrap
+                data.truth,
+                data.cnn,
+                _usable_readers(data),
+                n_bootstrap=n_bootstrap,
+                include_partial=include_partial,
             )
             cache.set(key, analysis, ANALYSIS_CACHE_SECONDS)
     return AnalysisContext(
@@ -204,10 +212,16 @@ def analysis_context_get(
 
 
 def study_analysis_get(
-    study: Study, model_version: ModelVersion | None = None, *, n_bootstrap: int = 2000
+    study: Study,
+    model_version: ModelVersion | None = None,
+    *,
+    n_bootstrap: int = 2000,
+    include_partial: bool = False,
 ) -> tuple[StudyData, StudyAnalysis | None]:
     """The study's data and its full analysis (None until the CNN has scored both classes)."""
-    context = analysis_context_get(study, model_version, n_bootstrap=n_bootstrap)
+    context = analysis_context_get(
+        study, model_version, n_bootstrap=n_bootstrap, include_partial=include_partial
+    )
     return context.data, context.analysis
 
 
@@ -235,13 +249,14 @@ def analysis_dict(
         result["analysis"]["mrmc_simulated_readers"] = data.n_simulated(
             result["analysis"]["mrmc_readers"]
         )
-        for row in result["analysis"]["readers"]:
+        for row in result["analysis"]["readers"] + result["analysis"]["per_reader_matched"]:
             label = labels.get(row["reader"])
             row["simulated"] = bool(label and label.simulated)
             if identities and label:
                 row["reader"] = label.username
         if identities:
-            result["analysis"]["mrmc_readers"] = [
-                labels[p].username if p in labels else p for p in result["analysis"]["mrmc_readers"]
-            ]
+            for key in ("mrmc_readers", "partial_readers"):
+                result["analysis"][key] = [
+                    labels[p].username if p in labels else p for p in result["analysis"][key]
+                ]
     return result

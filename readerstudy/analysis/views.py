@@ -55,7 +55,8 @@ def study_list(request: HttpRequest) -> HttpResponse:
 def _tables_context(request: HttpRequest, study: Study, fingerprint: str | None = None) -> dict:
     """The page's context, from one analysis context (built once for the request)."""
     identities = _flag(request, "identities")
-    built = analysis_context_get(study, fingerprint=fingerprint)
+    include_partial = _flag(request, "partial")
+    built = analysis_context_get(study, fingerprint=fingerprint, include_partial=include_partial)
     data, analysis = built.data, built.analysis
     algorithms = study_algorithm_list(study)
     comparison = _comparison(request, study, data.model_version, algorithms)
@@ -64,6 +65,8 @@ def _tables_context(request: HttpRequest, study: Study, fingerprint: str | None 
         "data": data,
         "analysis": None if analysis is None else analysis.to_dict(),
         "identities": identities,
+        "include_partial": include_partial,
+        "export_query": _export_query(identities, include_partial),
         "scoring": study_scoring_progress_get(study),
         "fingerprint": built.fingerprint,
         "poll_url": reverse("analysis:study_data", args=[study.pk])
@@ -85,6 +88,12 @@ def _tables_context(request: HttpRequest, study: Study, fingerprint: str | None 
             add_second_curve(figure, comparison)
         context["figure"] = figure_json(figure)
     return context
+
+
+def _export_query(identities: bool, include_partial: bool) -> str:
+    """The page's choices as the query string of its export links ("" or "?...")."""
+    flags = [name for name, on in (("identities", identities), ("partial", include_partial)) if on]
+    return "?" + "&".join(f"{name}=1" for name in flags) if flags else ""
 
 
 def _comparison(
@@ -131,15 +140,23 @@ def study_analysis_data(request: HttpRequest, study_id: int) -> JsonResponse:
 def study_export(request: HttpRequest, study_id: int, fmt: str) -> HttpResponse:
     """Downloads: csv (every decision), json, imrmc, ratings (long CSV), html, png, svg.
 
-    Readers appear by pseudonym unless ``identities=1``.
+    Readers appear by pseudonym unless ``identities=1``; ``partial=1`` counts the readers who
+    have not graded every case in the average reader and the operating-point comparisons.
     """
     if fmt not in exports.EXPORT_FORMATS:
         raise Http404("unknown export format")
     study = study_for_staff_or_404(request.user, study_id)
-    return export_response(study, fmt, identities=_flag(request, "identities"))
+    return export_response(
+        study,
+        fmt,
+        identities=_flag(request, "identities"),
+        include_partial=_flag(request, "partial"),
+    )
 
 
-def export_response(study: Study, fmt: str, *, identities: bool) -> HttpResponse:
+def export_response(
+    study: Study, fmt: str, *, identities: bool, include_partial: bool = False
+) -> HttpResponse:
     """One export as a download, for the page and the API alike."""
     content_type, suffix = exports.EXPORT_FORMATS[fmt]
     filename = f"{slugify(study.name) or 'study'}-{study.pk}-{suffix}"
@@ -149,7 +166,9 @@ def export_response(study: Study, fmt: str, *, identities: bool) -> HttpResponse
         )
     else:
         try:
-            body = exports.export_bytes(study, fmt, identities=identities)
+            body = exports.export_bytes(
+                study, fmt, identities=identities, include_partial=include_partial
+            )
         except exports.NoFigureYet as error:
             raise Http404(str(error)) from None
         response = HttpResponse(body, content_type=content_type)

@@ -11,12 +11,23 @@
   ``auc``, ``auc_variance``, ``auc_ci``, ``cnn_auc`` (on the reader's cases),
   ``diff_vs_cnn`` (reader minus CNN), ``diff_ci``, ``z``, ``p``, ``position``
   ("below" / "on" / "above" the CNN's curve, or "undefined")}
+  and ``partial`` (True when the reader did not grade every case)
+- ``partial_readers``: the readers who did not grade every case; ``include_partial``: whether
+  they count in the average reader and the operating-point comparisons (never in MRMC)
 - ``average_reader``: {``n_readers``, ``sensitivity``, ``specificity``}
 - ``curve_positions``: {``below``, ``on``, ``above``}
 - ``brinker`` (CNN specificity at the readers' mean sensitivity) and ``tschandl`` (CNN
   sensitivity at the readers' mean specificity), each {``matched``, ``target``, ``target_ci``,
   ``cnn_value``, ``cnn_ci``, ``cnn_threshold``, ``reader_value``, ``diff``, ``diff_ci``,
   ``n_readers``}; None without a reader who graded both classes
+- ``per_reader_matched``: per reader in the comparisons, {``reader``, ``n_cases``,
+  ``sensitivity``, ``cnn_specificity_at_sensitivity``, ``specificity``,
+  ``cnn_sensitivity_at_specificity``, ``outcome`` ("beat" / "tied" / "lost": the CNN's
+  specificity at the reader's sensitivity against the reader's), ``outcome_at_specificity``}
+- ``matched_summary`` (the CNN's specificity at each reader's sensitivity, Brinker 2019) and
+  ``matched_summary_at_specificity`` (its sensitivity at each reader's specificity), each
+  {``matched``, ``n_readers``, ``mean``, ``min``, ``max``, ``reader_mean``, ``beat``, ``tied``,
+  ``lost``}
 - ``mrmc_readers``: the readers who graded every case; ``mrmc``: None with fewer than two of
   them, else {``cov``, ``algorithm_auc``, ``reader_mean_auc``, ``diff`` (readers minus CNN),
   ``var_r``, ``var_error``, ``cov2``, ``rrrc``: {``t``, ``df``, ``p``, ``ci``},
@@ -34,6 +45,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from readerstudy.stats.bootstrap import percentile_ci, stratified_counts
+from readerstudy.stats.matched import MatchedSummary, PerReaderComparison, per_reader_comparison
 from readerstudy.stats.mrmc import (
     AlgorithmVsReaders,
     CovarianceMethod,
@@ -96,6 +108,9 @@ class StudyAnalysis:
     tschandl: OperatingPointComparison | None
     mrmc_readers: tuple[str, ...]
     mrmc: AlgorithmVsReaders | None
+    partial_readers: tuple[str, ...]
+    include_partial: bool
+    per_reader: PerReaderComparison
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (lists, floats, None for NaN / inf) under the documented keys."""
@@ -118,7 +133,12 @@ class StudyAnalysis:
                         "thresholds": self.cnn.curve.thresholds,
                     },
                 },
-                "readers": [_reader_dict(r) for r in self.readers],
+                "readers": [
+                    {**_reader_dict(r), "partial": r.reader in self.partial_readers}
+                    for r in self.readers
+                ],
+                "partial_readers": list(self.partial_readers),
+                "include_partial": self.include_partial,
                 "average_reader": {
                     "n_readers": self.average_reader.n_readers,
                     "sensitivity": self.average_reader.sensitivity,
@@ -133,6 +153,21 @@ class StudyAnalysis:
                 "tschandl": _comparison_dict(self.tschandl),
                 "mrmc_readers": list(self.mrmc_readers),
                 "mrmc": algorithm_vs_readers_dict(self.mrmc),
+                "per_reader_matched": [
+                    {
+                        "reader": m.reader,
+                        "n_cases": m.n_cases,
+                        "sensitivity": m.sensitivity,
+                        "cnn_specificity_at_sensitivity": m.cnn_specificity_at_sensitivity,
+                        "specificity": m.specificity,
+                        "cnn_sensitivity_at_specificity": m.cnn_sensitivity_at_specificity,
+                        "outcome": m.outcome,
+                        "outcome_at_specificity": m.outcome_at_specificity,
+                    }
+                    for m in self.per_reader.readers
+                ],
+                "matched_summary": _summary_dict(self.per_reader.at_sensitivity),
+                "matched_summary_at_specificity": _summary_dict(self.per_reader.at_specificity),
             }
         )
 
@@ -195,6 +230,20 @@ def _comparison_dict(comparison: OperatingPointComparison | None) -> dict[str, A
     }
 
 
+def _summary_dict(summary: MatchedSummary) -> dict[str, Any]:
+    return {
+        "matched": summary.matched,
+        "n_readers": summary.n_readers,
+        "mean": summary.mean,
+        "min": summary.min,
+        "max": summary.max,
+        "reader_mean": summary.reader_mean,
+        "beat": summary.beat,
+        "tied": summary.tied,
+        "lost": summary.lost,
+    }
+
+
 def _t_test_dict(test: TTest) -> dict[str, Any]:
     return {"t": test.t, "df": test.df, "p": test.p, "ci": list(test.ci)}
 
@@ -225,6 +274,7 @@ def study_analysis(
     seed: int = DEFAULT_SEED,
     level: float = 0.95,
     cov: CovarianceMethod = "jackknife",
+    include_partial: bool = False,
 ) -> StudyAnalysis:
     """The CNN-versus-readers analysis of Esteva et al. (2017) and Brinker et al. (2019).
 
@@ -233,7 +283,13 @@ def study_analysis(
     specificity, DeLong AUC and paired test on each reader's own cases, the average reader,
     counts below/above the CNN's curve, the Brinker (2019) and Tschandl (2019) operating-point
     comparisons (paired bootstrap on the same resamples as the AUC), and the single-algorithm
-    MRMC test (Hillis 2007, section 5.3) over the readers who graded every case.
+    MRMC test (Hillis 2007, section 5.3) over the readers who graded every case, and the CNN at
+    each reader's own sensitivity and specificity (Brinker et al. 2019, per reader).
+
+    A reader who did not grade every case (a partial reader) keeps a row of their own but is
+    left out of the average reader, the operating-point comparisons and MRMC, unless
+    ``include_partial``: then they count everywhere but in MRMC, which needs every reader to
+    read every case (the per-reader comparison matches them on the cases they read).
     """
     positive = checked_truth(truth)
     scores = checked_scores(positive, cnn_scores, name="cnn_scores")
@@ -258,12 +314,16 @@ def study_analysis(
         curve=curve,
     )
     results = reader_results(positive, scores, checked, curve, level)
+    partial = tuple(r.reader for r in checked if len(r.case_index) < len(positive))
+    counted = [
+        (reader, result)
+        for reader, result in zip(checked, results, strict=True)
+        if include_partial or reader.reader not in partial
+    ]
 
     brinker = tschandl = None
     in_average = [
-        (reader, result)
-        for reader, result in zip(checked, results, strict=True)
-        if result.n_positive and result.n_negative
+        (reader, result) for reader, result in counted if result.n_positive and result.n_negative
     ]
     if in_average:
         decisions = np.zeros((len(in_average), len(positive)), dtype=bool)
@@ -292,10 +352,13 @@ def study_analysis(
         seed=seed,
         cnn=cnn,
         readers=results,
-        average_reader=average_reader(results),
+        average_reader=average_reader([result for _, result in counted]),
         curve_positions=count_positions(results),
         brinker=brinker,
         tschandl=tschandl,
         mrmc_readers=tuple(r.reader for r in complete),
         mrmc=mrmc,
+        partial_readers=partial,
+        include_partial=include_partial,
+        per_reader=per_reader_comparison(positive, scores, [reader for reader, _ in counted]),
     )

@@ -15,6 +15,8 @@ from readerstudy.stats.study import study_analysis
 TOP_KEYS = {
     "n_cases", "n_positive", "n_negative", "level", "n_bootstrap", "seed", "cnn", "readers",
     "average_reader", "curve_positions", "brinker", "tschandl", "mrmc_readers", "mrmc",
+    "partial_readers", "include_partial", "per_reader_matched", "matched_summary",
+    "matched_summary_at_specificity",
 }  # fmt: skip
 
 
@@ -100,3 +102,47 @@ def test_a_reader_listed_twice_is_an_error(small_study):
     truth, cnn, readers = small_study
     with pytest.raises(ReaderInputError, match="'derm0' appears twice"):
         study_analysis(truth, cnn, [readers[0], readers[0]])
+
+
+def test_a_partial_reader_is_left_out_of_the_average_and_the_comparisons_by_default(
+    small_study, analysis
+):
+    truth, cnn, readers = small_study
+    complete_only = study_analysis(truth, cnn, readers[:5], n_bootstrap=300, seed=1)
+    assert analysis.partial_readers == ("late",)
+    assert analysis.average_reader == complete_only.average_reader
+    assert analysis.average_reader.n_readers == 5
+    assert analysis.brinker == complete_only.brinker
+    assert analysis.brinker is not None and analysis.brinker.n_readers == 5
+    data = analysis.to_dict()
+    assert [m["reader"] for m in data["per_reader_matched"]] == [f"derm{i}" for i in range(5)]
+    assert data["matched_summary"]["n_readers"] == 5
+    assert data["partial_readers"] == ["late"] and data["include_partial"] is False
+    # still listed, as partial
+    assert [r["reader"] for r in data["readers"] if r["partial"]] == ["late"]
+
+
+def test_partial_readers_can_be_included_everywhere_but_in_mrmc(small_study, analysis):
+    truth, cnn, readers = small_study
+    result = study_analysis(truth, cnn, readers, n_bootstrap=300, seed=1, include_partial=True)
+    assert result.average_reader.n_readers == 6
+    assert result.brinker is not None and result.brinker.n_readers == 6
+    assert result.brinker.target != analysis.brinker.target
+    data = result.to_dict()
+    assert data["matched_summary"]["n_readers"] == 6
+    assert data["per_reader_matched"][-1]["reader"] == "late"
+    assert data["per_reader_matched"][-1]["n_cases"] == 60
+    assert result.mrmc_readers == analysis.mrmc_readers
+    assert data["mrmc"] == analysis.to_dict()["mrmc"]
+
+
+def test_the_matched_summary_is_the_mean_and_range_over_the_readers(analysis):
+    data = analysis.to_dict()
+    values = [m["cnn_specificity_at_sensitivity"] for m in data["per_reader_matched"]]
+    summary = data["matched_summary"]
+    assert summary["mean"] == pytest.approx(np.mean(values))
+    assert (summary["min"], summary["max"]) == (min(values), max(values))
+    outcomes = [m["outcome"] for m in data["per_reader_matched"]]
+    assert [summary[k] for k in ("beat", "tied", "lost")] == [
+        outcomes.count(k) for k in ("beat", "tied", "lost")
+    ]

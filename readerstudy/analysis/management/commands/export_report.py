@@ -30,6 +30,12 @@ class Command(BaseCommand):
             action="store_true",
             help="name readers by account instead of pseudonym (R01, R02, ...)",
         )
+        parser.add_argument(
+            "--partial",
+            action="store_true",
+            help="count readers who have not graded every case in the average reader and the "
+            "operating-point comparisons (never in MRMC)",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         study = Study.objects.filter(pk=options["study"]).first()
@@ -45,7 +51,11 @@ class Command(BaseCommand):
                     handle.write(line)
         else:
             try:
-                out.write_bytes(export_bytes(study, fmt, identities=identities))
+                out.write_bytes(
+                    export_bytes(
+                        study, fmt, identities=identities, include_partial=bool(options["partial"])
+                    )
+                )
             except NoFigureYet as error:
                 raise CommandError(str(error)) from None
         self.stdout.write(f"wrote {out} ({out.stat().st_size} bytes)")
