@@ -1,6 +1,6 @@
 """What a decision is, as every export and the API give it: one definition of its columns.
 
-``decisions_iter`` streams DECISION_EXPORT_COLUMNS; the analysts' decisions CSV ends with
+``decision_iter`` streams DECISION_EXPORT_COLUMNS; the analysts' decisions CSV ends with
 DECISION_ANSWER_COLUMNS (after the reader, the case, its truth and the CNN's score); the
 reading API returns a decision as its case plus DECISION_ANSWER_COLUMNS. Tests in
 tests/reading/test_decision_columns.py fail when one of them drifts.

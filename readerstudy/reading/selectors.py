@@ -1,7 +1,7 @@
 """Reads of the reading package: what a reader may grade, progress, and decisions for analysis.
 
-Analyses call :func:`final_decisions` (the last revision of every answer) and the CSV export
-streams :func:`decisions_iter` (every revision); neither ever loads a study's decisions into
+Analyses call :func:`decision_final_list` (the last revision of every answer) and the CSV export
+streams :func:`decision_iter` (every revision); neither ever loads a study's decisions into
 memory at once.
 """
 
