@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from celery import Celery, Task
-from django.db import transaction
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "readerstudy.settings")
 
@@ -32,8 +33,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutErr
 
 
 def _transient_errors() -> tuple[type[BaseException], ...]:
-    from django.db import InterfaceError, OperationalError
-
     return (*TRANSIENT_ERRORS, OperationalError, InterfaceError)
 
 
@@ -51,8 +50,6 @@ def task(
     ``autoretry_for`` adds exceptions beyond the transient database and connection errors
     that are always retried. The task is bound: its first argument is the task itself.
     """
-    from django.conf import settings
-
     limit = time_limit or settings.CELERY_TASK_TIME_LIMIT
 
     def decorate(function: F) -> Task:
