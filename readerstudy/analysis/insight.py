@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
 from django.template.loader import render_to_string
 from PIL import Image
 from sklearn.decomposition import PCA
@@ -28,8 +27,12 @@ from sklearn.manifold import TSNE
 from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
 from readerstudy.celery import enqueue_on_commit
 from readerstudy.reading.selectors import decision_final_list
-from readerstudy.scoring.models import CnnScore, ModelVersion
-from readerstudy.scoring.selectors import study_cnn_probabilities, study_embeddings
+from readerstudy.scoring.models import ModelVersion
+from readerstudy.scoring.selectors import (
+    cnn_score_stamp_get,
+    study_cnn_probabilities,
+    study_embeddings,
+)
 from readerstudy.stats.study import StudyAnalysis
 from readerstudy.studies.models import Case, Study
 
@@ -37,10 +40,8 @@ TARGET_TOP = "top"
 
 
 def _embedding_source(study: Study, model_version: ModelVersion) -> str:
-    stats = CnnScore.objects.filter(
-        case__study=study, model_version=model_version, embedding__isnull=False
-    ).aggregate(n=Count("pk"), last=Max("pk"))
-    return f"{stats['n']}:{stats['last']}"
+    n, last = cnn_score_stamp_get(study, model_version, with_embedding=True)
+    return f"{n}:{last}"
 
 
 def tsne_map_request(study: Study, model_version: ModelVersion) -> TsneMap:

@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Count, Max
 
-from readerstudy.reading.models import Decision
-from readerstudy.reading.selectors import decision_final_list
-from readerstudy.scoring.models import CnnScore, ModelVersion
+from readerstudy.reading.selectors import decision_final_list, decision_stamp_get
+from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.selectors import (
+    cnn_score_stamp_get,
     model_version_brief,
     study_algorithm_get,
     study_cnn_probabilities,
@@ -28,6 +27,7 @@ from readerstudy.stats.power import Pilot, PlanningError, algorithm_pilot
 from readerstudy.stats.readers import ReaderInput
 from readerstudy.stats.study import StudyAnalysis, study_analysis
 from readerstudy.studies.models import Case, Enrolment, Study
+from readerstudy.studies.selectors import case_stamp_get
 
 ANALYSIS_CACHE_SECONDS = 3600
 
@@ -71,22 +71,14 @@ class StudyData:
 
 
 def study_fingerprint(study: Study, model_version: ModelVersion | None) -> str:
-    """Changes whenever a decision or a score of the study is added."""
-    decisions = Decision.objects.filter(enrolment__study=study).aggregate(
-        n=Count("pk"), last=Max("pk")
-    )
-    scores = (
-        CnnScore.objects.filter(case__study=study, model_version=model_version).aggregate(
-            n=Count("pk"), last=Max("pk")
-        )
-        if model_version
-        else {"n": 0, "last": None}
-    )
-    cases = Case.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    """Changes whenever a decision, a score or a case of the study is added (each package says
+    when its own rows changed)."""
+    decisions = decision_stamp_get(study)
+    scores = cnn_score_stamp_get(study, model_version) if model_version else (0, None)
+    cases = case_stamp_get(study)
     return (
         f"{study.pk}:{model_version.pk if model_version else '-'}:"
-        f"{decisions['n']}.{decisions['last']}:{scores['n']}.{scores['last']}:"
-        f"{cases['n']}.{cases['last']}"
+        f"{decisions[0]}.{decisions[1]}:{scores[0]}.{scores[1]}:{cases[0]}.{cases[1]}"
     )
 
 

@@ -21,6 +21,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -286,3 +287,10 @@ def confirmation_count_list(study: Study) -> list[tuple[str, int]]:
     for biopsy_proven, confirmation, cases in rows:
         counts[confirmation_name(confirmation, biopsy_proven=biopsy_proven)] += cases
     return sorted(counts.items(), key=lambda item: (item[0] == "", -item[1], item[0]))
+
+
+def decision_stamp_get(study: Study) -> tuple[int, int | None]:
+    """How many decisions the study holds and the newest one's id: changes with every answer
+    (what an analysis page polls to tell whether to redraw)."""
+    stamp = Decision.objects.filter(enrolment__study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    return stamp["n"], stamp["last"]

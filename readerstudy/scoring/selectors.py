@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from readerstudy.scoring.models import (
@@ -238,3 +238,15 @@ def study_embeddings(study: Study, model_version: ModelVersion) -> tuple[list[in
     ids = [case_id for case_id, _ in rows]
     matrix = np.stack([np.frombuffer(bytes(blob), dtype=np.float16) for _, blob in rows])
     return ids, matrix.astype(np.float32)
+
+
+def cnn_score_stamp_get(
+    study: Study, model_version: ModelVersion, *, with_embedding: bool = False
+) -> tuple[int, int | None]:
+    """How many of the study's cases ``model_version`` has scored (``with_embedding``: with an
+    embedding stored) and the newest score's id: changes with every score."""
+    scores = CnnScore.objects.filter(case__study=study, model_version=model_version)
+    if with_embedding:
+        scores = scores.filter(embedding__isnull=False)
+    stamp = scores.aggregate(n=Count("pk"), last=Max("pk"))
+    return stamp["n"], stamp["last"]

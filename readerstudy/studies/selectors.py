@@ -124,3 +124,9 @@ def reader_progress_list(study: Study) -> list[ReaderProgress]:
 def reader_progress_unfinished(progress: list[ReaderProgress]) -> list[ReaderProgress]:
     """The people (not simulated readers) still to finish: whom to remind."""
     return [row for row in progress if not row.finished and not row.enrolment.simulated]
+
+
+def case_stamp_get(study: Study) -> tuple[int, int | None]:
+    """How many cases the study holds and the newest one's id: changes with every import."""
+    stamp = Case.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    return stamp["n"], stamp["last"]
