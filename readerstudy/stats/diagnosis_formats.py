@@ -8,12 +8,11 @@ file, the header being row 1) and the field, as ``readerstudy.stats.formats`` do
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from readerstudy.stats.formats import RatingsFormatError, sorted_names
+from readerstudy.stats.formats import RatingsFormatError, csv_records, sorted_names
 
 DIAGNOSIS_COLUMNS: tuple[str, ...] = ("reader", "case", "truth", "answer")
 
@@ -60,47 +59,26 @@ def read_diagnosis_csv(path: str | Path) -> DiagnosisRatings:
     lines: list[int] = []
     case_truth: dict[str, tuple[str, int]] = {}
     seen: dict[tuple[str, str], int] = {}
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = csv.reader(handle)
-        header = next(rows, None)
-        if header is None:
-            raise RatingsFormatError(f"{source}: the file is empty")
-        names = [name.strip().lower() for name in header]
-        missing = [column for column in DIAGNOSIS_COLUMNS if column not in names]
-        if missing:
+    for row, where, values in csv_records(path, DIAGNOSIS_COLUMNS):
+        for column in DIAGNOSIS_COLUMNS:
+            if not values[column]:
+                raise RatingsFormatError(f"{where}, field '{column}': empty")
+        reader, case, truth = values["reader"], values["case"], values["truth"]
+        known = case_truth.setdefault(case, (truth, row))
+        if known[0] != truth:
             raise RatingsFormatError(
-                f"{source}, row 1: missing column {missing[0]!r} "
-                f"(expected {', '.join(DIAGNOSIS_COLUMNS)}; header has {', '.join(header)})"
+                f"{where}, field 'truth': case {case!r} has truth {truth!r} here but "
+                f"{known[0]!r} at row {known[1]}"
             )
-        index = {column: names.index(column) for column in DIAGNOSIS_COLUMNS}
-        for row, fields in enumerate(rows, start=2):
-            if not fields or all(not field.strip() for field in fields):
-                continue
-            where = f"{source}, row {row}"
-            if len(fields) < len(names):
-                raise RatingsFormatError(
-                    f"{where}: {len(fields)} fields but the header has {len(names)}"
-                )
-            values = {column: fields[i].strip() for column, i in index.items()}
-            for column in DIAGNOSIS_COLUMNS:
-                if not values[column]:
-                    raise RatingsFormatError(f"{where}, field '{column}': empty")
-            reader, case, truth = values["reader"], values["case"], values["truth"]
-            known = case_truth.setdefault(case, (truth, row))
-            if known[0] != truth:
-                raise RatingsFormatError(
-                    f"{where}, field 'truth': case {case!r} has truth {truth!r} here but "
-                    f"{known[0]!r} at row {known[1]}"
-                )
-            first = seen.setdefault((reader, case), row)
-            if first != row:
-                raise RatingsFormatError(
-                    f"{where}: reader {reader!r} answers case {case!r} twice (first at row {first})"
-                )
-            readers.append(reader)
-            cases.append(case)
-            answers.append(values["answer"])
-            lines.append(row)
+        first = seen.setdefault((reader, case), row)
+        if first != row:
+            raise RatingsFormatError(
+                f"{where}: reader {reader!r} answers case {case!r} twice (first at row {first})"
+            )
+        readers.append(reader)
+        cases.append(case)
+        answers.append(values["answer"])
+        lines.append(row)
     if not readers:
         raise RatingsFormatError(f"{source}: no readings found")
     return DiagnosisRatings(

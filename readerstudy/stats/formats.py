@@ -25,7 +25,7 @@ import contextlib
 import csv
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,25 +136,30 @@ class _TableBuilder:
         )
 
 
-def read_long_csv(path: str | Path) -> RatingsTable:
-    """Read a long CSV ``reader,modality,case,truth,rating`` (any column order, extra columns
-    ignored), as the Iowa OR-DBM MRMC / RJafroc "MRMC" CSV input (Hillis et al. 2008)."""
+def csv_records(
+    path: str | Path, columns: tuple[str, ...]
+) -> Iterator[tuple[int, str, dict[str, str]]]:
+    """The rows of a CSV file that has ``columns`` (in any order, header case ignored, extra
+    columns ignored, blank rows skipped): (row number, "FILE, row N", the stripped values).
+
+    The file's shape is checked here, for every ratings format read from CSV: a missing
+    column or a short row is refused naming the file and the row (the header being row 1).
+    """
     source = str(path)
-    builder = _TableBuilder(source)
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
+        rows = csv.reader(handle)
+        header = next(rows, None)
         if header is None:
             raise RatingsFormatError(f"{source}: the file is empty")
         names = [name.strip().lower() for name in header]
-        missing = [column for column in LONG_COLUMNS if column not in names]
+        missing = [column for column in columns if column not in names]
         if missing:
             raise RatingsFormatError(
                 f"{source}, row 1: missing column {missing[0]!r} "
-                f"(expected {', '.join(LONG_COLUMNS)}; header has {', '.join(header)})"
+                f"(expected {', '.join(columns)}; header has {', '.join(header)})"
             )
-        index = {column: names.index(column) for column in LONG_COLUMNS}
-        for row_number, fields in enumerate(reader, start=2):
+        index = {column: names.index(column) for column in columns}
+        for row_number, fields in enumerate(rows, start=2):
             if not fields or all(not field.strip() for field in fields):
                 continue
             where = f"{source}, row {row_number}"
@@ -162,14 +167,22 @@ def read_long_csv(path: str | Path) -> RatingsTable:
                 raise RatingsFormatError(
                     f"{where}: {len(fields)} fields but the header has {len(names)}"
                 )
-            values = {column: fields[i].strip() for column, i in index.items()}
-            for column in ("reader", "modality", "case"):
-                if not values[column]:
-                    raise RatingsFormatError(f"{where}, field '{column}': empty")
-            truth = _parse_truth(values["truth"], where)
-            rating = _parse_rating(values["rating"], where, "rating")
-            builder.set_truth(values["case"], truth, row_number)
-            builder.add(values["reader"], values["modality"], values["case"], rating, row_number)
+            yield row_number, where, {column: fields[i].strip() for column, i in index.items()}
+
+
+def read_long_csv(path: str | Path) -> RatingsTable:
+    """Read a long CSV ``reader,modality,case,truth,rating`` (any column order, extra columns
+    ignored), as the Iowa OR-DBM MRMC / RJafroc "MRMC" CSV input (Hillis et al. 2008)."""
+    source = str(path)
+    builder = _TableBuilder(source)
+    for row_number, where, values in csv_records(path, LONG_COLUMNS):
+        for column in ("reader", "modality", "case"):
+            if not values[column]:
+                raise RatingsFormatError(f"{where}, field '{column}': empty")
+        truth = _parse_truth(values["truth"], where)
+        rating = _parse_rating(values["rating"], where, "rating")
+        builder.set_truth(values["case"], truth, row_number)
+        builder.add(values["reader"], values["modality"], values["case"], rating, row_number)
     return builder.build()
 
 
