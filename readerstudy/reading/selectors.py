@@ -26,7 +26,10 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
 )
+from django.db.models import Case as DbCase
 from django.db.models.functions import Coalesce
 
 from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS, DECISION_EXPORT_FIELDS
@@ -198,8 +201,9 @@ def reader_study_list(*, user: AbstractBaseUser) -> list[ReaderStudy]:
 def decision_final_list(study: Study) -> QuerySet:
     """The last answer of every reader to every case they answered (one row per pair).
 
-    Rows are dicts with enrolment_id, pseudonym, simulated, case_id, biopsy (bool), confidence,
-    revision, served_at, submitted_at, active_ms; ordered by pseudonym, then case position.
+    Rows are dicts with enrolment_id, pseudonym, simulated, case_id, biopsy (bool, None where
+    the design asks no management decision), confidence, revision, served_at, submitted_at,
+    active_ms, diagnosis_class, diagnosis_confidence; ordered by pseudonym, then case position.
     """
     later = Decision.objects.filter(
         enrolment_id=OuterRef("enrolment_id"),
@@ -212,7 +216,12 @@ def decision_final_list(study: Study) -> QuerySet:
         .annotate(
             pseudonym=F("enrolment__pseudonym"),
             simulated=F("enrolment__simulated"),
-            biopsy=ExpressionWrapper(Q(decision=Decision.Choice.BIOPSY), BooleanField()),
+            # None where the study's design asks no management decision.
+            biopsy=DbCase(
+                When(decision__isnull=True, then=Value(None)),
+                default=ExpressionWrapper(Q(decision=Decision.Choice.BIOPSY), BooleanField()),
+                output_field=BooleanField(null=True),
+            ),
         )
         .order_by("enrolment__pseudonym", "case__position")
         .values(

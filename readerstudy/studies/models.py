@@ -16,6 +16,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from readerstudy.studies.design import (
+    DEFAULT_DIAGNOSIS_QUESTION,
+    DESIGNS,
+    DIAGNOSIS,
+    MANAGEMENT,
+)
+
 
 def random_order_seed() -> int:
     return secrets.randbits(62)
@@ -53,6 +60,15 @@ class Study(models.Model):
     confidence_scale = models.CharField(
         max_length=8, choices=ConfidenceScale.choices, default=ConfidenceScale.PERCENT
     )
+    # What readers answer about each case (studies/design.py describes each design once).
+    design = models.CharField(max_length=24, choices=list(DESIGNS.items()), default=MANAGEMENT)
+    # A snapshot of the diagnosis classes ({"name", "label", "classes": [...]}, see
+    # design.ClassScheme), for the designs that ask a diagnosis; null for management only.
+    diagnosis_scheme = models.JSONField(null=True, blank=True)
+    diagnosis_question = models.TextField(default=DEFAULT_DIAGNOSIS_QUESTION)
+    ask_diagnosis_confidence = models.BooleanField(
+        default=False, help_text="Readers give a confidence with their diagnosis"
+    )
     allow_answer_changes = models.BooleanField(
         default=False, help_text="Readers may go back and change a decision (every change is kept)"
     )
@@ -85,6 +101,14 @@ class Study(models.Model):
     @property
     def confidence_range(self) -> tuple[int, int]:
         return (0, 100) if self.confidence_scale == self.ConfidenceScale.PERCENT else (1, 5)
+
+    @property
+    def asks_management(self) -> bool:
+        return self.design != DIAGNOSIS
+
+    @property
+    def asks_diagnosis(self) -> bool:
+        return self.design != MANAGEMENT
 
 
 class Case(models.Model):
