@@ -164,3 +164,17 @@ def test_import_study_creates_a_diagnosis_study_from_the_command_line(
             no_progress=True,
         )
     assert Study.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_study_page_says_what_readers_answer(coordinator, coordinator_client) -> None:
+    client = APIClient()
+    client.force_authenticate(coordinator)
+    body = {"task": "malignant-vs-benign", "modality": "dermoscopic", "name": "Seven"}
+    study_id = client.post(
+        "/api/v1/studies/", {**body, "design": "diagnosis", "classes": "ham7"}, format="json"
+    ).json()["id"]
+    page = coordinator_client.get(reverse("studies:detail", kwargs={"study_id": study_id}))
+    text = page.content.decode()
+    assert "Diagnosis: one class among N" in text
+    assert "Melanoma (mel) (M)" in text and "Vascular lesion (vasc) (V)" in text
