@@ -68,7 +68,7 @@ def _submission_prepare(
     served = (
         ServedCase.objects.filter(token=token, enrolment=enrolment)
         .select_related("case")
-        .only("id", "enrolment_id", "case_id", "served_at", "case__public_id")
+        .only("id", "enrolment_id", "case_id", "served_at", "phase", "case__public_id")
         .first()
     )
     if served is None:
@@ -89,15 +89,16 @@ def _decision_insert(
     keep first answers final, the case was answered from another serving."""
     revision = 1
     if enrolment.study.allow_answer_changes:
-        latest = Decision.objects.filter(enrolment=enrolment, case_id=served.case_id).aggregate(
-            latest=Max("revision")
-        )["latest"]
+        latest = Decision.objects.filter(
+            enrolment=enrolment, case_id=served.case_id, phase=served.phase
+        ).aggregate(latest=Max("revision"))["latest"]
         revision = (latest or 0) + 1
     return Decision.objects.create(
         enrolment=enrolment,
         case_id=served.case_id,
         served=served,
         revision=revision,
+        phase=served.phase,
         served_at=served.served_at,
         **fields,
     )
@@ -111,7 +112,9 @@ def _decision_stored_before(*, enrolment: Enrolment, served: ServedCase) -> Deci
         return replayed
     if not enrolment.study.allow_answer_changes:
         # Another serving of the same case was answered first: that answer is final.
-        return Decision.objects.get(enrolment=enrolment, case_id=served.case_id, revision=1)
+        return Decision.objects.get(
+            enrolment=enrolment, case_id=served.case_id, phase=served.phase, revision=1
+        )
     return None
 
 
