@@ -22,13 +22,12 @@ what stands), an order that must be created or extended, and every database but 
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from dataclasses import dataclass
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import Count, Exists, IntegerField, JSONField, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from readerstudy.reading.models import Decision, ReadingOrder, ServedCase
@@ -51,57 +50,70 @@ class SubmissionRead:
     decided_case_ids: frozenset[int]
 
 
+def _tables() -> dict[str, str]:
+    quote = connection.ops.quote_name
+    return {
+        "served": quote(ServedCase._meta.db_table),
+        "decision": quote(Decision._meta.db_table),
+        "case": quote(Case._meta.db_table),
+        "order": quote(ReadingOrder._meta.db_table),
+    }
+
+
+# Written out rather than built by the ORM: compiling its six subqueries cost more CPU than the
+# database spends running them, on every submit.
+_SUBMISSION_READ = """
+SELECT s.id, s.case_id, s.served_at, c.public_id,
+    EXISTS (SELECT 1 FROM {decision} d WHERE d.served_id = s.id),
+    (SELECT MAX(d.revision) FROM {decision} d
+        WHERE d.enrolment_id = s.enrolment_id AND d.case_id = s.case_id),
+    o.case_ids, o.cases_count, o.cases_max_id,
+    (SELECT COUNT(*) FROM {case} k WHERE k.study_id = %s),
+    (SELECT COALESCE(MAX(k.id), 0) FROM {case} k WHERE k.study_id = %s),
+    ARRAY(SELECT d.case_id FROM {decision} d WHERE d.enrolment_id = s.enrolment_id)
+FROM {served} s
+JOIN {case} c ON c.id = s.case_id
+LEFT JOIN {order} o ON o.enrolment_id = s.enrolment_id
+WHERE s.token = %s AND s.enrolment_id = %s
+"""
+
+
 def submission_read(*, enrolment: Enrolment, token: str) -> ServedCase | None:
-    """The serving behind ``token`` (with its case's public id), annotated with what the hot
-    path needs to store its answer and choose the next case (``submission_facts``), in one
-    round trip; None for an unknown token."""
-    cases = Case.objects.filter(study_id=enrolment.study_id).order_by().values("study_id")
-    stored_order = ReadingOrder.objects.filter(enrolment_id=enrolment.pk)
-    return (
-        ServedCase.objects.filter(token=token, enrolment=enrolment)
-        .select_related("case")
-        .only("id", "enrolment_id", "case_id", "served_at", "case__public_id")
-        .annotate(
-            answered=Exists(Decision.objects.filter(served=OuterRef("pk"))),
-            latest_revision=Subquery(
-                Decision.objects.filter(enrolment_id=enrolment.pk, case_id=OuterRef("case_id"))
-                .order_by()
-                .values("case_id")
-                .annotate(latest=Max("revision"))
-                .values("latest"),
-                output_field=IntegerField(),
-            ),
-            order_ids=Subquery(stored_order.values("case_ids"), output_field=JSONField()),
-            order_count=Subquery(stored_order.values("cases_count")),
-            order_max_id=Subquery(stored_order.values("cases_max_id")),
-            count_now=Subquery(
-                cases.annotate(n=Count("pk")).values("n"), output_field=IntegerField()
-            ),
-            max_id_now=Subquery(
-                cases.annotate(m=Max("pk")).values("m"), output_field=IntegerField()
-            ),
-            decided=ArraySubquery(
-                Decision.objects.filter(enrolment_id=enrolment.pk).order_by().values("case_id")
-            ),
+    """The serving behind ``token`` (with its case's public id), carrying what the hot path
+    needs to store its answer and choose the next case (``submission_facts``), in one round
+    trip; None for an unknown token."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SUBMISSION_READ.format(**_tables()),
+            [enrolment.study_id, enrolment.study_id, token, enrolment.pk],
         )
-        .first()
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (served_id, case_id, served_at, public_id, answered, latest, order_ids, order_count,
+     order_max_id, count_now, max_id_now, decided) = row  # fmt: skip
+    if isinstance(order_ids, str):  # a driver that leaves JSON undecoded
+        order_ids = json.loads(order_ids)
+    in_step = order_ids is not None and (order_count, order_max_id) == (count_now, max_id_now)
+    served = ServedCase(
+        pk=served_id,
+        enrolment=enrolment,
+        case=Case(pk=case_id, study_id=enrolment.study_id, public_id=public_id),
+        token=token,
+        served_at=served_at,
     )
+    served._submission_facts = SubmissionRead(  # type: ignore[attr-defined]
+        answered=answered,
+        latest_revision=latest,
+        order=[int(case_id) for case_id in order_ids] if in_step else None,
+        decided_case_ids=frozenset(decided),
+    )
+    return served
 
 
 def submission_facts(served: ServedCase) -> SubmissionRead:
     """What ``submission_read`` found besides the serving itself."""
-    row = served.__dict__
-    in_step = (
-        row["order_ids"] is not None
-        and row["order_count"] == (row["count_now"] or 0)
-        and row["order_max_id"] == (row["max_id_now"] or 0)
-    )
-    return SubmissionRead(
-        answered=row["answered"],
-        latest_revision=row["latest_revision"],
-        order=list(row["order_ids"]) if in_step else None,
-        decided_case_ids=frozenset(row["decided"] or ()),
-    )
+    return served._submission_facts  # type: ignore[attr-defined,no-any-return]
 
 
 def _insert_sql(table: str, columns: list[str]) -> str:
@@ -159,9 +171,9 @@ def decision_insert_and_serve(
         next_id = remaining[0]
         upcoming_id = remaining[1] if len(remaining) > 1 else None
         quote = connection.ops.quote_name
-        served_table = quote(ServedCase._meta.db_table)
-        decision_table = quote(Decision._meta.db_table)
-        case_table = quote(Case._meta.db_table)
+        tables = _tables()
+        served_table, decision_table = tables["served"], tables["decision"]
+        case_table = tables["case"]
         case_columns = ", ".join(f"c.{quote(column)}" for column in _CASE_COLUMNS)
         # The CTEs all read the statement's one snapshot, which does not hold the decision
         # inserted beside them: that decision is for another case than the next one.
