@@ -38,6 +38,7 @@ from readerstudy.stats.mrmc import (
     FTest,
     ModalityCi,
     OrComponents,
+    auc_covariance,
     checked_cube,
     jackknife_covariance,
     or_analysis,
@@ -139,7 +140,12 @@ def figure_of_merit(metric: FigureOfMerit, positive: np.ndarray, matrix: np.ndar
 
 
 def jackknife_fom_covariance(
-    truth: ArrayLike, ratings: ArrayLike, metric: FigureOfMerit, *, name: str = "ratings"
+    truth: ArrayLike,
+    ratings: ArrayLike,
+    metric: FigureOfMerit,
+    *,
+    name: str = "ratings",
+    refit: bool = False,
 ) -> FomCovariance:
     """Figures of merit of the rows of ``ratings`` (k, cases) and their case-jackknife
     covariance: the metric recomputed without each case in turn (Efron 1981), by refitting
@@ -147,10 +153,17 @@ def jackknife_fom_covariance(
     decisions and, as MRMCaov (``preprocess()`` in ``R/utils.R``: ``binary_sens`` keeps the
     positive cases, ``binary_spec`` the negatives), jackknife over the cases of their class
     only: K is then the number of positives (negatives) in (K - 1) / K.
+
+    For the AUC the leave-one-out values follow without refitting from the placement values
+    (``mrmc.auc_covariance``, the same numbers in O(cases)); ``refit=True`` recomputes them
+    one case at a time like the binary metrics (slow on large panels; the tests use it).
     """
     _checked_metric(metric)
     positive = checked_truth(truth)
     matrix = checked_scores(positive, ratings, name=name, rows=True)
+    if metric == "auc" and not refit:
+        closed = auc_covariance(positive, matrix, "jackknife")
+        return FomCovariance(metric=metric, value=closed.auc, covariance=closed.covariance)
     if metric == "auc":
         used = np.ones(len(positive), dtype=bool)
     else:

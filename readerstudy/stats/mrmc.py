@@ -11,6 +11,10 @@ MRMCaov's ``cov = DeLong``).
 The jackknife AUCs need no refitting: leaving out positive case i gives
 (m * AUC - V10_i) / (m - 1), and leaving out negative case j gives (n * AUC - V01_j) / (n - 1),
 where V10 and V01 are DeLong's placement values (Quenouille-Tukey jackknife, O(cases)).
+
+``or_analysis`` runs the tests from any figure of merit and its covariance (the aided-reading
+analysis of sensitivity and specificity uses it). The module stays one file past 400 lines
+because the two-modality and the algorithm-vs-readers analyses share these pieces.
 """
 
 from __future__ import annotations

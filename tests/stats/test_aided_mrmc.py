@@ -29,9 +29,9 @@ def decisions(vandyke):
     return (vandyke.ratings >= 3).astype(int)
 
 
-def test_the_generic_jackknife_of_the_auc_equals_the_closed_form(vandyke):
+def test_the_refitting_jackknife_of_the_auc_equals_the_closed_form(vandyke):
     flat = vandyke.ratings.reshape(10, -1)
-    generic = jackknife_fom_covariance(vandyke.truth, flat, "auc")
+    generic = jackknife_fom_covariance(vandyke.truth, flat, "auc", refit=True)
     closed = auc_covariance(vandyke.truth, flat, "jackknife")
     np.testing.assert_allclose(generic.value, closed.auc, rtol=0, atol=1e-15)
     np.testing.assert_allclose(generic.covariance, closed.covariance, rtol=1e-10, atol=1e-16)
