@@ -69,6 +69,8 @@ class PanelChange:
 
 @dataclass(frozen=True)
 class AidedDiagnosis:
+    """Per-reader phases and changes, and the panel's accuracy and mean recall changes."""
+
     per_reader: tuple[ReaderDiagnosisChange, ...]
     accuracy: PanelChange
     mean_recall: PanelChange

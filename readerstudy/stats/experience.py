@@ -71,6 +71,8 @@ class JonckheereTest:
 
 @dataclass(frozen=True)
 class BenefitByExperience:
+    """Every band of the given order (n = 0 where no reader has it), the trend and the test."""
+
     bands: tuple[BandChange, ...]
     trend: ExperienceTrend
     jonckheere: JonckheereTest

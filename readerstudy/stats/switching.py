@@ -64,6 +64,8 @@ class SwitchingTable:
 
 @dataclass(frozen=True)
 class ReaderSwitching:
+    """One reader's switching table over the readings the reader answered."""
+
     reader: str
     table: SwitchingTable
 
@@ -81,6 +83,9 @@ class PooledRate:
 
 @dataclass(frozen=True)
 class SwitchingAnalysis:
+    """Per-reader tables, the pooled table (naive Wilson CIs) and the pooled misled / helped
+    rates with their case-and-reader bootstrap CIs (use these for the panel)."""
+
     per_reader: tuple[ReaderSwitching, ...]
     pooled: SwitchingTable
     misled: PooledRate
