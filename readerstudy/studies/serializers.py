@@ -39,6 +39,7 @@ class StudySerializer(serializers.ModelSerializer):
             "show_clinical_info",
             "show_feedback",
             "require_biopsy_proven",
+            "require_reader_profile",
             "created_by",
             "created_at",
             "case_count",
@@ -71,6 +72,10 @@ class StudyCreateSerializer(serializers.Serializer):
     show_clinical_info = serializers.BooleanField(default=False)
     show_feedback = serializers.BooleanField(default=False)
     require_biopsy_proven = serializers.BooleanField(default=require_biopsy_proven_default)
+    require_reader_profile = serializers.BooleanField(
+        default=True,
+        help_text="Readers give their position and experience before their first case",
+    )
 
     def validate(self, data: dict) -> dict:
         if bool(data.get("task")) == ("task_mapping" in data):
@@ -102,6 +107,7 @@ class StudyUpdateSerializer(serializers.Serializer):
     show_clinical_info = serializers.BooleanField(required=False)
     show_feedback = serializers.BooleanField(required=False)
     require_biopsy_proven = serializers.BooleanField(required=False)
+    require_reader_profile = serializers.BooleanField(required=False)
     status = serializers.ChoiceField(choices=Study.Status.choices, required=False)
     acknowledge_confounds = serializers.BooleanField(
         required=False,

@@ -29,6 +29,7 @@ EDITABLE_WHILE_DRAFT = (
     "show_clinical_info",
     "show_feedback",
     "require_biopsy_proven",
+    "require_reader_profile",
 )
 # Later settings that do not change what a reader sees when grading.
 EDITABLE_ALWAYS = ("name", "show_feedback")
@@ -82,6 +83,7 @@ def study_build(
     show_clinical_info: bool = False,
     show_feedback: bool = False,
     require_biopsy_proven: bool | None = None,
+    require_reader_profile: bool = True,
 ) -> Study:
     """A validated, unsaved study (``study_import`` saves it together with its cases).
 
@@ -100,6 +102,7 @@ def study_build(
         show_clinical_info=show_clinical_info,
         show_feedback=show_feedback,
         require_biopsy_proven=require_biopsy_proven,
+        require_reader_profile=require_reader_profile,
         created_by=created_by,
     )
     if question.strip():
