@@ -92,7 +92,8 @@ class ReaderSubgroup:
         if self.experience is not None:
             band = SUBGROUP_LABELS["experience"][self.experience]
             parts.append(f"dermoscopy experience {band[0].lower()}{band[1:]}")
-        return "; ".join(parts)
+        text = "; ".join(parts)
+        return text[0].upper() + text[1:]
 
     def enrolments(self, enrolments: QuerySet[Enrolment]) -> QuerySet[Enrolment]:
         """``enrolments`` restricted to this subgroup (by the profile they read with)."""
