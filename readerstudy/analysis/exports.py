@@ -20,7 +20,12 @@ from readerstudy.analysis.insight import (
     operating_threshold,
     tsne_report_section,
 )
-from readerstudy.analysis.selectors import StudyData, analysis_dict, study_analysis_get
+from readerstudy.analysis.selectors import (
+    StudyData,
+    analysis_dict,
+    study_analysis_get,
+    subgroup_rows_get,
+)
 from readerstudy.core.spreadsheet import spreadsheet_safe
 from readerstudy.reading.columns import (
     DECISION_ANSWER_COLUMNS,
@@ -206,6 +211,12 @@ def report_html(
         "identities": identities,
         "generated_at": timezone.now(),
         "extra_sections": list(extra_sections),
+        "subgroup_rows": [
+            row.to_dict()
+            for row in subgroup_rows_get(
+                data, include_partial=bool(analysis and analysis.include_partial)
+            )
+        ],
     }
     if analysis is not None:
         figure = roc_figure(data, analysis, identities=identities)

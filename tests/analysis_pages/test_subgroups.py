@@ -143,6 +143,9 @@ def test_the_page_restricted_by_experience_says_so(profiled_study, analyst_clien
     assert "Subgroup: Dermoscopy experience more than 10 years" in text
     assert "2 of 6 readers" in text
     assert "experience=%3E10" in text  # the export links keep the subgroup
+    report = analyst_client.get(f"/analysis/studies/{study.pk}/export/html/?experience=%3E10")
+    assert "Subgroup: Dermoscopy experience more than 10 years" in report.content.decode()
+    assert "Readers by position and experience" in report.content.decode()
     data = analyst_client.get(f"/analysis/studies/{study.pk}/data.json?experience=%3E10")
     assert data.status_code == 200 and data.json()["fingerprint"].endswith("experience=%3E10")
 
@@ -157,6 +160,7 @@ def test_an_empty_subgroup_shows_the_cnn_alone_with_a_message(profiled_study, an
     assert body["analysis"]["average_reader"]["n_readers"] == 0
     report = analyst_client.get(f"/analysis/studies/{study.pk}/export/html/?position=non_physician")
     assert report.status_code == 200
+    assert "no reader belongs to it, so the CNN is shown alone" in report.content.decode()
 
 
 @pytest.mark.parametrize(

@@ -193,3 +193,38 @@ def test_a_closed_studys_profiles_are_final(coordinator, coordinator_client, rea
     assert b"closed" in refused.content
     assert not ReaderProfile.objects.exists()
     assert not Decision.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_studies_from_before_profiles_keep_their_readers_grading():
+    """The migration leaves existing studies without the requirement (a reader half-way
+    through an open study is not stopped by a form); new studies have it."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("studies", "0004_confound_audit")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
+    owner = old_apps.get_model("auth", "User").objects.create(username="old-coordinator")
+    old_study = old_apps.get_model("studies", "Study").objects.create(
+        name="Before profiles",
+        task="melanoma-vs-nevus",
+        task_definition={},
+        taxonomy_version="1",
+        modality="dermoscopic",
+        status="open",
+        created_by_id=owner.pk,
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert Study.objects.get(pk=old_study.pk).require_reader_profile is False
+    new = Study.objects.create(
+        name="After",
+        task="melanoma-vs-nevus",
+        task_definition={},
+        taxonomy_version="1",
+        modality="dermoscopic",
+        created_by_id=owner.pk,
+    )
+    assert new.require_reader_profile is True
