@@ -40,11 +40,13 @@ class AnalysisQuerySerializer(serializers.Serializer):
     position = serializers.ChoiceField(
         choices=SUBGROUP_CHOICES["position"],
         required=False,
+        allow_blank=True,
         help_text="only readers of this position (their profile)",
     )
     experience = serializers.ChoiceField(
         choices=SUBGROUP_CHOICES["experience"],
         required=False,
+        allow_blank=True,
         help_text="only readers with this many years of dermoscopy experience (their profile)",
     )
 

@@ -25,12 +25,13 @@ from readerstudy.reading import selectors, services
 from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS
 from readerstudy.reading.models import Decision
 from readerstudy.reading.presenters import serving_payload, study_settings
-from readerstudy.studies.models import Enrolment, ReaderProfile
+from readerstudy.studies.models import Enrolment
 from readerstudy.studies.selectors import (
     reader_profile_get,
     reader_profile_initial,
     reader_profile_missing,
 )
+from readerstudy.studies.serializers import ReaderProfileSerializer
 from readerstudy.studies.services import reader_profile_save
 
 
@@ -276,15 +277,6 @@ class ReadingProgressAPI(APIView):
         enrolment = _enrolment(request, study_id)
         done, total = selectors.reader_progress_get(enrolment)
         return Response({"done": done, "total": total, "finished": total > 0 and done >= total})
-
-
-class ReaderProfileSerializer(serializers.Serializer):
-    position = serializers.ChoiceField(choices=ReaderProfile.Position.choices)
-    board_certified = serializers.BooleanField(allow_null=True, default=None)
-    experience = serializers.ChoiceField(
-        choices=ReaderProfile.Experience.choices, help_text="Years of dermoscopy experience"
-    )
-    notes = serializers.CharField(max_length=1000, allow_blank=True, default="")
 
 
 class ReaderProfileStateSerializer(serializers.Serializer):

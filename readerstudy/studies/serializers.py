@@ -14,7 +14,7 @@ from classifier.taxonomy import load_taxonomy
 from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
-from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
+from readerstudy.studies.models import Case, Enrolment, ImportJob, ReaderProfile, Study
 from readerstudy.studies.services import require_biopsy_proven_default, task_resolve
 
 
@@ -303,13 +303,32 @@ class CaseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ReaderProfileSerializer(serializers.Serializer):
+    """Who the reader was when they read the study (readerstudy.studies.models.ReaderProfile)."""
+
+    position = serializers.ChoiceField(choices=ReaderProfile.Position.choices)
+    board_certified = serializers.BooleanField(
+        allow_null=True, default=None, help_text="null: not asked"
+    )
+    experience = serializers.ChoiceField(
+        choices=ReaderProfile.Experience.choices, help_text="Years of dermoscopy experience"
+    )
+    notes = serializers.CharField(max_length=1000, allow_blank=True, default="")
+
+
 class EnrolmentSerializer(serializers.ModelSerializer):
     reader = serializers.CharField(source="reader.username", read_only=True)
+    profile = ReaderProfileSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Enrolment
-        fields = ["id", "pseudonym", "reader", "simulated", "enrolled_at"]
+        fields = ["id", "pseudonym", "reader", "simulated", "enrolled_at", "profile"]
         read_only_fields = fields
+
+
+class EnrolmentProfileSerializer(serializers.Serializer):
+    pseudonym = serializers.CharField()
+    profile = ReaderProfileSerializer(allow_null=True, help_text="null: not given yet")
 
 
 class ReaderProgressSerializer(serializers.Serializer):

@@ -228,3 +228,34 @@ def test_studies_from_before_profiles_keep_their_readers_grading():
         created_by_id=owner.pk,
     )
     assert new.require_reader_profile is True
+
+
+@pytest.mark.django_db
+def test_the_coordinator_api_lists_and_corrects_profiles(coordinator, coordinator_client, reader_a):
+    study = synthetic_study(1, created_by=coordinator)
+    enrolment = enrol(study, reader_a)
+    url = f"/api/v1/studies/{study.pk}/enrolments/{enrolment.pk}/profile/"
+    assert coordinator_client.get(url).json() == {"pseudonym": enrolment.pseudonym, "profile": None}
+    listed = coordinator_client.get(f"/api/v1/studies/{study.pk}/enrolments/").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert rows[0]["profile"] is None
+    bad = coordinator_client.put(
+        url, {"position": "attending", "experience": ">11"}, content_type="application/json"
+    )
+    assert bad.status_code == 400 and "experience" in bad.json()
+    saved = coordinator_client.put(
+        url,
+        {"position": "attending", "board_certified": True, "experience": ">10"},
+        content_type="application/json",
+    )
+    assert saved.status_code == 200
+    assert saved.json()["profile"] == {
+        "position": "attending",
+        "board_certified": True,
+        "experience": ">10",
+        "notes": "",
+    }
+    listed = coordinator_client.get(f"/api/v1/studies/{study.pk}/enrolments/").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert rows[0]["profile"]["experience"] == ">10"
+    assert ReaderProfile.objects.get(enrolment=enrolment).updated_by == coordinator
