@@ -40,11 +40,13 @@ class ReaderSubgroup:
     experience: str | None = None
 
     def __post_init__(self) -> None:
-        problems = {
-            name: [f"{value!r} is not a {name}; choose one of {', '.join(SUBGROUP_CHOICES[name])}"]
-            for name in SUBGROUP_PARAMETERS
-            if (value := getattr(self, name)) is not None and value not in SUBGROUP_CHOICES[name]
-        }
+        problems = {}
+        for name in SUBGROUP_PARAMETERS:
+            value, choices = getattr(self, name), SUBGROUP_CHOICES[name]
+            if value is not None and value not in choices:
+                problems[name] = [
+                    f"{value!r} is not a valid {name}; choose one of {', '.join(choices)}"
+                ]
         if problems:
             raise ValidationError(problems)
 
