@@ -23,8 +23,9 @@ from rest_framework.views import APIView
 from readerstudy.accounts.permissions import IsReader
 from readerstudy.reading import selectors, services
 from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS
-from readerstudy.reading.models import Decision
+from readerstudy.reading.models import Decision, Phase
 from readerstudy.reading.presenters import serving_payload, study_settings
+from readerstudy.studies.design import DESIGNS
 from readerstudy.studies.models import Enrolment
 from readerstudy.studies.selectors import (
     reader_profile_get,
@@ -41,6 +42,33 @@ class ProgressSerializer(serializers.Serializer):
     finished = serializers.BooleanField()
 
 
+class ChoiceSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    label = serializers.CharField()
+    key = serializers.CharField(help_text="The keyboard key of the grading page (may be empty)")
+
+
+class ConfidenceScaleSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The answer field that holds it")
+    legend = serializers.CharField()
+    min = serializers.IntegerField()
+    max = serializers.IntegerField()
+    hint = serializers.CharField()
+    words = serializers.DictField(child=serializers.CharField(), help_text="value -> words")
+
+
+class QuestionSerializer(serializers.Serializer):
+    """One question of the study's design (studies/design.py)."""
+
+    name = serializers.CharField(help_text="The answer field that holds the chosen value")
+    kind = serializers.ChoiceField(choices=["management", "diagnosis"])
+    prompt = serializers.CharField()
+    legend = serializers.CharField()
+    picker = serializers.ChoiceField(choices=["buttons", "search"])
+    choices = ChoiceSerializer(many=True)
+    confidence = ConfidenceScaleSerializer(allow_null=True)
+
+
 class ReaderStudySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -51,6 +79,8 @@ class ReaderStudySerializer(serializers.Serializer):
     confidence_max = serializers.IntegerField()
     allow_answer_changes = serializers.BooleanField()
     show_clinical_info = serializers.BooleanField()
+    design = serializers.ChoiceField(choices=list(DESIGNS.items()))
+    questions = QuestionSerializer(many=True)
     progress = ProgressSerializer()
 
 
@@ -60,10 +90,19 @@ class ClinicalInfoSerializer(serializers.Serializer):
     site = serializers.CharField(allow_blank=True)
 
 
+_CLASS_HELP = (
+    "The class chosen, a code of the study's class scheme (its grading settings list them: "
+    "`questions`); null in studies that do not ask a diagnosis"
+)
+
+
 class AnswerSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=Decision.Choice.choices)
-    confidence = serializers.IntegerField()
+    decision = serializers.ChoiceField(choices=Decision.Choice.choices, allow_null=True)
+    confidence = serializers.IntegerField(allow_null=True)
+    diagnosis_class = serializers.CharField(allow_null=True, help_text=_CLASS_HELP)
+    diagnosis_confidence = serializers.IntegerField(allow_null=True)
     revision = serializers.IntegerField()
+    text = serializers.CharField(help_text="The answer in words, as the grading page shows it")
 
 
 class ServedCaseSerializer(serializers.Serializer):
@@ -91,9 +130,29 @@ class CaseServingSerializer(serializers.Serializer):
 
 
 class DecisionSubmitSerializer(serializers.Serializer):
+    """The answer to each question of the study's design (``questions`` in the reader's
+    study list): the fields of a question the study does not ask must be left out."""
+
     token = serializers.CharField(max_length=64)
-    decision = serializers.ChoiceField(choices=Decision.Choice.choices)
-    confidence = serializers.IntegerField(help_text="On the study's scale (0-100 or 1-5)")
+    decision = serializers.ChoiceField(
+        choices=Decision.Choice.choices,
+        required=False,
+        allow_null=True,
+        help_text="The management decision, in studies that ask it",
+    )
+    confidence = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Confidence of malignancy on the study's scale (0-100 or 1-5), with decision",
+    )
+    diagnosis_class = serializers.CharField(
+        max_length=32, required=False, allow_null=True, help_text=_CLASS_HELP
+    )
+    diagnosis_confidence = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Confidence in the diagnosis on the study's scale, where the study asks it",
+    )
     active_ms = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -106,12 +165,17 @@ class DecisionSerializer(serializers.Serializer):
     """A stored decision: its case and DECISION_ANSWER_COLUMNS (reading.columns)."""
 
     case = serializers.UUIDField()
-    decision = serializers.ChoiceField(choices=Decision.Choice.choices)
-    confidence = serializers.IntegerField()
+    decision = serializers.ChoiceField(choices=Decision.Choice.choices, allow_null=True)
+    confidence = serializers.IntegerField(allow_null=True)
     revision = serializers.IntegerField()
     served_at = serializers.DateTimeField()
     submitted_at = serializers.DateTimeField()
     active_ms = serializers.IntegerField(allow_null=True)
+    diagnosis_class = serializers.CharField(allow_null=True, help_text=_CLASS_HELP)
+    diagnosis_confidence = serializers.IntegerField(allow_null=True)
+    phase = serializers.ChoiceField(
+        choices=Phase.choices, help_text="aided when the CNN's output was shown"
+    )
 
 
 class SubmitResultSerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from readerstudy.reading.models import Decision
 from readerstudy.reading.services import CaseServing
+from readerstudy.studies.design import ANSWER_FIELDS, study_design
 from readerstudy.studies.models import Case, Study
 
 
@@ -87,6 +88,8 @@ def confirmation_sentence(confirmations: list[tuple[str, int]]) -> str:
 
 
 def study_settings(study: Study) -> dict[str, Any]:
+    """What the grading page (grading.js) and API clients need to ask the study's questions:
+    its design's questions (studies/design.py) and the flow's settings."""
     low, high = study.confidence_range
     return {
         "id": study.pk,
@@ -95,9 +98,10 @@ def study_settings(study: Study) -> dict[str, Any]:
         "confidence_scale": study.confidence_scale,
         "confidence_min": low,
         "confidence_max": high,
-        "contradictory_answers": contradictory_answers(study),
+        "contradictory_answers": contradictory_answers(study) if study.asks_management else [],
         "allow_answer_changes": study.allow_answer_changes,
         "show_clinical_info": study.show_clinical_info,
+        **study_design(study).settings(),
     }
 
 
@@ -121,9 +125,11 @@ def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
             "clinical": clinical_info(case) if study.show_clinical_info else None,
             "current_answer": (
                 {
-                    "decision": answer.decision,
-                    "confidence": answer.confidence,
+                    **{name: getattr(answer, name) for name in ANSWER_FIELDS},
                     "revision": answer.revision,
+                    "text": study_design(study).answer_text(
+                        {name: getattr(answer, name) for name in ANSWER_FIELDS}
+                    ),
                 }
                 if answer is not None
                 else None

@@ -26,11 +26,14 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
 )
+from django.db.models import Case as DbCase
 from django.db.models.functions import Coalesce
 
 from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS, DECISION_EXPORT_FIELDS
-from readerstudy.reading.models import Decision, ReadingOrder
+from readerstudy.reading.models import Decision, Phase, ReadingOrder
 from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.models import Case, Enrolment, Study
@@ -195,24 +198,33 @@ def reader_study_list(*, user: AbstractBaseUser) -> list[ReaderStudy]:
     return sorted(studies, key=lambda row: row.study.status != Study.Status.OPEN)
 
 
-def decision_final_list(study: Study) -> QuerySet:
-    """The last answer of every reader to every case they answered (one row per pair).
+def decision_final_list(study: Study, *, phase: str = str(Phase.UNAIDED)) -> QuerySet:
+    """The last answer of every reader to every case they answered in ``phase`` (one row per
+    pair): unaided by default, the answers every study has and that the readers-vs-CNN
+    analyses compare; AI-assisted studies also have ``Phase.AIDED``.
 
-    Rows are dicts with enrolment_id, pseudonym, simulated, case_id, biopsy (bool), confidence,
-    revision, served_at, submitted_at, active_ms; ordered by pseudonym, then case position.
+    Rows are dicts with enrolment_id, pseudonym, simulated, case_id, biopsy (bool, None where
+    the design asks no management decision), confidence, revision, served_at, submitted_at,
+    active_ms, diagnosis_class, diagnosis_confidence; ordered by pseudonym, then case position.
     """
     later = Decision.objects.filter(
         enrolment_id=OuterRef("enrolment_id"),
         case_id=OuterRef("case_id"),
+        phase=phase,
         revision__gt=OuterRef("revision"),
     )
     return (
-        Decision.objects.filter(enrolment__study=study)
+        Decision.objects.filter(enrolment__study=study, phase=phase)
         .filter(~Exists(later))
         .annotate(
             pseudonym=F("enrolment__pseudonym"),
             simulated=F("enrolment__simulated"),
-            biopsy=ExpressionWrapper(Q(decision=Decision.Choice.BIOPSY), BooleanField()),
+            # None where the study's design asks no management decision.
+            biopsy=DbCase(
+                When(decision__isnull=True, then=Value(None)),
+                default=ExpressionWrapper(Q(decision=Decision.Choice.BIOPSY), BooleanField()),
+                output_field=BooleanField(null=True),
+            ),
         )
         .order_by("enrolment__pseudonym", "case__position")
         .values(

@@ -27,6 +27,7 @@ from readerstudy.reading.presenters import (
     serving_payload,
     study_settings,
 )
+from readerstudy.studies.design import ANSWER_FIELDS
 from readerstudy.studies.media import case_image_response, image_view
 from readerstudy.studies.selectors import reader_profile_missing
 
@@ -78,8 +79,7 @@ def grade(request: HttpRequest, study_id: int) -> HttpResponse:
             outcome = services.decision_submit(
                 enrolment=enrolment,
                 token=request.POST.get("token", ""),
-                decision=request.POST.get("decision", ""),
-                confidence=request.POST.get("confidence"),
+                **{name: request.POST.get(name) for name in ANSWER_FIELDS},
                 active_ms=request.POST.get("active_ms") or None,
             )
         except services.ServedCaseNotFound:

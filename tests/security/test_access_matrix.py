@@ -158,6 +158,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "api:reading-progress": api(GET=S_READER),
     "api:reading-profile": api(GET=S_READER, PUT=S_READER),
     "api:study-enrolment-profile": api(GET=S_COORDINATOR, PUT=S_COORDINATOR),
+    "api:accounts-me": api(GET=SIGNED_IN),
     "api:scoring-models": api(GET=STAFF, POST=COORDINATORS),
     "api:scoring-model": api(GET=STAFF),
     "api:scoring-model-activate": api(POST=COORDINATORS),

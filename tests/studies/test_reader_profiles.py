@@ -202,7 +202,7 @@ def test_studies_from_before_profiles_keep_their_readers_grading():
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("studies", "0004_confound_audit")]
+    before = [("studies", "0006_ai_assistance")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old_apps = executor.loader.project_state(before).apps

@@ -22,6 +22,7 @@ from readerstudy.studies.services.imports import (
 )
 from readerstudy.studies.services.lifecycle import (
     require_biopsy_proven_default,
+    scheme_resolve,
     study_build,
     study_create,
     study_delete,
@@ -44,6 +45,7 @@ __all__ = [
     "reader_profile_save",
     "readers_enrol",
     "require_biopsy_proven_default",
+    "scheme_resolve",
     "study_build",
     "study_create",
     "study_delete",

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studies', '0004_confound_audit'),
+        ('studies', '0006_ai_assistance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
