@@ -6,13 +6,23 @@ only when the study shows it, clinical information. Nothing else of a case ever 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.urls import reverse
 
 from readerstudy.reading.models import Decision
 from readerstudy.reading.services import CaseServing
-from readerstudy.studies.design import ANSWER_FIELDS, study_design
+from readerstudy.studies.design import (
+    ANSWER_FIELDS,
+    MALIGNANCY_WORDS,
+    Confidence,
+    Question,
+    StudyDesign,
+    study_design,
+)
 from readerstudy.studies.models import Case, Study
 
 
@@ -31,30 +41,12 @@ def clinical_info(case: Case) -> dict[str, Any]:
     }
 
 
-# The words of the five-point scale, from its benign end to its malignant end.
-FIVE_POINT_WORDS = {
-    1: "certainly benign",
-    2: "probably benign",
-    3: "uncertain",
-    4: "probably malignant",
-    5: "certainly malignant",
-}
-
-
-def confidence_choices(study: Study) -> list[tuple[int, str]]:
-    """Each value of the study's scale with its words ("" where the scale has none)."""
-    low, high = study.confidence_range
-    if study.confidence_scale == Study.ConfidenceScale.PERCENT:
-        return [(value, "") for value in range(low, high + 1)]
-    return [(value, FIVE_POINT_WORDS[value]) for value in range(low, high + 1)]
-
-
 def confidence_phrase(study: Study, confidence: int) -> str:
     """A confidence as a reader reads it: "0% confidence of malignancy", "confidence 1
     (certainly benign)"."""
     if study.confidence_scale == Study.ConfidenceScale.PERCENT:
         return f"{confidence}% confidence of malignancy"
-    return f"confidence {confidence} ({FIVE_POINT_WORDS[confidence]})"
+    return f"confidence {confidence} ({MALIGNANCY_WORDS[confidence]})"
 
 
 def contradictory_answers(study: Study) -> list[dict[str, Any]]:
@@ -85,6 +77,127 @@ def confirmation_sentence(confirmations: list[tuple[str, int]]) -> str:
     total = sum(cases for _, cases in confirmations)
     methods = ", ".join(f"{method or 'not recorded'} {cases}" for method, cases in confirmations)
     return f"How the {total} diagnoses below were confirmed: {methods}."
+
+
+@dataclass(frozen=True)
+class ChoiceField:
+    """One choice of a question as the grading page draws it: a radio and its label."""
+
+    id: str
+    value: str
+    label: str
+    key: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class ScaleOption:
+    id: str
+    value: int
+    words: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class ScaleField:
+    """A confidence scale as the grading page draws it: a slider with a number box for a
+    wide scale (0-100), a radio per value for a short one (1-5)."""
+
+    name: str
+    legend: str
+    hint: str
+    low: int
+    high: int
+    slider: bool
+    value: int | None
+    options: tuple[ScaleOption, ...]
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class QuestionField:
+    """A question of the study's design (studies/design.py), ready for the grading page:
+    element ids derived from its answer field, and the answer being changed filled in."""
+
+    name: str
+    kind: str
+    prompt: str
+    legend: str
+    picker: str
+    choices: tuple[ChoiceField, ...]
+    confidence: ScaleField | None
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+    @property
+    def keyed_choices(self) -> tuple[ChoiceField, ...]:
+        return tuple(choice for choice in self.choices if choice.key)
+
+
+# Choice values that can be part of an element id as they are; others are numbered.
+_ID_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+# A scale wider than this is a slider with a number box; a shorter one, a radio per value.
+_RADIO_SCALE_MAX = 10
+
+
+def _choice_id(question: Question, number: int, value: str) -> str:
+    return f"{question.name}-{value}" if _ID_SAFE.match(value) else f"{question.name}-{number}"
+
+
+def _scale_field(scale: Confidence, answer: Mapping[str, object]) -> ScaleField:
+    value = answer.get(scale.name)
+    current = int(value) if isinstance(value, int) else None
+    slider = scale.high - scale.low + 1 > _RADIO_SCALE_MAX
+    options = (
+        ()
+        if slider
+        else tuple(
+            ScaleOption(f"{scale.name}-{n}", n, scale.words.get(n, ""), current == n)
+            for n in range(scale.low, scale.high + 1)
+        )
+    )
+    return ScaleField(
+        scale.name, scale.legend, scale.hint, scale.low, scale.high, slider, current, options
+    )
+
+
+def question_fields(
+    design: StudyDesign, answer: Mapping[str, object] | None = None
+) -> list[QuestionField]:
+    """The design's questions, in its order, as the grading page draws them; ``answer`` (the
+    answer fields of the answer being changed) checks the choices given before."""
+    answer = answer or {}
+    fields = []
+    for question in design.questions:
+        chosen = answer.get(question.name)
+        choices = tuple(
+            ChoiceField(
+                _choice_id(question, number, choice.value),
+                choice.value,
+                choice.label,
+                choice.key,
+                chosen == choice.value,
+            )
+            for number, choice in enumerate(question.choices)
+        )
+        scale = question.confidence
+        fields.append(
+            QuestionField(
+                question.name,
+                question.kind,
+                question.prompt,
+                question.legend,
+                question.picker,
+                choices,
+                _scale_field(scale, answer) if scale is not None else None,
+            )
+        )
+    return fields
 
 
 def study_settings(study: Study) -> dict[str, Any]:

@@ -22,12 +22,12 @@ from readerstudy.accounts.permissions import role_required
 from readerstudy.accounts.roles import Role
 from readerstudy.reading import selectors, services
 from readerstudy.reading.presenters import (
-    confidence_choices,
     confirmation_sentence,
+    question_fields,
     serving_payload,
     study_settings,
 )
-from readerstudy.studies.design import ANSWER_FIELDS
+from readerstudy.studies.design import ANSWER_FIELDS, study_design
 from readerstudy.studies.media import case_image_response, image_view
 
 # As everywhere: a user without the role learns nothing, not even that the page exists.
@@ -43,13 +43,19 @@ def reader_home(request: HttpRequest) -> HttpResponse:
 
 def _grading_page(request: HttpRequest, serving: services.CaseServing, study: Any) -> HttpResponse:
     payload = serving_payload(serving, study)
+    answer = payload["case"]["current_answer"] if payload["case"] else None
+    questions = question_fields(study_design(study), answer)
+    scales = [question.confidence for question in questions if question.confidence]
     context = {
         "study": study,
         "settings": study_settings(study),
         "serving": serving,
         "case": payload["case"],
         "payload": payload,
-        "confidence_choices": confidence_choices(study),
+        "questions": questions,
+        # Digits type into a confidence: the shortcuts name the first scale's range.
+        "digit_scale": scales[0] if scales else None,
+        "scale_count": len(scales),
     }
     return render(request, "reading/grade.html", context)
 
