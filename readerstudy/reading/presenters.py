@@ -14,10 +14,12 @@ from typing import Any
 from django.urls import reverse
 
 from readerstudy.reading.models import Decision
+from readerstudy.reading.selectors import FeedbackRow
 from readerstudy.reading.services import CaseServing
 from readerstudy.studies.design import (
     ANSWER_FIELDS,
     MALIGNANCY_WORDS,
+    MANAGEMENT,
     Confidence,
     Question,
     StudyDesign,
@@ -258,3 +260,78 @@ def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
         ),
         "finish_url": reverse("reading:finished", args=[study.pk]),
     }
+
+
+@dataclass(frozen=True)
+class FeedbackVerdict:
+    """Whether one answer of a case was right."""
+
+    legend: str
+    right: bool
+
+
+@dataclass(frozen=True)
+class FeedbackLine:
+    """One case of the feedback page, in the reader's words: their answer, the truth (with the
+    class it maps to, where the design asks a diagnosis) and whether each answer was right."""
+
+    number: int
+    public_id: Any
+    answer_text: str
+    diagnosis_label: str
+    truth: bool
+    true_class: str
+    verdicts: tuple[FeedbackVerdict, ...]
+    cnn_probability: float | None
+
+
+def feedback_lines(design: StudyDesign, rows: list[FeedbackRow]) -> list[FeedbackLine]:
+    lines = []
+    for row in rows:
+        right = design.right_answers(diagnosis=row.diagnosis, truth=row.truth)
+        diagnosis = design.diagnosis
+        true_class = ""
+        if diagnosis is not None:
+            code = right.get(diagnosis.name)
+            true_class = diagnosis.label(code) if code else "none of the classes"
+        lines.append(
+            FeedbackLine(
+                number=row.number,
+                public_id=row.public_id,
+                answer_text=design.answer_text(row.answer),
+                diagnosis_label=row.diagnosis_label,
+                truth=row.truth,
+                true_class=true_class,
+                verdicts=tuple(
+                    FeedbackVerdict(
+                        question.legend, row.answer.get(question.name) == right[question.name]
+                    )
+                    for question in design.questions
+                ),
+                cnn_probability=row.cnn_probability,
+            )
+        )
+    return lines
+
+
+def feedback_summary(design: StudyDesign, rows: list[FeedbackRow]) -> list[str]:
+    """A sentence per question of the design: how often the reader was right."""
+    sentences = []
+    for question in design.questions:
+        answers = [row.answer.get(question.name) for row in rows]
+        if question.kind == MANAGEMENT:
+            positives = [answer for answer, row in zip(answers, rows, strict=True) if row.truth]
+            negatives = [answer for answer, row in zip(answers, rows, strict=True) if not row.truth]
+            sentences.append(
+                f"Of {len(positives)} malignant lesions you would have biopsied "
+                f"{positives.count('biopsy')}; of {len(negatives)} benign lesions you would have "
+                f"reassured {negatives.count('reassure')}."
+            )
+        else:
+            right = sum(
+                answer
+                == design.right_answers(diagnosis=row.diagnosis, truth=row.truth).get(question.name)
+                for answer, row in zip(answers, rows, strict=True)
+            )
+            sentences.append(f"You named the right class in {right} of {len(rows)} cases.")
+    return sentences

@@ -23,6 +23,8 @@ from readerstudy.accounts.roles import Role
 from readerstudy.reading import selectors, services
 from readerstudy.reading.presenters import (
     confirmation_sentence,
+    feedback_lines,
+    feedback_summary,
     question_fields,
     serving_payload,
     study_settings,
@@ -134,7 +136,7 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
     if not is_finished and study.status == study.Status.OPEN:
         return redirect("reading:grade", study_id=study_id)
     rows = selectors.feedback_row_list(enrolment) if is_finished and study.show_feedback else []
-    summary = _feedback_summary(rows)
+    design = study_design(study)
     return render(
         request,
         "reading/finished.html",
@@ -143,28 +145,17 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
             "done": done,
             "total": total,
             "is_finished": is_finished,
-            "feedback": rows,
-            "summary": summary,
+            "feedback": feedback_lines(design, rows),
+            "summary": feedback_summary(design, rows) if rows else [],
             "confirmations": (
                 confirmation_sentence(selectors.confirmation_count_list(study)) if rows else ""
             ),
             "show_cnn": any(row.cnn_probability is not None for row in rows),
+            "asks_management": design.management is not None,
+            "several_questions": len(design.questions) > 1,
             "home_url": reverse("reading:home"),
         },
     )
-
-
-def _feedback_summary(rows: list[selectors.FeedbackRow]) -> dict[str, int] | None:
-    if not rows:
-        return None
-    positives = [row for row in rows if row.truth]
-    negatives = [row for row in rows if not row.truth]
-    return {
-        "positives": len(positives),
-        "negatives": len(negatives),
-        "true_positives": sum(row.biopsy for row in positives),
-        "true_negatives": sum(not row.biopsy for row in negatives),
-    }
 
 
 def _image(request: HttpRequest, public_id: uuid.UUID, variant: str) -> HttpResponse:

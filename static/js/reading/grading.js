@@ -297,10 +297,11 @@
         count.textContent = query === "" ? "All " + total + " shown." :
           (visible === 0 ? "None of " + total + " matches." : visible + " of " + total + " shown.");
       },
-      /* Enter in the box picks the one choice left, if one is left. */
+      /* Enter in the box picks the one choice left, if one is left and not yet picked (so a
+       * second Enter submits). */
       pickSingle: function () {
         var left = shown();
-        if (left.length !== 1) return false;
+        if (left.length !== 1 || left[0].querySelector("input").checked) return false;
         question.select(left[0].getAttribute("data-choice"));
         lastQuestion = question;
         return true;
