@@ -31,6 +31,10 @@ def start_grading(page, study, reader):
     return enrolment
 
 
+def is_submit(request) -> bool:
+    return request.method == "POST" and request.url.endswith("/decisions/")
+
+
 def stored_answers(enrolment) -> list[dict[str, object]]:
     """The reader's answers (every answer field) in the order they were submitted."""
     decisions = Decision.objects.filter(enrolment=enrolment).order_by("submitted_at")
@@ -75,8 +79,11 @@ def test_a_reader_names_ham7_classes_by_keyboard_and_mouse(page, reader_a):
     page.locator("#form-status").filter(has_text="Choose a diagnosis.").wait_for()
     assert stored_answers(enrolment) == []
 
-    # Keyboard: the class's key, then Enter (either case of the letter).
-    press_keys(page, "m Enter")
+    # Keyboard: the class's key, then Enter (either case of the letter). The page sends the
+    # design's answer fields and nothing else.
+    with page.expect_request(is_submit) as sent:
+        press_keys(page, "m Enter")
+    assert set(sent.value.post_data_json) == {"token", "active_ms", "diagnosis_class"}
     case_heading(page, 2, 4).wait_for()
     assert not page.locator("#diagnosis_class-mel").is_checked(), "a new case starts empty"
     press_keys(page, "Shift+N Enter")
@@ -149,7 +156,9 @@ def test_the_diagnosis_and_the_management_decision_are_both_asked_and_both_store
     page.locator("#diagnosis_confidence").fill("65")
     page.locator("label[for=decision-biopsy]").click()
     page.locator("#confidence").fill("90")
-    page.get_by_role("button", name="Submit answer").click()
+    with page.expect_request(is_submit) as sent:
+        page.get_by_role("button", name="Submit answer").click()
+    assert set(sent.value.post_data_json) == {"token", "active_ms", *ANSWER_FIELDS}
     page.get_by_role("heading", name="Thank you — you have answered all 3 cases").wait_for()
     first, second, third = stored_answers(enrolment)
     assert [first, second, third] == [
