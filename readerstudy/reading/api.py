@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from readerstudy.accounts.permissions import IsReader
 from readerstudy.reading import selectors, services
 from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS
-from readerstudy.reading.models import Decision
+from readerstudy.reading.models import Decision, Phase
 from readerstudy.reading.presenters import serving_payload, study_settings
 from readerstudy.studies.design import DESIGNS
 from readerstudy.studies.models import Enrolment
@@ -166,6 +166,9 @@ class DecisionSerializer(serializers.Serializer):
     active_ms = serializers.IntegerField(allow_null=True)
     diagnosis_class = serializers.CharField(allow_null=True, help_text=_CLASS_HELP)
     diagnosis_confidence = serializers.IntegerField(allow_null=True)
+    phase = serializers.ChoiceField(
+        choices=Phase.choices, help_text="aided when the CNN's output was shown"
+    )
 
 
 class SubmitResultSerializer(serializers.Serializer):

@@ -33,7 +33,7 @@ from django.db.models import Case as DbCase
 from django.db.models.functions import Coalesce
 
 from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS, DECISION_EXPORT_FIELDS
-from readerstudy.reading.models import Decision, ReadingOrder
+from readerstudy.reading.models import Decision, Phase, ReadingOrder
 from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.design import ANSWER_FIELDS
@@ -199,8 +199,10 @@ def reader_study_list(*, user: AbstractBaseUser) -> list[ReaderStudy]:
     return sorted(studies, key=lambda row: row.study.status != Study.Status.OPEN)
 
 
-def decision_final_list(study: Study) -> QuerySet:
-    """The last answer of every reader to every case they answered (one row per pair).
+def decision_final_list(study: Study, *, phase: str = str(Phase.UNAIDED)) -> QuerySet:
+    """The last answer of every reader to every case they answered in ``phase`` (one row per
+    pair): unaided by default, the answers every study has and that the readers-vs-CNN
+    analyses compare; AI-assisted studies also have ``Phase.AIDED``.
 
     Rows are dicts with enrolment_id, pseudonym, simulated, case_id, biopsy (bool, None where
     the design asks no management decision), confidence, revision, served_at, submitted_at,
@@ -209,10 +211,11 @@ def decision_final_list(study: Study) -> QuerySet:
     later = Decision.objects.filter(
         enrolment_id=OuterRef("enrolment_id"),
         case_id=OuterRef("case_id"),
+        phase=phase,
         revision__gt=OuterRef("revision"),
     )
     return (
-        Decision.objects.filter(enrolment__study=study)
+        Decision.objects.filter(enrolment__study=study, phase=phase)
         .filter(~Exists(later))
         .annotate(
             pseudonym=F("enrolment__pseudonym"),
