@@ -1,7 +1,10 @@
-"""The one description of a served case that the grading page and the API both send.
+"""What the reading pages and the API show: a served case, the study's questions, feedback.
 
-It carries the case's opaque id, its one-time token, image URLs built from the opaque id and,
-only when the study shows it, clinical information. Nothing else of a case ever leaves here.
+The one description of a served case that the grading page and the API both send carries the
+case's opaque id, its one-time token, image URLs built from the opaque id and, only when the
+study shows it, clinical information. Nothing else of a case ever leaves here. The grading
+page draws the questions of the study's design (studies/design.py) from ``question_fields``,
+and the feedback page judges each answer with the design (``feedback_lines``).
 """
 
 from __future__ import annotations

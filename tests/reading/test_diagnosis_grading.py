@@ -51,7 +51,7 @@ def diagnosis(code: str, confidence: int | None = None) -> dict[str, object]:
 
 
 def test_a_reader_names_ham7_classes_by_keyboard_and_mouse(page, reader_a):
-    study = real_study(4, design="diagnosis", diagnosis_scheme=HAM7)
+    study = real_study(4, design="diagnosis", diagnosis_scheme=HAM7, show_feedback=True)
     page.add_init_script(path=str(AXE))
     enrolment = start_grading(page, study, reader_a)
     assert accessibility_violations(page) == []
@@ -98,6 +98,8 @@ def test_a_reader_names_ham7_classes_by_keyboard_and_mouse(page, reader_a):
     assert page.get_by_label("Vascular lesion (vasc)").is_checked()
     page.get_by_role("button", name="Submit answer").click()
     page.get_by_role("heading", name="Thank you — you have answered all 4 cases").wait_for()
+    page.get_by_text("You named the right class in").wait_for()
+    assert accessibility_violations(page) == []
     assert stored_answers(enrolment) == [
         diagnosis("mel"),
         diagnosis("nv"),
@@ -229,6 +231,7 @@ def test_a_long_class_list_has_a_filter_box_and_keys_still_work(page, reader_a, 
     enrolment = start_grading(page, study, reader_a)
     search = page.get_by_role("searchbox", name="Filter the 10 choices")
     assert search.get_attribute("aria-controls") == "diagnosis_class-choices"
+    assert accessibility_violations(page) == []
     count = page.locator("#diagnosis_class-filter-count")
     assert count.get_attribute("aria-live") == "polite"
     assert count.inner_text() == "All 10 shown."
