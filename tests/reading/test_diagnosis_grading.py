@@ -108,6 +108,33 @@ def test_a_reader_names_ham7_classes_by_keyboard_and_mouse(page, reader_a):
     ]
 
 
+def test_an_answer_that_arrives_after_another_for_the_same_case_says_which_answer_is_kept(
+    page, reader_a
+):
+    study = real_study(2, design="diagnosis", diagnosis_scheme=HAM7)
+    enrolment = start_grading(page, study, reader_a)
+    # The same case answered elsewhere first (another tab, a retry that got through).
+    token = page.locator("#token").input_value()
+    status = page.evaluate(
+        """async ([url, token]) => {
+            const csrf = document.querySelector('input[name=csrfmiddlewaretoken]').value;
+            const answer = await fetch(url, {method: 'POST', credentials: 'same-origin',
+                headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},
+                body: JSON.stringify({token, diagnosis_class: 'akiec'})});
+            return answer.status;
+        }""",
+        [f"/api/v1/reading/studies/{study.pk}/decisions/", token],
+    )
+    assert status == 201
+    press_keys(page, "m Enter")
+    case_heading(page, 2, 2).wait_for()
+    assert page.locator("#form-status").inner_text() == (
+        "That case had already been answered (Actinic keratosis / Bowen's disease (akiec)); "
+        "that answer is kept. 1 of 2 answered."
+    )
+    assert stored_answers(enrolment) == [diagnosis("akiec")]
+
+
 def test_the_diagnosis_and_the_management_decision_are_both_asked_and_both_stored(
     page, reader_a, artifacts
 ):
