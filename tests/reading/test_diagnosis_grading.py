@@ -50,7 +50,7 @@ def diagnosis(code: str, confidence: int | None = None) -> dict[str, object]:
     }
 
 
-def test_a_reader_names_ham7_classes_by_keyboard_and_mouse(page, reader_a):
+def test_a_reader_names_ham7_classes_by_keyboard_and_mouse(page, reader_a, artifacts):
     study = real_study(4, design="diagnosis", diagnosis_scheme=HAM7, show_feedback=True)
     page.add_init_script(path=str(AXE))
     enrolment = start_grading(page, study, reader_a)
@@ -100,6 +100,7 @@ def test_a_reader_names_ham7_classes_by_keyboard_and_mouse(page, reader_a):
     page.get_by_role("heading", name="Thank you — you have answered all 4 cases").wait_for()
     page.get_by_text("You named the right class in").wait_for()
     assert accessibility_violations(page) == []
+    page.screenshot(path=str(artifacts / "feedback-page-diagnosis.png"), full_page=True)
     assert stored_answers(enrolment) == [
         diagnosis("mel"),
         diagnosis("nv"),
