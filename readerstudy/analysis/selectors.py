@@ -26,6 +26,7 @@ from readerstudy.scoring.selectors import (
 from readerstudy.stats.power import Pilot, PlanningError, algorithm_pilot
 from readerstudy.stats.readers import ReaderInput
 from readerstudy.stats.study import StudyAnalysis, study_analysis
+from readerstudy.studies.design import study_design
 from readerstudy.studies.models import Case, Enrolment, Study
 from readerstudy.studies.selectors import case_stamp_get
 
@@ -55,6 +56,9 @@ class StudyData:
     labels: dict[str, ReaderLabel]
     n_cases_total: int
     n_decisions: int
+    # False for a diagnosis-only study: the readers' points come from their classes, and
+    # they gave no confidence of malignancy to draw curves or run MRMC on.
+    readers_rated: bool = True
 
     @property
     def n_cases(self) -> int:
@@ -93,6 +97,7 @@ def study_data_get(study: Study, model_version: ModelVersion | None = None) -> S
         for row in Enrolment.objects.filter(study=study).select_related("reader")
     }
     per_reader: dict[str, tuple[list[int], list[bool], list[float]]] = {}
+    positive_classes = _positive_classes(study)
     n_decisions = 0
     for row in decision_final_list(study).iterator(chunk_size=5000):
         n_decisions += 1
@@ -101,8 +106,14 @@ def study_data_get(study: Study, model_version: ModelVersion | None = None) -> S
             continue
         cases_of, decisions_of, ratings_of = per_reader.setdefault(row["pseudonym"], ([], [], []))
         cases_of.append(position)
-        decisions_of.append(bool(row["biopsy"]))
-        ratings_of.append(float(row["confidence"]))
+        if row["biopsy"] is None:
+            # A diagnosis-only study: the reader's class stands for the management decision.
+            biopsy = row["diagnosis_class"] in positive_classes
+            decisions_of.append(biopsy)
+            ratings_of.append(float(biopsy))
+        else:
+            decisions_of.append(bool(row["biopsy"]))
+            ratings_of.append(float(row["confidence"]))
     readers = [
         ReaderInput(
             reader=pseudonym,
@@ -122,7 +133,18 @@ def study_data_get(study: Study, model_version: ModelVersion | None = None) -> S
         labels=labels,
         n_cases_total=len(cases),
         n_decisions=n_decisions,
+        readers_rated=study.asks_management,
     )
+
+
+def _positive_classes(study: Study) -> frozenset[str]:
+    """The classes read as a biopsy decision on the ROC page of a study that asks a diagnosis
+    (``ClassScheme.positive_codes`` of the study's task); empty for a management study."""
+    scheme = study_design(study).scheme
+    if scheme is None:
+        return frozenset()
+    definition = study.task_definition or {}
+    return scheme.positive_codes(definition.get("positive", ()), definition.get("negative", ()))
 
 
 def _usable_readers(data: StudyData) -> list[ReaderInput]:
@@ -138,6 +160,11 @@ def study_pilot_get(study: Study) -> tuple[Pilot, str]:
         raise PlanningError(
             f"study {study.pk}: the CNN has not scored cases of both classes yet, so the study "
             "cannot be a pilot"
+        )
+    if not data.readers_rated:
+        raise PlanningError(
+            f"study {study.pk}: its readers gave diagnoses, not confidence ratings, so it "
+            "cannot be an ROC pilot"
         )
     complete = [r for r in data.readers if len(r.case_index) == data.n_cases]
     if len(complete) < 2:
@@ -183,7 +210,8 @@ def analysis_context_get(
     analysis = None
     if data.analysable:
         scope = "with-partial" if include_partial else "complete"
-        key = f"analysis:{fingerprint}:{n_bootstrap}:{scope}"
+        rated = "rated" if data.readers_rated else "unrated"
+        key = f"analysis:{fingerprint}:{n_bootstrap}:{scope}:{rated}"
         analysis = cache.get(key)
         if analysis is None:
             analysis = study_analysis(
@@ -192,6 +220,7 @@ def analysis_context_get(
                 _usable_readers(data),
                 n_bootstrap=n_bootstrap,
                 include_partial=include_partial,
+                readers_rated=data.readers_rated,
             )
             cache.set(key, analysis, ANALYSIS_CACHE_SECONDS)
     return AnalysisContext(
