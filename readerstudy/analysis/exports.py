@@ -14,6 +14,7 @@ import numpy as np
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from readerstudy.analysis.diagnosis import diagnosis_analysis_get, diagnosis_export_dict
 from readerstudy.analysis.insight import (
     gallery_report_section,
     operating_threshold,
@@ -31,6 +32,7 @@ from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.selectors import study_algorithm_get, study_cnn_probabilities
 from readerstudy.stats.formats import RatingsTable, write_imrmc, write_long_csv
 from readerstudy.stats.study import StudyAnalysis
+from readerstudy.studies.design import study_design
 from readerstudy.studies.models import Case, Study
 
 EXPORT_FORMATS = {
@@ -39,6 +41,7 @@ EXPORT_FORMATS = {
     "imrmc": ("text/plain; charset=utf-8", "ratings.imrmc"),
     "ratings": ("text/csv; charset=utf-8", "ratings.csv"),
     "html": ("text/html; charset=utf-8", "report.html"),
+    "diagnosis": ("application/json", "diagnosis.json"),
     "png": ("image/png", "roc.png"),
     "svg": ("image/svg+xml", "roc.svg"),
 }
@@ -53,6 +56,9 @@ DECISION_COLUMNS = [
     "truth",
     "cnn_score",
     *DECISION_ANSWER_COLUMNS,
+    # Last, after the columns older exports had: the class the case's diagnosis maps to in
+    # the study's scheme (blank where the study asks no diagnosis).
+    "true_class",
 ]
 
 CNN_READER = "CNN"
@@ -79,8 +85,16 @@ def decisions_csv_lines(
     yield writer.writerow(DECISION_COLUMNS)
     model_version = model_version or study_algorithm_get(study)
     scores = study_cnn_probabilities(study, model_version)
+    scheme = study_design(study).scheme
     cases = {
-        pk: (str(public_id), source_id, diagnosis, int(truth), scores.get(pk, ""))
+        pk: (
+            str(public_id),
+            source_id,
+            diagnosis,
+            int(truth),
+            scores.get(pk, ""),
+            (scheme.class_of(diagnosis) if scheme else None) or "",
+        )
         for pk, public_id, source_id, diagnosis, truth in Case.objects.filter(
             study=study
         ).values_list("pk", "public_id", "source_id", "diagnosis", "truth")
@@ -90,7 +104,7 @@ def decisions_csv_lines(
         names = dict(study.enrolments.values_list("pk", "reader__username"))
     for row in decision_iter(study):
         decision = dict(zip(DECISION_EXPORT_COLUMNS, row, strict=True))
-        public_id, source_id, diagnosis, truth, cnn_score = cases[decision["case_id"]]
+        public_id, source_id, diagnosis, truth, cnn_score, true_class = cases[decision["case_id"]]
         yield writer.writerow(
             [
                 spreadsheet_safe(value)
@@ -104,6 +118,7 @@ def decisions_csv_lines(
                     truth,
                     cnn_score,
                     *decision_answer_cells(decision),
+                    true_class,
                 )
             ]
         )
@@ -205,8 +220,16 @@ def _case_columns(data: StudyData) -> dict[str, dict[str, str]]:
     return columns
 
 
-class NoFigureYet(LookupError):
+class ExportUnavailable(LookupError):
+    """An export the study cannot give (the page answers 404, the command an error)."""
+
+
+class NoFigureYet(ExportUnavailable):
     """The CNN has not scored cases of both classes, so there is no curve to draw."""
+
+
+class NotADiagnosisStudy(ExportUnavailable):
+    """The study asks no diagnosis, so there is no diagnosis analysis."""
 
 
 def export_bytes(
@@ -214,6 +237,13 @@ def export_bytes(
 ) -> bytes:
     """Every export but the streamed decisions CSV, as bytes (the page and the command);
     ``include_partial`` as in ``analysis_context_get``."""
+    if fmt == "diagnosis":
+        found = diagnosis_analysis_get(
+            study, identities=identities, include_partial=include_partial
+        )
+        if found is None:
+            raise NotADiagnosisStudy("this study asks no diagnosis")
+        return json.dumps(diagnosis_export_dict(*found), indent=2, allow_nan=False).encode()
     data, analysis = study_analysis_get(study, include_partial=include_partial)
     if fmt == "json":
         return json.dumps(analysis_dict(data, analysis, identities=identities), indent=2).encode()

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from readerstudy.analysis.exports import (
     EXPORT_FORMATS,
-    NoFigureYet,
+    ExportUnavailable,
     decisions_csv_lines,
     export_bytes,
 )
@@ -14,7 +14,8 @@ from readerstudy.studies.models import Study
 class Command(BaseCommand):
     help = (
         "Export a study: csv (every decision), json (the analysis), imrmc or ratings (for "
-        "MRMC software), html (self-contained report), png or svg (the figure)."
+        "MRMC software), html (self-contained report), png or svg (the figure), diagnosis "
+        "(the diagnosis analysis as JSON, the keys of analyze_diagnoses --json)."
     )
 
     # The system checks import every view (plotly, scikit-learn, ...); an export that streams
@@ -56,6 +57,6 @@ class Command(BaseCommand):
                         study, fmt, identities=identities, include_partial=bool(options["partial"])
                     )
                 )
-            except NoFigureYet as error:
+            except ExportUnavailable as error:
                 raise CommandError(str(error)) from None
         self.stdout.write(f"wrote {out} ({out.stat().st_size} bytes)")
