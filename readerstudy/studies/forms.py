@@ -8,14 +8,20 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from classifier.taxonomy import load_taxonomy
+from readerstudy.studies.design import BUILT_IN_SCHEMES, DESIGNS, MANAGEMENT
 from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
 from readerstudy.studies.models import Study
-from readerstudy.studies.services import require_biopsy_proven_default, task_resolve
+from readerstudy.studies.services import (
+    require_biopsy_proven_default,
+    scheme_resolve,
+    task_resolve,
+)
 from readerstudy.studies.services.lifecycle import EDITABLE_WHILE_DRAFT
 
 CUSTOM_TASK = "custom"
+CUSTOM_CLASSES = "custom"
 MAX_TASK_FILE_BYTES = 64 * 1024
 
 
@@ -39,14 +45,19 @@ class StudySettingsForm(_NoColon, forms.ModelForm):
         model = Study
         fields = list(EDITABLE_WHILE_DRAFT)
         labels = {
-            "question": "Question shown to readers",
+            "question": "Management question shown to readers",
+            "diagnosis_question": "Diagnosis question shown to readers",
+            "ask_diagnosis_confidence": "Readers give a confidence with their diagnosis",
             "confidence_scale": "Confidence scale",
             "allow_answer_changes": "Readers may change their answers",
             "show_clinical_info": "Show age, sex and body site to readers",
             "show_feedback": "Show readers the truth and the CNN's score after they finish",
             "require_biopsy_proven": "Every case must be biopsy-proven",
         }
-        widgets = {"question": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "question": forms.Textarea(attrs={"rows": 2}),
+            "diagnosis_question": forms.Textarea(attrs={"rows": 2}),
+        }
 
     def __init__(self, *args: object, locked: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -64,8 +75,40 @@ class StudyCreateForm(StudySettingsForm):
         help_text='JSON: {"name": ..., "label": ..., "positive": ["mel"], "negative": ["nv"]}',
     )
 
+    design = forms.ChoiceField(
+        choices=list(DESIGNS.items()),
+        initial=MANAGEMENT,
+        required=False,
+        label="What readers answer",
+        help_text="A diagnosis is asked among the classes below; the task still defines the "
+        "CNN's ROC curve and which diagnoses the study takes",
+    )
+    classes = forms.ChoiceField(
+        choices=[
+            *BUILT_IN_SCHEMES.items(),
+            (CUSTOM_CLASSES, "Custom classes from a grouping file"),
+        ],
+        initial="ham7",
+        required=False,
+        label="Diagnosis classes",
+    )
+    grouping_file = forms.FileField(
+        required=False,
+        label="Grouping file (custom classes)",
+        help_text='JSON: {"name": ..., "classes": [{"code": "melanocytic", "label": ..., '
+        '"diagnoses": ["mel", "nv"]}, ...]}',
+    )
+
     class Meta(StudySettingsForm.Meta):
-        fields = ["name", "task", "task_file", *StudySettingsForm.Meta.fields[1:]]
+        fields = [
+            "name",
+            "task",
+            "task_file",
+            "design",
+            "classes",
+            "grouping_file",
+            *StudySettingsForm.Meta.fields[1:],
+        ]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -95,7 +138,30 @@ class StudyCreateForm(StudySettingsForm):
                 self.add_error("task_file", error)
         elif data.get("task"):
             data["resolved_task"] = task_resolve(name=str(data["task"]))
+        data["design"] = data.get("design") or MANAGEMENT
+        if data["design"] != MANAGEMENT:
+            self._scheme_clean(data)
         return data
+
+    def _scheme_clean(self, data: dict[str, object]) -> None:
+        classes = data.get("classes") or "ham7"
+        if classes != CUSTOM_CLASSES:
+            data["resolved_scheme"] = scheme_resolve(name=str(classes))
+            return
+        upload = data.get("grouping_file")
+        if not upload:
+            self.add_error("grouping_file", "custom classes need their grouping file")
+            return
+        if upload.size > MAX_TASK_FILE_BYTES:  # type: ignore[attr-defined]
+            self.add_error("grouping_file", "the grouping file is too large")
+            return
+        try:
+            mapping = json.loads(upload.read().decode("utf-8"))  # type: ignore[attr-defined]
+            data["resolved_scheme"] = scheme_resolve(mapping=mapping)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            self.add_error("grouping_file", f"not a JSON file: {error}")
+        except ValidationError as error:
+            self.add_error("grouping_file", error)
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -65,7 +65,8 @@ class Study(models.Model):
     # A snapshot of the diagnosis classes ({"name", "label", "classes": [...]}, see
     # design.ClassScheme), for the designs that ask a diagnosis; null for management only.
     diagnosis_scheme = models.JSONField(null=True, blank=True)
-    diagnosis_question = models.TextField(default=DEFAULT_DIAGNOSIS_QUESTION)
+    # Blank: the default question (design.DEFAULT_DIAGNOSIS_QUESTION).
+    diagnosis_question = models.TextField(default=DEFAULT_DIAGNOSIS_QUESTION, blank=True)
     ask_diagnosis_confidence = models.BooleanField(
         default=False, help_text="Readers give a confidence with their diagnosis"
     )

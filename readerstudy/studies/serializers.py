@@ -11,11 +11,16 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from classifier.taxonomy import load_taxonomy
+from readerstudy.studies.design import BUILT_IN_SCHEMES, DESIGNS, MANAGEMENT
 from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
 from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
-from readerstudy.studies.services import require_biopsy_proven_default, task_resolve
+from readerstudy.studies.services import (
+    require_biopsy_proven_default,
+    scheme_resolve,
+    task_resolve,
+)
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -34,6 +39,10 @@ class StudySerializer(serializers.ModelSerializer):
             "modality",
             "status",
             "question",
+            "design",
+            "diagnosis_scheme",
+            "diagnosis_question",
+            "ask_diagnosis_confidence",
             "confidence_scale",
             "allow_answer_changes",
             "show_clinical_info",
@@ -64,6 +73,23 @@ class StudyCreateSerializer(serializers.Serializer):
     )
     modality = serializers.ChoiceField(choices=Study.Modality.choices)
     question = serializers.CharField(required=False, allow_blank=True, default="")
+    design = serializers.ChoiceField(
+        choices=list(DESIGNS.items()),
+        default=MANAGEMENT,
+        help_text="What readers answer about each case",
+    )
+    classes = serializers.ChoiceField(
+        choices=list(BUILT_IN_SCHEMES.items()),
+        required=False,
+        help_text="Built-in diagnosis classes, for a design that asks a diagnosis",
+    )
+    class_grouping = serializers.JSONField(
+        required=False,
+        help_text='Custom diagnosis classes: {"name", "label"?, "classes": [{"code", '
+        '"label"?, "key"?, "diagnoses": [...]}]}',
+    )
+    diagnosis_question = serializers.CharField(required=False, allow_blank=True, default="")
+    ask_diagnosis_confidence = serializers.BooleanField(default=False)
     confidence_scale = serializers.ChoiceField(
         choices=Study.ConfidenceScale.choices, default=Study.ConfidenceScale.PERCENT
     )
@@ -85,6 +111,24 @@ class StudyCreateSerializer(serializers.Serializer):
                 data["task"] = task_resolve(mapping=mapping)
         except DjangoValidationError as error:
             raise serializers.ValidationError({"task": error.messages}) from None
+        classes, grouping = data.pop("classes", None), data.pop("class_grouping", None)
+        if classes and grouping is not None:
+            raise serializers.ValidationError("give either classes or class_grouping")
+        if data["design"] != MANAGEMENT:
+            try:
+                if grouping is not None:
+                    if not isinstance(grouping, dict):
+                        raise serializers.ValidationError({"class_grouping": "must be an object"})
+                    data["scheme"] = scheme_resolve(mapping=grouping)
+                else:
+                    data["scheme"] = scheme_resolve(name=classes or "ham7")
+            except DjangoValidationError as error:
+                field = "class_grouping" if grouping is not None else "classes"
+                raise serializers.ValidationError({field: error.messages}) from None
+        elif classes or grouping is not None:
+            raise serializers.ValidationError(
+                {"design": "a management study asks no diagnosis: leave out the classes"}
+            )
         return data
 
 
@@ -95,6 +139,8 @@ class StudyUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     modality = serializers.ChoiceField(choices=Study.Modality.choices, required=False)
     question = serializers.CharField(required=False)
+    diagnosis_question = serializers.CharField(required=False)
+    ask_diagnosis_confidence = serializers.BooleanField(required=False)
     confidence_scale = serializers.ChoiceField(
         choices=Study.ConfidenceScale.choices, required=False
     )

@@ -87,6 +87,10 @@ def study_create_view(request: HttpRequest) -> HttpResponse:
                 show_clinical_info=data["show_clinical_info"],
                 show_feedback=data["show_feedback"],
                 require_biopsy_proven=data["require_biopsy_proven"],
+                design=data["design"],
+                scheme=data.get("resolved_scheme"),
+                diagnosis_question=data["diagnosis_question"],
+                ask_diagnosis_confidence=data["ask_diagnosis_confidence"],
             )
         except ValidationError as error:
             form.add_error(None, error)

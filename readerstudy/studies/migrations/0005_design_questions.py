@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='study',
             name='diagnosis_question',
-            field=models.TextField(default='What is the most likely diagnosis?'),
+            field=models.TextField(blank=True, default='What is the most likely diagnosis?'),
         ),
         migrations.AddField(
             model_name='study',

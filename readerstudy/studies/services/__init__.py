@@ -21,6 +21,7 @@ from readerstudy.studies.services.imports import (
 )
 from readerstudy.studies.services.lifecycle import (
     require_biopsy_proven_default,
+    scheme_resolve,
     study_build,
     study_create,
     study_delete,
@@ -41,6 +42,7 @@ __all__ = [
     "import_undo",
     "readers_enrol",
     "require_biopsy_proven_default",
+    "scheme_resolve",
     "study_build",
     "study_create",
     "study_delete",

@@ -16,14 +16,26 @@ from readerstudy.studies.confounds import (
     confound_warnings_unacknowledged,
     study_confound_audit,
 )
+from readerstudy.studies.design import (
+    DESIGNS,
+    MANAGEMENT,
+    ClassScheme,
+    DesignError,
+    scheme_builtin,
+    scheme_from_file,
+    scheme_from_mapping,
+)
 from readerstudy.studies.models import Case, Study
 from readerstudy.studies.services.imports import import_running, stored_files_delete_on_commit
 
-# A draft's settings, in the order the settings form shows them.
+# A draft's settings, in the order the settings form shows them. The design and its classes
+# are chosen when the study is created.
 EDITABLE_WHILE_DRAFT = (
     "name",
     "modality",
     "question",
+    "diagnosis_question",
+    "ask_diagnosis_confidence",
     "confidence_scale",
     "allow_answer_changes",
     "show_clinical_info",
@@ -65,6 +77,41 @@ def task_resolve(*, name: str = "", mapping: dict | None = None, path: Path | No
     return task
 
 
+def scheme_resolve(
+    *, name: str = "", mapping: dict | None = None, path: Path | None = None
+) -> ClassScheme:
+    """The diagnosis classes: a built-in scheme by name (ham7, esteva3), or a coordinator's
+    grouping from a mapping or a JSON file. Raises ValidationError with the reason."""
+    try:
+        if path is not None:
+            return scheme_from_file(path)
+        if mapping is not None:
+            return scheme_from_mapping(mapping, source="class grouping")
+        return scheme_builtin(name)
+    except DesignError as error:
+        raise ValidationError(str(error)) from None
+
+
+def _design_check(design: str, task: Task, scheme: ClassScheme | None) -> ClassScheme | None:
+    """The scheme the design keeps: none for management only; for a diagnosis, one that
+    places every diagnosis of the task (each case's truth is the class of its diagnosis)."""
+    if design not in DESIGNS:
+        raise ValidationError(f"unknown design {design!r} (designs: {', '.join(DESIGNS)})")
+    if design == MANAGEMENT:
+        return None
+    if scheme is None:
+        raise ValidationError(
+            f"the {design} design needs diagnosis classes (ham7, esteva3 or a grouping)"
+        )
+    unplaced = sorted(d for d in task.diagnoses if scheme.class_of(d) is None)
+    if unplaced:
+        raise ValidationError(
+            f"the classes {scheme.name!r} place no class for the task's diagnoses {unplaced}: "
+            "add them to the grouping or choose a task without them"
+        )
+    return scheme
+
+
 def require_biopsy_proven_default() -> bool:
     """Whether a new study requires biopsy proof when its creator does not say."""
     return bool(settings.READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT)
@@ -82,13 +129,20 @@ def study_build(
     show_clinical_info: bool = False,
     show_feedback: bool = False,
     require_biopsy_proven: bool | None = None,
+    design: str = MANAGEMENT,
+    scheme: ClassScheme | None = None,
+    diagnosis_question: str = "",
+    ask_diagnosis_confidence: bool = False,
 ) -> Study:
     """A validated, unsaved study (``study_import`` saves it together with its cases).
 
-    ``require_biopsy_proven=None`` takes READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT.
+    ``require_biopsy_proven=None`` takes READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT. A design
+    that asks a diagnosis needs ``scheme`` (see ``scheme_resolve``), which must place every
+    diagnosis of the task; the study keeps a snapshot of it.
     """
     if require_biopsy_proven is None:
         require_biopsy_proven = require_biopsy_proven_default()
+    scheme = _design_check(design, task, scheme)
     study = Study(
         name=name.strip(),
         task=task.name,
@@ -101,9 +155,14 @@ def study_build(
         show_feedback=show_feedback,
         require_biopsy_proven=require_biopsy_proven,
         created_by=created_by,
+        design=design,
+        diagnosis_scheme=scheme.to_dict() if scheme is not None else None,
+        ask_diagnosis_confidence=ask_diagnosis_confidence and scheme is not None,
     )
     if question.strip():
         study.question = question.strip()
+    if diagnosis_question.strip():
+        study.diagnosis_question = diagnosis_question.strip()
     study.full_clean()
     return study
 
