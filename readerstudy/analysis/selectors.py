@@ -97,7 +97,7 @@ def study_data_get(study: Study, model_version: ModelVersion | None = None) -> S
         for row in Enrolment.objects.filter(study=study).select_related("reader")
     }
     per_reader: dict[str, tuple[list[int], list[bool], list[float]]] = {}
-    positive_classes = _positive_classes(study)
+    positive_classes = study_positive_classes(study)
     n_decisions = 0
     for row in decision_final_list(study).iterator(chunk_size=5000):
         n_decisions += 1
@@ -137,7 +137,7 @@ def study_data_get(study: Study, model_version: ModelVersion | None = None) -> S
     )
 
 
-def _positive_classes(study: Study) -> frozenset[str]:
+def study_positive_classes(study: Study) -> frozenset[str]:
     """The classes read as a biopsy decision on the ROC page of a study that asks a diagnosis
     (``ClassScheme.positive_codes`` of the study's task); empty for a management study."""
     scheme = study_design(study).scheme

@@ -22,8 +22,10 @@ def _cnn_answer(scheme, fine):
 def fill_cnn_classes(apps, schema_editor):
     Study = apps.get_model("studies", "Study")
     CnnScore = apps.get_model("scoring", "CnnScore")
-    studies = Study.objects.exclude(design="management").exclude(diagnosis_scheme=None)
+    studies = Study.objects.exclude(design="management").filter(diagnosis_scheme__isnull=False)
     for study in studies.only("pk", "diagnosis_scheme").iterator():
+        if not study.diagnosis_scheme:
+            continue
         changed = []
         scores = CnnScore.objects.filter(case__study_id=study.pk).only("pk", "fine_probabilities")
         for score in scores.iterator(chunk_size=2000):
