@@ -356,3 +356,29 @@ def test_an_api_client_fetches_the_diagnosis_analysis_with_its_token(diagnosed, 
     reader = body["readers"]["R01"]
     for key in ("n", "accuracy", "accuracy_ci", "mean_recall", "confusion"):
         assert key in reader
+
+
+@pytest.mark.browser
+def test_the_diagnosis_page_draws_its_figures_under_the_strict_policy_in_chromium(
+    diagnosed, page, analyst, password, artifacts
+) -> None:
+    study = diagnosed.study
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("analyst")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"/analysis/studies/{study.pk}/diagnosis/")
+    for figure in ("#accuracy-figure", "#confusion-pooled", "#confusion-cnn"):
+        page.wait_for_selector(f"{figure} .main-svg")
+    # Seven classes: a 7 x 7 heatmap with a count in every cell.
+    assert page.locator("#confusion-pooled .heatmaplayer").count() == 1
+    assert page.locator("#confusion-cnn text.textpoint, #confusion-cnn .textpoint").count() >= 1
+    # One dot per reader and the CNN's line in the accuracy plot.
+    assert page.locator("#accuracy-figure .scatterlayer .point").count() >= 6
+    assert page.get_by_text("CNN accuracy").first.is_visible()
+    # Another reader's matrix on demand: the select reloads the page for that reader.
+    page.select_option("#confusion-reader", "R04")
+    page.wait_for_url("**reader=R04**")
+    page.wait_for_selector("#confusion-reader-figure .main-svg")
+    assert page.get_by_text("Reader R04").first.is_visible()
+    page.screenshot(path=str(artifacts / "diagnosis-page.png"), full_page=True)
