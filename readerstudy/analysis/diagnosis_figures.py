@@ -34,7 +34,11 @@ def confusion_figure(confusion: list[list[int]], classes: list[str], *, title: s
             colorscale="Blues",
             zmin=0,
             zmax=1,
-            colorbar={"title": {"text": "share of<br>true class"}},
+            colorbar={"title": {"text": "share"}},
+            # Gaps between the cells also keep plotly.js from its "fast" pixelated drawing,
+            # which sets an inline style attribute the page's CSP refuses.
+            xgap=2,
+            ygap=2,
             hovertemplate=(
                 "true %{y}, answered %{x}<br>%{text} cases (%{z:.0%} of %{y})<extra></extra>"
             ),
