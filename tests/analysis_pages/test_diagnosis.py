@@ -382,3 +382,23 @@ def test_the_diagnosis_page_draws_its_figures_under_the_strict_policy_in_chromiu
     page.wait_for_selector("#confusion-reader-figure .main-svg")
     assert page.get_by_text("Reader R04").first.is_visible()
     page.screenshot(path=str(artifacts / "diagnosis-page.png"), full_page=True)
+
+
+def test_the_case_page_shows_each_readers_answer_by_the_studys_questions(
+    diagnosed, graded_study, analyst_client
+) -> None:
+    case = diagnosed.cases[4]  # true class mel
+    answers = {
+        row["pseudonym"]: row["diagnosis_class"]
+        for row in decision_final_list(diagnosed.study).filter(case_id=case.pk)
+    }
+    page = analyst_client.get(f"/analysis/cases/{case.public_id}/").content.decode()
+    named = sum(label == "mel" for label in answers.values())
+    assert f"{named} of {len(answers)} named the true class (mel)" in page
+    assert "chose biopsy" not in page
+    assert diagnosed.scheme.classes[4].label in page or "mel" not in answers.values()
+    management, _, _ = graded_study
+    first = management.cases.order_by("position").first()
+    text = analyst_client.get(f"/analysis/cases/{first.public_id}/").content.decode()
+    assert "readers chose biopsy" in text and "named the true class" not in text
+    assert "confidence" in text
