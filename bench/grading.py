@@ -17,6 +17,14 @@ Both report errors and the decisions stored in the database against the submits 
 server acknowledged (201). Targets on 2 cores: p95 <= 50 ms, >= 150 decisions/s, 0 errors,
 stored == acknowledged.
 
+Before each phase the same readers ask the authenticated no-op request (``GET
+/api/v1/accounts/me/``: session, user with roles, permission, a small JSON answer) with the
+same pauses: the baseline of this run, this machine and this load. Issue 21's targets are
+ratios to it, printed with PASS/MISS: CPU per decision (web workers + PostgreSQL) <= 2x the
+no-op's, saturated decisions/s >= 0.5x the no-op's requests/s, paced p95 <= 3x the no-op's.
+A decision is two requests (the submit and the next case's image), so each ratio is also
+printed per request.
+
 Run (PostgreSQL must be running; the database is created when missing):
 
     .venv/bin/python bench/grading.py --database-url postgres://postgres@127.0.0.1:5432/rs_grading_bench
@@ -78,6 +86,12 @@ def parse_args() -> argparse.Namespace:
         "empty keeps them in the database",
     )
     parser.add_argument("--phase", choices=["both", "paced", "saturation"], default="both")
+    parser.add_argument(
+        "--baseline-duration",
+        type=float,
+        default=15.0,
+        help="seconds of each no-op baseline phase (paced and saturated)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     return parser.parse_args()
 
@@ -198,6 +212,139 @@ class SimulatedReader(threading.Thread):
             self.result.acknowledged += 1
         else:
             self.result.replayed += 1
+
+
+NO_OP_PATH = "/api/v1/accounts/me/"
+
+
+class NoOpReader(threading.Thread):
+    """The baseline: a logged-in reader asking the authenticated no-op request (session, user
+    with roles, permission, a small JSON answer) with the same pauses as a grading reader."""
+
+    def __init__(self, base: str, session, pause: float, stop_at: list[float],
+                 ready: threading.Barrier) -> None:  # fmt: skip
+        super().__init__(daemon=True)
+        self.base, self.session, self.pause = base, session, pause
+        self.stop_at, self.ready = stop_at, ready
+        self.result = ReaderResult()
+        self.rng = random.Random(id(self))
+
+    def run(self) -> None:
+        client = LeanClient(self.base, self.session)
+        headers = {"Accept": "application/json"}
+        self.ready.wait()
+        while time.monotonic() < self.stop_at[0]:
+            if self.pause:
+                time.sleep(self.pause * self.rng.uniform(0.5, 1.5))
+                if time.monotonic() >= self.stop_at[0]:
+                    break
+            started = time.perf_counter()
+            try:
+                status, answer = client.request("GET", NO_OP_PATH, headers=headers)
+            except (OSError, http.client.HTTPException) as error:
+                self.result.errors.append(f"request: {error!r}")
+                continue
+            if status != 200:
+                self.result.errors.append(f"no-op {status}: {answer[:200]!r}")
+                continue
+            self.result.latencies_ms.append((time.perf_counter() - started) * 1000)
+
+
+def run_baseline(name: str, base: str, sessions: list, pause: float, duration: float,
+                 cpu: CpuMeter) -> dict:  # fmt: skip
+    """The same readers asking the no-op request instead of grading: what the machine does
+    for a bare authenticated request right now, to compare the decisions with."""
+    stop_at = [float("inf")]
+    ready = threading.Barrier(len(sessions) + 1)
+    readers = [NoOpReader(base, session, pause, stop_at, ready) for session in sessions]
+    for reader in readers:
+        reader.start()
+    ready.wait()
+    cpu_before = cpu.read()
+    started = time.monotonic()
+    stop_at[0] = started + duration
+    for reader in readers:
+        reader.join()
+    elapsed = time.monotonic() - started
+    cpu_used = {key: value - cpu_before[key] for key, value in cpu.read().items()}
+    latencies = [ms for r in readers for ms in r.result.latencies_ms]
+    errors = [e for r in readers for e in r.result.errors]
+    return {
+        "phase": name,
+        "readers": len(readers),
+        "pause_s": pause,
+        "seconds": round(elapsed, 1),
+        "requests": len(latencies),
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "errors": len(errors),
+        "error_examples": errors[:5],
+        "cpu_ms_per_request": {
+            key: round(1000 * value / max(1, len(latencies)), 2) for key, value in cpu_used.items()
+        },
+    }
+
+
+def report_baseline(result: dict) -> None:
+    per_request = ", ".join(f"{k} {v} ms" for k, v in result["cpu_ms_per_request"].items())
+    print(
+        f"\n== baseline {result['phase']}: GET {NO_OP_PATH} by {result['readers']} readers, "
+        f"pause {result['pause_s']} s, {result['seconds']} s: {result['requests_per_s']} "
+        f"requests/s, p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
+        f"errors {result['errors']}; CPU per request: {per_request}"
+    )
+    for example in result["error_examples"]:
+        print(f"  e.g. {example}")
+
+
+def server_cpu_ms(per_item: dict[str, float]) -> float:
+    """The CPU an item costs the server side: the web workers and PostgreSQL (not the client,
+    which a browser on another machine would pay)."""
+    return per_item["server"] + per_item["postgres"]
+
+
+def ratios(results: dict[str, dict]) -> list[dict]:
+    """The targets of issue 21, each a ratio to the same run's no-op baseline."""
+    rows = []
+    if "saturation" in results and "baseline_saturated" in results:
+        decision = server_cpu_ms(results["saturation"]["cpu_ms_per_decision"])
+        request = server_cpu_ms(results["baseline_saturated"]["cpu_ms_per_request"])
+        rows.append({
+            "figure": "CPU per decision (web + PostgreSQL, saturated)",
+            "value": f"{decision:.2f} ms", "baseline": f"{request:.2f} ms per no-op",
+            "ratio": decision / request, "target": "<= 2.0x", "pass": decision <= 2 * request,
+            "per_request": f"{decision / 2:.2f} ms, {decision / 2 / request:.2f}x",
+        })  # fmt: skip
+        rate = results["saturation"]["decisions_per_s"]
+        base_rate = results["baseline_saturated"]["requests_per_s"]
+        rows.append({
+            "figure": "saturated decisions/s",
+            "value": f"{rate}/s", "baseline": f"{base_rate} no-ops/s",
+            "ratio": rate / base_rate, "target": ">= 0.5x", "pass": rate >= 0.5 * base_rate,
+            "per_request": f"{2 * rate:.1f} requests/s, {2 * rate / base_rate:.2f}x",
+        })  # fmt: skip
+    if "paced" in results and "baseline_paced" in results:
+        p95 = results["paced"]["p95_ms"]
+        base_p95 = results["baseline_paced"]["p95_ms"]
+        rows.append({
+            "figure": "paced p95 (submit + next image)",
+            "value": f"{p95} ms", "baseline": f"{base_p95} ms no-op p95",
+            "ratio": p95 / base_p95, "target": "<= 3.0x",
+            "pass": round(p95 / base_p95, 2) <= 3.0,
+        })  # fmt: skip
+    return rows
+
+
+def report_ratios(rows: list[dict]) -> None:
+    print("\n== against the same run's baseline (issue 21)")
+    for row in rows:
+        print(
+            f"{row['figure']}: {row['value']} vs {row['baseline']}: {row['ratio']:.2f}x "
+            f"(target {row['target']}) {'PASS' if row['pass'] else 'MISS'}"
+        )
+        if "per_request" in row:
+            print(f"  per request (a decision is a submit and an image): {row['per_request']}")
 
 
 def log_in(base: str, username: str):
@@ -398,7 +545,7 @@ def main() -> None:
     server = gunicorn_start(env, port, args.workers, args.threads)
     base = f"http://127.0.0.1:{port}"
     cpu = CpuMeter(server.pid)
-    results = []
+    results: list[dict] = []
     try:
         print(
             f"gunicorn: {args.workers} workers x {args.threads} threads on {base}; "
@@ -417,23 +564,35 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=4) as pool:
             sessions = list(pool.map(lambda name: log_in(base, name), usernames))
         print(f"{len(sessions)} readers logged in", flush=True)
+        by_phase: dict[str, dict] = {}
         if args.phase in ("both", "paced"):
+            by_phase["baseline_paced"] = run_baseline(
+                "paced", base, sessions, args.pause, args.baseline_duration, cpu
+            )
+            report_baseline(by_phase["baseline_paced"])
             setup = study_create("paced", usernames, images)
-            results.append(
-                run_phase("paced", base, setup, sessions, args.pause, args.duration, cpu)
+            by_phase["paced"] = run_phase(
+                "paced", base, setup, sessions, args.pause, args.duration, cpu
             )
-            report(results[-1])
+            report(by_phase["paced"])
         if args.phase in ("both", "saturation"):
-            setup = study_create("saturation", usernames, images)
-            results.append(
-                run_phase("saturation", base, setup, sessions, 0.0, args.saturation_duration, cpu)
+            by_phase["baseline_saturated"] = run_baseline(
+                "saturated", base, sessions, 0.0, args.baseline_duration, cpu
             )
-            report(results[-1])
+            report_baseline(by_phase["baseline_saturated"])
+            setup = study_create("saturation", usernames, images)
+            by_phase["saturation"] = run_phase(
+                "saturation", base, setup, sessions, 0.0, args.saturation_duration, cpu
+            )
+            report(by_phase["saturation"])
+        targets = ratios(by_phase)
+        report_ratios(targets)
+        results = [*by_phase.values(), {"round_trips": trips, "targets": targets}]
     finally:
         server.terminate()
         server.wait(timeout=30)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps(results, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--torch-threads", type=int, default=1, help="the scoring worker's (leave cores to web)"
     )
+    parser.add_argument(
+        "--form-login",
+        action="store_true",
+        help="log every reader in through the login form (PBKDF2, about 0.4 s of CPU each: "
+        "minutes of both cores for hundreds of readers) instead of handing each a session "
+        "made the way a login makes it",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
     return parser.parse_args()
 
 
@@ -102,8 +110,32 @@ def scoring_study(args: argparse.Namespace, scratch: Path):
     )
 
 
+def sessions_make(names: list[str]) -> list[str]:
+    """A signed-in session per reader, stored where the server keeps sessions (Redis), made
+    as ``django.contrib.auth.login`` makes one but without checking the password: a login is
+    a one-off per reader that would otherwise spend the bench's first minutes hashing."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.utils.module_loading import import_string
+
+    store = import_string(settings.SESSION_ENGINE + ".SessionStore")
+    users = {user.username: user for user in User.objects.filter(username__in=names)}
+    keys = []
+    for name in names:  # in the order of BENCH_READERS
+        session = store()
+        session[SESSION_KEY] = str(users[name].pk)
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        session[HASH_SESSION_KEY] = users[name].get_session_auth_hash()
+        session.create()
+        keys.append(session.session_key)
+    return keys
+
+
 def locust_run(args: argparse.Namespace, env: dict, base: str, study_id: int, names: list[str],
                scratch: Path) -> subprocess.Popen:  # fmt: skip
+    from django.conf import settings
+
     from bench.support import PASSWORD
 
     command = [
@@ -120,6 +152,8 @@ def locust_run(args: argparse.Namespace, env: dict, base: str, study_id: int, na
         # Written once every user has stopped (the CSV files are written before that).
         "--json-file", str(scratch / "locust"),
         "--skip-log",
+        # The figures are those of every reader grading, not of the ramp up to it.
+        "--reset-stats",
     ]  # fmt: skip
     locust_env = {
         **env,
@@ -128,6 +162,8 @@ def locust_run(args: argparse.Namespace, env: dict, base: str, study_id: int, na
         "BENCH_STUDY_ID": str(study_id),
         "BENCH_PAUSE": str(args.pause),
         "BENCH_RESULT": str(scratch / "counts.json"),
+        "BENCH_SESSIONS": "" if args.form_login else ",".join(sessions_make(names)),
+        "BENCH_SESSION_COOKIE": settings.SESSION_COOKIE_NAME,
     }
     with (scratch / "locust.log").open("wb") as log:
         return subprocess.Popen(command, cwd=REPO, env=locust_env, stdout=log, stderr=log)
@@ -194,15 +230,19 @@ def run(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     env = {**env, "DATABASE_URL": test_database_url()}
     purge_queues(["default", settings.READERSTUDY_SCORING_QUEUE])
     print(f"importing {args.images} images to score and {args.cases} cases to grade ...")
-    scoring = scoring_study(args, scratch)
-    n_images = scoring.cases.count()
+    scoring = scoring_study(args, scratch) if args.images else None
+    n_images = scoring.cases.count() if scoring else 0
     names = readers_ensure(args.readers)
     graded = graded_study_create("load", names, case_images(args.cases))
     port = free_port()
     server = gunicorn_start(env, port, args.web_workers, 1)
     worker_started = time.monotonic()
-    worker = start_worker(
-        log_dir=scratch, queues=[settings.READERSTUDY_SCORING_QUEUE], env=worker_environment()
+    worker = (
+        start_worker(
+            log_dir=scratch, queues=[settings.READERSTUDY_SCORING_QUEUE], env=worker_environment()
+        )
+        if scoring
+        else None
     )
     base = f"http://127.0.0.1:{port}"
     print(
@@ -215,25 +255,45 @@ def run(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
         began = time.monotonic()
         load = locust_run(args, env, base, graded.study_id, names, scratch)
         scored_at = None
+        scored = 0
         while load.poll() is None:
-            scored = CnnScore.objects.filter(case__study=scoring).count()
-            if scored >= n_images and scored_at is None:
-                scored_at = time.monotonic() - worker_started
-            if worker.process.poll() is not None:
-                raise SystemExit("the worker exited:\n" + worker.log()[-3000:])
+            if worker is not None:
+                scored = CnnScore.objects.filter(case__study=scoring).count()
+                if scored >= n_images and scored_at is None:
+                    scored_at = time.monotonic() - worker_started
+                if worker.process.poll() is not None:
+                    raise SystemExit("the worker exited:\n" + worker.log()[-3000:])
             time.sleep(2)
-        scored = CnnScore.objects.filter(case__study=scoring).count()
+        if worker is not None:
+            scored = CnnScore.objects.filter(case__study=scoring).count()
         seconds = time.monotonic() - began
         if load.returncode not in (0, 1):  # 1: some requests failed, reported below
             raise SystemExit((scratch / "locust.log").read_text()[-3000:])
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
         server.terminate()
         server.wait(timeout=30)
     rows = stats(scratch, seconds)
     counts = json.loads((scratch / "counts.json").read_text())
     stored = Decision.objects.filter(enrolment__study_id=graded.study_id).count()
     report(rows, counts, stored, scored, n_images, scored_at)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "readers": args.readers,
+                    "pause_s": args.pause,
+                    "web_workers": args.web_workers,
+                    "seconds": round(seconds, 1),
+                    "requests": rows,
+                    "counts": counts,
+                    "stored": stored,
+                    "cpus": os.cpu_count(),
+                },
+                indent=2,
+            )
+        )
     if stored != counts["acknowledged"] or rows["all requests"]["failed"]:
         sys.exit(1)
 
@@ -269,7 +329,8 @@ def report(
         if scored_at is not None
         else "not all during the run"
     )
-    print(f"scoring: {scored} of {n_images} images scored meanwhile ({when})")
+    if n_images:
+        print(f"scoring: {scored} of {n_images} images scored meanwhile ({when})")
 
 
 if __name__ == "__main__":

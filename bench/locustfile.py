@@ -11,6 +11,9 @@ Run by bench/load.py, which sets:
   BENCH_STUDY_ID   the open study they are enrolled in
   BENCH_PAUSE      mean seconds a reader looks at a case before answering
   BENCH_RESULT     where to write the counts of stored and replayed submits (JSON)
+  BENCH_SESSIONS   comma-separated session keys, one per reader in the order of BENCH_READERS
+                   (empty: each user logs in through the login form)
+  BENCH_SESSION_COOKIE  the name of the session cookie
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ READERS = os.environ.get("BENCH_READERS", "").split(",")
 PASSWORD = os.environ.get("BENCH_PASSWORD", "")
 STUDY_ID = int(os.environ.get("BENCH_STUDY_ID", "0"))
 PAUSE = float(os.environ.get("BENCH_PAUSE", "1.0"))
+SESSIONS = [key for key in os.environ.get("BENCH_SESSIONS", "").split(",") if key]
+SESSION_COOKIE = os.environ.get("BENCH_SESSION_COOKIE", "sessionid")
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SERVING = re.compile(r'<script id="serving-data" type="application/json">(.*?)</script>', re.S)
 
@@ -39,18 +44,23 @@ class Reader(HttpUser):
     wait_time = between(PAUSE * 0.5, PAUSE * 1.5)
 
     def on_start(self) -> None:
-        self.username = READERS[next(_next_reader) % len(READERS)]
+        number = next(_next_reader)
+        self.username = READERS[number % len(READERS)]
         self.serving: dict | None = None
-        login = self.client.get("/accounts/login/", name="login page")
-        self.client.post(
-            "/accounts/login/",
-            data={
-                "username": self.username,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": CSRF_INPUT.search(login.text).group(1),
-            },
-            name="log in",
-        )
+        if SESSIONS:
+            # A session bench/load.py made as a login makes one, in the order of READERS.
+            self.client.cookies.set(SESSION_COOKIE, SESSIONS[number % len(SESSIONS)])
+        else:
+            login = self.client.get("/accounts/login/", name="login page")
+            self.client.post(
+                "/accounts/login/",
+                data={
+                    "username": self.username,
+                    "password": PASSWORD,
+                    "csrfmiddlewaretoken": CSRF_INPUT.search(login.text).group(1),
+                },
+                name="log in",
+            )
         page = self.client.get(f"/reading/studies/{STUDY_ID}/", name="grading page")
         self.csrf = CSRF_INPUT.findall(page.text)[-1]
         self.serving = json.loads(SERVING.search(page.text).group(1))

@@ -7,6 +7,7 @@ from readerstudy.core import views as core_views
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("", include("readerstudy.accounts.api_urls")),
     path("", include("readerstudy.studies.api_urls")),
     path("", include("readerstudy.reading.api_urls")),
     path("", include("readerstudy.scoring.api_urls")),

@@ -25,6 +25,8 @@ DECISION_ANSWER_COLUMNS: tuple[str, ...] = (
     "submitted_at",
     "active_ms",
     *(name for name in ANSWER_FIELDS if name not in _MANAGEMENT_FIELDS),
+    # unaided, or aided (with the CNN's output shown) in AI-assisted studies.
+    "phase",
 )
 
 # Every revision as exported: column -> the Decision field it reads.

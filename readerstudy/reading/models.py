@@ -40,13 +40,23 @@ class ReadingOrder(models.Model):
         return f"order of {self.enrolment_id}: {len(self.case_ids)} cases"
 
 
+class Phase(models.TextChoices):
+    """Whether the reader saw the CNN's output (reading/phases.py): every study reads
+    unaided; AI-assisted studies also read aided."""
+
+    UNAIDED = "unaided", "Unaided"
+    AIDED = "aided", "With the CNN"
+
+
 class ServedCase(models.Model):
-    """One serving of a case to a reader; its token lets exactly one decision be made."""
+    """One serving of a case to a reader in one phase; its token lets exactly one decision be
+    made."""
 
     enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="served_cases")
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
     token = models.CharField(max_length=64, unique=True)
     served_at = models.DateTimeField()
+    phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.UNAIDED)
 
     class Meta:
         indexes = [models.Index(fields=["enrolment", "case"], name="served_enrolment_case")]
@@ -80,6 +90,8 @@ class Decision(models.Model):
     diagnosis_class = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     diagnosis_confidence = models.PositiveSmallIntegerField(null=True, blank=True)
     revision = models.PositiveSmallIntegerField(default=1)
+    # The serving's phase, copied so that analyses and the uniqueness below need no join.
+    phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.UNAIDED)
     served_at = models.DateTimeField()
     submitted_at = models.DateTimeField()
     # Milliseconds the page was visible while this case was shown (null from API clients that
@@ -89,8 +101,10 @@ class Decision(models.Model):
     class Meta:
         ordering = ["enrolment", "case", "revision"]
         constraints = [
+            # One answer per case, phase and revision: the aided answer never replaces the
+            # locked unaided one.
             models.UniqueConstraint(
-                fields=["enrolment", "case", "revision"], name="decision_revision_unique"
+                fields=["enrolment", "case", "phase", "revision"], name="decision_revision_unique"
             ),
             models.CheckConstraint(condition=Q(revision__gte=1), name="decision_revision_min"),
             models.CheckConstraint(

@@ -11,7 +11,9 @@ from typing import Any
 from django.urls import reverse
 
 from readerstudy.reading.models import Decision
+from readerstudy.reading.phases import AIDED
 from readerstudy.reading.services import CaseServing
+from readerstudy.scoring.selectors import case_cnn_output_get
 from readerstudy.studies.design import ANSWER_FIELDS, study_design
 from readerstudy.studies.models import Case, Study
 
@@ -101,8 +103,56 @@ def study_settings(study: Study) -> dict[str, Any]:
         "contradictory_answers": contradictory_answers(study) if study.asks_management else [],
         "allow_answer_changes": study.allow_answer_changes,
         "show_clinical_info": study.show_clinical_info,
+        "ai_assistance": study.ai_assistance,
+        "consent_text": study.consent_text,
         **study_design(study).settings(),
     }
+
+
+AI_TOP_CLASSES = 3
+
+
+def ai_output(study: Study, case: Case) -> dict[str, Any]:
+    """What the aided phase shows of the CNN's output for ``case``: its probability of the
+    task's positive side and, for a diagnosis question, its three most likely classes
+    (Esteva's summed probabilities) with their probabilities.
+
+    On a faulty-AI case (``Case.ai_output_inverted``, Tschandl et al. 2020) the output shown is
+    inverted: 1 - p, and the most and least likely classes swap their probabilities, so the
+    first class shown is the CNN's least likely. Nothing in the output says so; the analysis
+    knows it from the case.
+    """
+    output = case_cnn_output_get(study, case.pk)
+    task = study.task_definition
+    shown: dict[str, Any] = {
+        "available": output is not None,
+        "positive_label": "malignant"
+        if task.get("name") == "malignant-vs-benign"
+        else str(task.get("label", "")).split(" vs ")[0],
+        "probability": None,
+        "top_classes": [],
+    }
+    if output is None:
+        return shown
+    inverted = bool(
+        Case.objects.filter(pk=case.pk).values_list("ai_output_inverted", flat=True).first()
+    )
+    probability, fine = output
+    shown["probability"] = round(1.0 - probability if inverted else probability, 3)
+    scheme = study_design(study).scheme
+    if scheme is not None and fine:
+        by_class = scheme.class_probabilities(fine)
+        ranked = sorted(scheme.codes, key=lambda code: -by_class[code])
+        if inverted:
+            top, bottom = ranked[0], ranked[-1]
+            by_class[top], by_class[bottom] = by_class[bottom], by_class[top]
+            ranked = sorted(scheme.codes, key=lambda code: -by_class[code])
+        labels = {c.code: c.label for c in scheme.classes}
+        shown["top_classes"] = [
+            {"code": code, "label": labels[code], "probability": round(by_class[code], 3)}
+            for code in ranked[:AI_TOP_CLASSES]
+        ]
+    return shown
 
 
 def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
@@ -123,6 +173,9 @@ def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
             "image_url": image_url(case.public_id),
             "full_image_url": image_url(case.public_id, "full"),
             "clinical": clinical_info(case) if study.show_clinical_info else None,
+            "phase": serving.phase,
+            # The CNN's output reaches a reader only in an aided phase.
+            "ai": ai_output(study, case) if serving.phase == AIDED else None,
             "current_answer": (
                 {
                     **{name: getattr(answer, name) for name in ANSWER_FIELDS},
@@ -136,7 +189,8 @@ def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
             ),
         }
     return {
-        "finished": serving.case is None,
+        "finished": serving.finished,
+        "waiting_until": serving.locked_until.isoformat() if serving.locked_until else None,
         "progress": progress,
         "case": case_payload,
         "can_go_back": serving.can_go_back,

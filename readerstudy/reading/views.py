@@ -91,6 +91,12 @@ def grade(request: HttpRequest, study_id: int) -> HttpResponse:
     serving = services.next_case_serve(enrolment=enrolment)
     if serving.finished:
         return redirect("reading:finished", study_id=study_id)
+    if serving.waiting:
+        return render(
+            request,
+            "reading/waiting.html",
+            {"study": enrolment.study, "serving": serving, "home_url": reverse("reading:home")},
+        )
     return _grading_page(request, serving, enrolment.study)
 
 

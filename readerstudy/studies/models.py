@@ -13,6 +13,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -46,6 +47,11 @@ class Study(models.Model):
         PERCENT = "0-100", "0-100"
         FIVE_POINT = "1-5", "1-5"
 
+    class AiAssistance(models.TextChoices):
+        NONE = "none", "None: readers answer unaided"
+        SEQUENTIAL = "sequential", "Sequential: each case unaided, then again with the CNN"
+        CROSSOVER = "crossover", "Crossover: an aided and an unaided session, after a washout"
+
     name = models.CharField(max_length=200)
     task = models.CharField(max_length=64, help_text="Built-in task name or a custom task's name")
     # A snapshot of the task ({"name", "label", "positive", "negative"}), so a custom task
@@ -69,6 +75,22 @@ class Study(models.Model):
     diagnosis_question = models.TextField(default=DEFAULT_DIAGNOSIS_QUESTION, blank=True)
     ask_diagnosis_confidence = models.BooleanField(
         default=False, help_text="Readers give a confidence with their diagnosis"
+    )
+    # AI-assisted reading (reading/phases.py): whether and how readers see the CNN's output.
+    ai_assistance = models.CharField(
+        max_length=12, choices=AiAssistance.choices, default=AiAssistance.NONE
+    )
+    washout_days = models.PositiveSmallIntegerField(
+        default=28, help_text="Crossover: days between a reader's first and second session"
+    )
+    faulty_ai_percent = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(50)],
+        help_text="Share of cases (0-50%) whose shown AI output is inverted, to measure "
+        "over-reliance (Tschandl 2020); disclosed in the consent text",
+    )
+    consent_text = models.TextField(
+        blank=True, help_text="Shown to each reader before their first case"
     )
     allow_answer_changes = models.BooleanField(
         default=False, help_text="Readers may go back and change a decision (every change is kept)"
@@ -102,6 +124,10 @@ class Study(models.Model):
     @property
     def confidence_range(self) -> tuple[int, int]:
         return (0, 100) if self.confidence_scale == self.ConfidenceScale.PERCENT else (1, 5)
+
+    @property
+    def aided(self) -> bool:
+        return self.ai_assistance != self.AiAssistance.NONE
 
     @property
     def asks_management(self) -> bool:
@@ -154,6 +180,9 @@ class Case(models.Model):
     source_jpeg_quality = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Estimated IJG quality of a JPEG original"
     )
+    # Faulty-AI check: the CNN output shown to readers in an aided phase is inverted for
+    # this case (chosen, seeded, when the study opens). Coordinators and analysts only.
+    ai_output_inverted = models.BooleanField(default=False)
     mean_rgb = models.JSONField(null=True, blank=True, help_text="Mean [R, G, B] of the image")
     border_rgb = models.JSONField(
         null=True, blank=True, help_text="Mean [R, G, B] of the image's border"

@@ -105,14 +105,16 @@ class ReaderProgress:
 
 
 def reader_progress_list(study: Study) -> list[ReaderProgress]:
-    """Every enrolled reader's cases answered (changes count once) and last answer.
+    """Every enrolled reader's answers given (changes count once; in AI-assisted studies each
+    case is answered unaided and aided) and last answer.
 
     Reads the readers' decisions through the enrolment's reverse relation, so that the studies
     package needs nothing of the reading package.
     """
-    total = Case.objects.filter(study=study).count()
+    total = Case.objects.filter(study=study).count() * (2 if study.aided else 1)
     enrolments = enrolment_list(study).annotate(
-        answered=Count("decisions__case", distinct=True),
+        # The first answer to each case and phase is revision 1.
+        answered=Count("decisions", filter=Q(decisions__revision=1)),
         last_activity=Max("decisions__submitted_at"),
     )
     return [

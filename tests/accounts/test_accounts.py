@@ -125,3 +125,12 @@ def test_role_groups_survive_a_database_flush() -> None:
 
     call_command("flush", interactive=False, verbosity=0)
     assert set(Group.objects.values_list("name", flat=True)) >= {r.value for r in Role}
+
+
+@pytest.mark.django_db
+def test_the_api_says_who_is_signed_in_and_their_roles(reader_a, client) -> None:
+    assert client.get("/api/v1/accounts/me/").status_code in (401, 403)
+    client.force_login(reader_a)
+    response = client.get("/api/v1/accounts/me/")
+    assert response.status_code == 200
+    assert response.json() == {"username": "reader_a", "roles": [Role.READER.value]}

@@ -15,6 +15,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from readerstudy.reading.models import Decision, ServedCase
+from readerstudy.reading.services.hotpath import (
+    decision_insert_and_serve,
+    hot_path_available,
+    submission_facts,
+    submission_read,
+)
 from readerstudy.reading.services.serving import CaseServing, ServedCaseNotFound, next_case_serve
 from readerstudy.studies.design import ANSWER_FIELDS, DesignAnswerError, study_design
 from readerstudy.studies.models import Enrolment, Study
@@ -60,17 +66,27 @@ def _active_ms_capped(active_ms: int | None, served_at: datetime, now: datetime)
     return max(0, min(active_ms, elapsed))
 
 
-def _submission_prepare(
-    *, enrolment: Enrolment, token: str, answer: Mapping[str, object], active_ms: object
-) -> tuple[ServedCase, dict[str, object]]:
-    """The serving behind ``token`` and the checked fields of the decision to store."""
-    answer_fields, active_value = _validated(enrolment.study, answer, active_ms)
-    served = (
+def _served_get(*, enrolment: Enrolment, token: str) -> ServedCase | None:
+    return (
         ServedCase.objects.filter(token=token, enrolment=enrolment)
         .select_related("case")
-        .only("id", "enrolment_id", "case_id", "served_at", "case__public_id")
+        .only("id", "enrolment_id", "case_id", "served_at", "phase", "case__public_id")
         .first()
     )
+
+
+def _submission_prepare(
+    *,
+    enrolment: Enrolment,
+    token: str,
+    answer: Mapping[str, object],
+    active_ms: object,
+    lookup: Callable[..., ServedCase | None] = _served_get,
+) -> tuple[ServedCase, dict[str, object]]:
+    """The serving behind ``token`` (found by ``lookup``) and the checked fields of the
+    decision to store."""
+    answer_fields, active_value = _validated(enrolment.study, answer, active_ms)
+    served = lookup(enrolment=enrolment, token=token)
     if served is None:
         raise ServedCaseNotFound(token)
     now = timezone.now()
@@ -87,20 +103,25 @@ def _decision_insert(
 ) -> Decision:
     """Insert the decision; IntegrityError when the token was used already or, in studies that
     keep first answers final, the case was answered from another serving."""
-    revision = 1
+    latest = None
     if enrolment.study.allow_answer_changes:
-        latest = Decision.objects.filter(enrolment=enrolment, case_id=served.case_id).aggregate(
-            latest=Max("revision")
-        )["latest"]
-        revision = (latest or 0) + 1
+        latest = Decision.objects.filter(
+            enrolment=enrolment, case_id=served.case_id, phase=served.phase
+        ).aggregate(latest=Max("revision"))["latest"]
     return Decision.objects.create(
         enrolment=enrolment,
         case_id=served.case_id,
         served=served,
-        revision=revision,
+        revision=_revision_next(enrolment, latest),
+        phase=served.phase,
         served_at=served.served_at,
         **fields,
     )
+
+
+def _revision_next(enrolment: Enrolment, latest: int | None) -> int:
+    """1 for a first answer, and in studies that allow changes one more than the latest."""
+    return (latest or 0) + 1 if enrolment.study.allow_answer_changes else 1
 
 
 def _decision_stored_before(*, enrolment: Enrolment, served: ServedCase) -> Decision | None:
@@ -111,7 +132,9 @@ def _decision_stored_before(*, enrolment: Enrolment, served: ServedCase) -> Deci
         return replayed
     if not enrolment.study.allow_answer_changes:
         # Another serving of the same case was answered first: that answer is final.
-        return Decision.objects.get(enrolment=enrolment, case_id=served.case_id, revision=1)
+        return Decision.objects.get(
+            enrolment=enrolment, case_id=served.case_id, phase=served.phase, revision=1
+        )
     return None
 
 
@@ -191,8 +214,35 @@ def decision_submit_and_serve_next(
     active_ms: object = None,
 ) -> tuple[SubmitOutcome, CaseServing]:
     """``decision_submit``, then serve the next case, in one transaction: one commit (one
-    flush to disk) per case instead of two, which is most of the cost of a submit."""
+    flush to disk) per case instead of two, which is most of the cost of a submit.
+
+    On PostgreSQL the common case takes two round trips (``hotpath``); the rest, and every
+    AI-assisted study (whose phases the general path serves), goes the general way below."""
     answer = _answer(decision, confidence, diagnosis_class, diagnosis_confidence)
+    if hot_path_available() and not enrolment.study.aided:
+        served, fields = _submission_prepare(
+            enrolment=enrolment, token=token, answer=answer, active_ms=active_ms,
+            lookup=submission_read,
+        )  # fmt: skip
+        facts = submission_facts(served)
+        if not facts.answered and facts.order is not None:
+            new = Decision(
+                enrolment=enrolment,
+                case_id=served.case_id,
+                served=served,
+                revision=_revision_next(enrolment, facts.latest_revision),
+                served_at=served.served_at,
+                **fields,
+            )
+            stored = decision_insert_and_serve(
+                enrolment=enrolment,
+                decision=new,
+                order=facts.order,
+                decided_case_ids=facts.decided_case_ids,
+            )
+            if stored is not None:
+                serving = stored[1] or next_case_serve(enrolment=enrolment)
+                return SubmitOutcome(stored[0], served.case.public_id, created=True), serving
     return _submit_then(
         enrolment=enrolment, token=token, answer=answer, active_ms=active_ms,
         then=lambda: next_case_serve(enrolment=enrolment),
