@@ -27,7 +27,8 @@ def answer(client: Client, study: Study, cases: int) -> None:
 
 @pytest.fixture
 def graded_study(make_study, reader_a, reader_b, reader_a_client) -> Study:
-    study = make_study(name="Progress study")
+    # Progress, not profiles: readers go straight to their cases.
+    study = make_study(name="Progress study", require_reader_profile=False)
     CaseFactory(study=study, diagnosis="mel")
     CaseFactory(study=study, diagnosis="nv")
     reader_b.email = "b@clinic.test"
