@@ -216,7 +216,8 @@ def analysis_context_get(
     analysis = None
     if data.analysable:
         scope = "with-partial" if include_partial else "complete"
-        key = f"analysis:{fingerprint}:{n_bootstrap}:{scope}"
+        # The subgroup is in the fingerprint we compute, but a caller may pass its own.
+        key = f"analysis:{fingerprint}:{n_bootstrap}:{scope}:{subgroup.key}"
         analysis = cache.get(key)
         if analysis is None:
             analysis = study_analysis(
