@@ -15,6 +15,7 @@ import numpy as np
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from readerstudy.analysis.diagnosis import diagnosis_analysis_get, diagnosis_export_dict
 from readerstudy.analysis.insight import (
     gallery_report_section,
     operating_threshold,
@@ -37,8 +38,9 @@ from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.selectors import study_algorithm_get, study_cnn_probabilities
 from readerstudy.stats.formats import RatingsTable, write_imrmc, write_long_csv
 from readerstudy.stats.study import StudyAnalysis
+from readerstudy.studies.design import study_design
 from readerstudy.studies.models import Case, Study
-from readerstudy.studies.selectors import reader_profile_list
+from readerstudy.studies.selectors import reader_profile_list, subgroup_enrolment_ids
 from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
 
 EXPORT_FORMATS = {
@@ -48,6 +50,7 @@ EXPORT_FORMATS = {
     "ratings": ("text/csv; charset=utf-8", "ratings.csv"),
     "html": ("text/html; charset=utf-8", "report.html"),
     "readers": ("text/csv; charset=utf-8", "readers.csv"),
+    "diagnosis": ("application/json", "diagnosis.json"),
     "png": ("image/png", "roc.png"),
     "svg": ("image/svg+xml", "roc.svg"),
 }
@@ -62,6 +65,9 @@ DECISION_COLUMNS = [
     "truth",
     "cnn_score",
     *DECISION_ANSWER_COLUMNS,
+    # Last, after the columns older exports had: the class the case's diagnosis maps to in
+    # the study's scheme (blank where the study asks no diagnosis).
+    "true_class",
 ]
 
 # The readers CSV: who each reader was (their profile), by pseudonym; "name" only when
@@ -96,8 +102,16 @@ def decisions_csv_lines(
     yield writer.writerow(DECISION_COLUMNS)
     model_version = model_version or study_algorithm_get(study)
     scores = study_cnn_probabilities(study, model_version)
+    scheme = study_design(study).scheme
     cases = {
-        pk: (str(public_id), source_id, diagnosis, int(truth), scores.get(pk, ""))
+        pk: (
+            str(public_id),
+            source_id,
+            diagnosis,
+            int(truth),
+            scores.get(pk, ""),
+            (scheme.class_of(diagnosis) if scheme else None) or "",
+        )
         for pk, public_id, source_id, diagnosis, truth in Case.objects.filter(
             study=study
         ).values_list("pk", "public_id", "source_id", "diagnosis", "truth")
@@ -112,7 +126,7 @@ def decisions_csv_lines(
         decision = dict(zip(DECISION_EXPORT_COLUMNS, row, strict=True))
         if members is not None and decision["enrolment_id"] not in members:
             continue
-        public_id, source_id, diagnosis, truth, cnn_score = cases[decision["case_id"]]
+        public_id, source_id, diagnosis, truth, cnn_score, true_class = cases[decision["case_id"]]
         yield writer.writerow(
             [
                 spreadsheet_safe(value)
@@ -126,6 +140,7 @@ def decisions_csv_lines(
                     truth,
                     cnn_score,
                     *decision_answer_cells(decision),
+                    true_class,
                 )
             ]
         )
@@ -262,8 +277,16 @@ def _case_columns(data: StudyData) -> dict[str, dict[str, str]]:
     return columns
 
 
-class NoFigureYet(LookupError):
+class ExportUnavailable(LookupError):
+    """An export the study cannot give (the page answers 404, the command an error)."""
+
+
+class NoFigureYet(ExportUnavailable):
     """The CNN has not scored cases of both classes, so there is no curve to draw."""
+
+
+class NotADiagnosisStudy(ExportUnavailable):
+    """The study asks no diagnosis, so there is no diagnosis analysis."""
 
 
 def export_bytes(
@@ -278,6 +301,16 @@ def export_bytes(
     ``include_partial`` and ``subgroup`` as in ``analysis_context_get``."""
     if fmt == "readers":
         return readers_csv(study, identities=identities, subgroup=subgroup).encode()
+    if fmt == "diagnosis":
+        found = diagnosis_analysis_get(
+            study,
+            identities=identities,
+            include_partial=include_partial,
+            enrolment_ids=subgroup_enrolment_ids(study, subgroup),
+        )
+        if found is None:
+            raise NotADiagnosisStudy("this study asks no diagnosis")
+        return json.dumps(diagnosis_export_dict(*found), indent=2, allow_nan=False).encode()
     data, analysis = study_analysis_get(study, include_partial=include_partial, subgroup=subgroup)
     if fmt == "json":
         return json.dumps(analysis_dict(data, analysis, identities=identities), indent=2).encode()

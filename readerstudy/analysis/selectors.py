@@ -29,6 +29,7 @@ from readerstudy.stats.power import Pilot, PlanningError, algorithm_pilot
 from readerstudy.stats.readers import ReaderInput
 from readerstudy.stats.study import StudyAnalysis, study_analysis
 from readerstudy.stats.subgroups import SubgroupLine, subgroup_line
+from readerstudy.studies.design import study_design
 from readerstudy.studies.models import Case, Enrolment, Study
 from readerstudy.studies.selectors import (
     case_stamp_get,
@@ -72,6 +73,9 @@ class StudyData:
     n_decisions: int
     subgroup: ReaderSubgroup = EVERYONE
     panel: tuple[ReaderInput, ...] = ()
+    # False for a diagnosis-only study: the readers' points come from their classes, and
+    # they gave no confidence of malignancy to draw curves or run MRMC on.
+    readers_rated: bool = True
 
     @property
     def n_cases(self) -> int:
@@ -118,6 +122,7 @@ def study_data_get(
         for row in Enrolment.objects.filter(study=study).select_related("reader")
     }
     per_reader: dict[str, tuple[list[int], list[bool], list[float]]] = {}
+    positive_classes = study_positive_classes(study)
     n_decisions = 0
     for row in decision_final_list(study).iterator(chunk_size=5000):
         n_decisions += 1
@@ -126,8 +131,14 @@ def study_data_get(
             continue
         cases_of, decisions_of, ratings_of = per_reader.setdefault(row["pseudonym"], ([], [], []))
         cases_of.append(position)
-        decisions_of.append(bool(row["biopsy"]))
-        ratings_of.append(float(row["confidence"]))
+        if row["biopsy"] is None:
+            # A diagnosis-only study: the reader's class stands for the management decision.
+            biopsy = row["diagnosis_class"] in positive_classes
+            decisions_of.append(biopsy)
+            ratings_of.append(float(biopsy))
+        else:
+            decisions_of.append(bool(row["biopsy"]))
+            ratings_of.append(float(row["confidence"]))
     panel = [
         ReaderInput(
             reader=pseudonym,
@@ -153,7 +164,18 @@ def study_data_get(
         n_decisions=n_decisions,
         subgroup=subgroup,
         panel=tuple(panel),
+        readers_rated=study.asks_management,
     )
+
+
+def study_positive_classes(study: Study) -> frozenset[str]:
+    """The classes read as a biopsy decision on the ROC page of a study that asks a diagnosis
+    (``ClassScheme.positive_codes`` of the study's task); empty for a management study."""
+    scheme = study_design(study).scheme
+    if scheme is None:
+        return frozenset()
+    definition = study.task_definition or {}
+    return scheme.positive_codes(definition.get("positive", ()), definition.get("negative", ()))
 
 
 def _usable_readers(data: StudyData) -> list[ReaderInput]:
@@ -169,6 +191,11 @@ def study_pilot_get(study: Study) -> tuple[Pilot, str]:
         raise PlanningError(
             f"study {study.pk}: the CNN has not scored cases of both classes yet, so the study "
             "cannot be a pilot"
+        )
+    if not data.readers_rated:
+        raise PlanningError(
+            f"study {study.pk}: its readers gave diagnoses, not confidence ratings, so it "
+            "cannot be an ROC pilot"
         )
     complete = [r for r in data.readers if len(r.case_index) == data.n_cases]
     if len(complete) < 2:
@@ -216,8 +243,9 @@ def analysis_context_get(
     analysis = None
     if data.analysable:
         scope = "with-partial" if include_partial else "complete"
+        rated = "rated" if data.readers_rated else "unrated"
         # The subgroup is in the fingerprint we compute, but a caller may pass its own.
-        key = f"analysis:{fingerprint}:{n_bootstrap}:{scope}:{subgroup.key}"
+        key = f"analysis:{fingerprint}:{n_bootstrap}:{scope}:{rated}:{subgroup.key}"
         analysis = cache.get(key)
         if analysis is None:
             analysis = study_analysis(
@@ -226,6 +254,7 @@ def analysis_context_get(
                 _usable_readers(data),
                 n_bootstrap=n_bootstrap,
                 include_partial=include_partial,
+                readers_rated=data.readers_rated,
             )
             cache.set(key, analysis, ANALYSIS_CACHE_SECONDS)
     return AnalysisContext(

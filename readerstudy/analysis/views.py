@@ -184,7 +184,8 @@ def study_analysis_data(request: HttpRequest, study_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def study_export(request: HttpRequest, study_id: int, fmt: str) -> HttpResponse:
-    """Downloads: csv (every decision), json, imrmc, ratings (long CSV), html, png, svg.
+    """Downloads: csv (every decision), json, imrmc, ratings (long CSV), html, png, svg, and
+    diagnosis (the diagnosis analysis as JSON, for studies that ask a diagnosis).
 
     Readers appear by pseudonym unless ``identities=1``; ``partial=1`` counts the readers who
     have not graded every case in the average reader and the operating-point comparisons;
@@ -230,7 +231,7 @@ def export_response(
                 include_partial=include_partial,
                 subgroup=subgroup,
             )
-        except exports.NoFigureYet as error:
+        except exports.ExportUnavailable as error:
             raise Http404(str(error)) from None
         response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -26,7 +26,7 @@ from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS
 from readerstudy.reading.models import Decision, Phase
 from readerstudy.reading.presenters import serving_payload, study_settings
 from readerstudy.studies.design import DESIGNS
-from readerstudy.studies.models import Enrolment
+from readerstudy.studies.models import Enrolment, Study
 from readerstudy.studies.selectors import (
     reader_profile_get,
     reader_profile_initial,
@@ -81,6 +81,8 @@ class ReaderStudySerializer(serializers.Serializer):
     show_clinical_info = serializers.BooleanField()
     design = serializers.ChoiceField(choices=list(DESIGNS.items()))
     questions = QuestionSerializer(many=True)
+    ai_assistance = serializers.ChoiceField(choices=Study.AiAssistance.choices)
+    consent_text = serializers.CharField(allow_blank=True)
     progress = ProgressSerializer()
 
 
@@ -105,6 +107,21 @@ class AnswerSerializer(serializers.Serializer):
     text = serializers.CharField(help_text="The answer in words, as the grading page shows it")
 
 
+class AiClassSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    probability = serializers.FloatField()
+
+
+class AiOutputSerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="False where the CNN has not scored the case")
+    positive_label = serializers.CharField(help_text="What the probability is of")
+    probability = serializers.FloatField(allow_null=True)
+    top_classes = AiClassSerializer(
+        many=True, help_text="Diagnosis questions: the CNN's three most likely classes"
+    )
+
+
 class ServedCaseSerializer(serializers.Serializer):
     id = serializers.UUIDField(help_text="The case's opaque id")
     token = serializers.CharField(help_text="One-time token: send it back with the answer")
@@ -116,10 +133,20 @@ class ServedCaseSerializer(serializers.Serializer):
     current_answer = AnswerSerializer(
         allow_null=True, help_text="The answer being changed, when going back"
     )
+    phase = serializers.ChoiceField(
+        choices=Phase.choices, help_text="aided: answer again, now with the CNN's output"
+    )
+    ai = AiOutputSerializer(
+        allow_null=True, help_text="The CNN's output, only in the aided phase of a case"
+    )
 
 
 class CaseServingSerializer(serializers.Serializer):
     finished = serializers.BooleanField()
+    waiting_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Crossover studies: the second session opens then (no case until then)",
+    )
     progress = ProgressSerializer()
     case = ServedCaseSerializer(allow_null=True)
     can_go_back = serializers.BooleanField()

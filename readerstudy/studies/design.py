@@ -25,7 +25,7 @@ as it keeps its task, so a later taxonomy never changes what an existing study a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,20 @@ class ClassScheme:
             return None
         probabilities = self.class_probabilities(fine)
         return max(self.codes, key=lambda code: (probabilities[code], -self.codes.index(code)))
+
+    def positive_codes(
+        self, positive: Collection[str], negative: Collection[str]
+    ) -> frozenset[str]:
+        """The classes that mean "positive" for a binary task with these fine diagnoses on
+        its positive and negative sides: those holding a positive diagnosis and no negative
+        one (diagnoses outside the task, which no case of the study has, do not count).
+        The ROC page of a diagnosis-only study takes a reader's class among these as their
+        biopsy decision; a class that mixes both sides, or holds none of the task's
+        diagnoses, counts as negative."""
+        wanted, unwanted = frozenset(positive), frozenset(negative)
+        return frozenset(
+            c.code for c in self.classes if c.diagnoses & wanted and not c.diagnoses & unwanted
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -465,6 +479,18 @@ class StudyDesign:
                 text += f", confidence {scale.phrase(int(answer[scale.name]))}"  # type: ignore[call-overload]
             parts.append(text)
         return "; ".join(parts)
+
+    def right_answers(self, *, diagnosis: str, truth: bool) -> dict[str, str | None]:
+        """The right choice of each question for a case of this fine diagnosis and truth: a
+        biopsy for a malignant lesion and reassurance for a benign one; the class the fine
+        diagnosis maps to (None where the scheme puts it in no class)."""
+        right: dict[str, str | None] = {}
+        for question in self.questions:
+            if question.kind == MANAGEMENT:
+                right[question.name] = "biopsy" if truth else "reassure"
+            elif question.kind == DIAGNOSIS:
+                right[question.name] = self.scheme.class_of(diagnosis) if self.scheme else None
+        return right
 
     def settings(self) -> dict[str, Any]:
         """What grading.js needs to draw, key and check the questions."""

@@ -48,6 +48,10 @@ class StudySettingsForm(_NoColon, forms.ModelForm):
             "question": "Management question shown to readers",
             "diagnosis_question": "Diagnosis question shown to readers",
             "ask_diagnosis_confidence": "Readers give a confidence with their diagnosis",
+            "ai_assistance": "AI-assisted reading",
+            "washout_days": "Washout between crossover sessions (days)",
+            "faulty_ai_percent": "Faulty-AI check: cases with inverted AI output (%)",
+            "consent_text": "Consent text shown before the first case",
             "confidence_scale": "Confidence scale",
             "allow_answer_changes": "Readers may change their answers",
             "show_clinical_info": "Show age, sex and body site to readers",
@@ -58,14 +62,36 @@ class StudySettingsForm(_NoColon, forms.ModelForm):
         widgets = {
             "question": forms.Textarea(attrs={"rows": 2}),
             "diagnosis_question": forms.Textarea(attrs={"rows": 2}),
+            "consent_text": forms.Textarea(attrs={"rows": 4}),
         }
+
+    # Settings a form may leave out (an older client, a script): they keep the study's value,
+    # or for a new study the model's default.
+    OPTIONAL = ("ai_assistance", "washout_days", "faulty_ai_percent")
 
     def __init__(self, *args: object, locked: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for name in self.OPTIONAL:
+            self.fields[name].required = False
         if locked:  # open or closed: only what does not change what readers see
             for name, field in self.fields.items():
                 if name not in ("name", "show_feedback"):
                     field.disabled = True
+
+    def _kept(self, name: str) -> object:
+        value = self.cleaned_data.get(name)
+        if value in (None, ""):
+            return getattr(self.instance, name)
+        return value
+
+    def clean_ai_assistance(self) -> object:
+        return self._kept("ai_assistance")
+
+    def clean_washout_days(self) -> object:
+        return self._kept("washout_days")
+
+    def clean_faulty_ai_percent(self) -> object:
+        return self._kept("faulty_ai_percent")
 
 
 class StudyCreateForm(StudySettingsForm):

@@ -83,9 +83,6 @@ class Study(models.Model):
     washout_days = models.PositiveSmallIntegerField(
         default=28, help_text="Crossover: days between a reader's first and second session"
     )
-    aid_shows_gradcam = models.BooleanField(
-        default=False, help_text="The aided phase shows the CNN's Grad-CAM map beside its output"
-    )
     faulty_ai_percent = models.PositiveSmallIntegerField(
         default=0,
         validators=[MaxValueValidator(50)],

@@ -110,14 +110,16 @@ class ReaderProgress:
 
 
 def reader_progress_list(study: Study) -> list[ReaderProgress]:
-    """Every enrolled reader's cases answered (changes count once) and last answer.
+    """Every enrolled reader's answers given (changes count once; in AI-assisted studies each
+    case is answered unaided and aided) and last answer.
 
     Reads the readers' decisions through the enrolment's reverse relation, so that the studies
     package needs nothing of the reading package.
     """
-    total = Case.objects.filter(study=study).count()
+    total = Case.objects.filter(study=study).count() * (2 if study.aided else 1)
     enrolments = enrolment_list(study).annotate(
-        answered=Count("decisions__case", distinct=True),
+        # The first answer to each case and phase is revision 1.
+        answered=Count("decisions", filter=Q(decisions__revision=1)),
         last_activity=Max("decisions__submitted_at"),
     )
     return [
@@ -179,6 +181,14 @@ def subgroup_pseudonyms(study: Study, subgroup: ReaderSubgroup) -> set[str]:
     """The pseudonyms of the study's readers in ``subgroup``."""
     enrolments = subgroup.enrolments(Enrolment.objects.filter(study=study))
     return set(enrolments.values_list("pseudonym", flat=True))
+
+
+def subgroup_enrolment_ids(study: Study, subgroup: ReaderSubgroup) -> set[int] | None:
+    """The enrolments of the study's readers in ``subgroup``; None for every reader."""
+    if subgroup.everyone:
+        return None
+    enrolments = subgroup.enrolments(Enrolment.objects.filter(study=study))
+    return set(enrolments.values_list("pk", flat=True))
 
 
 def reader_profile_groups_get(study: Study) -> dict[str, dict[str, list[str]]]:

@@ -43,6 +43,10 @@ class StudySerializer(serializers.ModelSerializer):
             "diagnosis_scheme",
             "diagnosis_question",
             "ask_diagnosis_confidence",
+            "ai_assistance",
+            "washout_days",
+            "faulty_ai_percent",
+            "consent_text",
             "confidence_scale",
             "allow_answer_changes",
             "show_clinical_info",
@@ -91,6 +95,15 @@ class StudyCreateSerializer(serializers.Serializer):
     )
     diagnosis_question = serializers.CharField(required=False, allow_blank=True, default="")
     ask_diagnosis_confidence = serializers.BooleanField(default=False)
+    ai_assistance = serializers.ChoiceField(
+        choices=Study.AiAssistance.choices,
+        default=Study.AiAssistance.NONE,
+        help_text="sequential: each case unaided, then with the CNN; crossover: an aided and "
+        "an unaided session after a washout",
+    )
+    washout_days = serializers.IntegerField(min_value=1, max_value=365, default=28)
+    faulty_ai_percent = serializers.IntegerField(min_value=0, max_value=50, default=0)
+    consent_text = serializers.CharField(required=False, allow_blank=True, default="")
     confidence_scale = serializers.ChoiceField(
         choices=Study.ConfidenceScale.choices, default=Study.ConfidenceScale.PERCENT
     )
@@ -146,6 +159,10 @@ class StudyUpdateSerializer(serializers.Serializer):
     question = serializers.CharField(required=False)
     diagnosis_question = serializers.CharField(required=False)
     ask_diagnosis_confidence = serializers.BooleanField(required=False)
+    ai_assistance = serializers.ChoiceField(choices=Study.AiAssistance.choices, required=False)
+    washout_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+    faulty_ai_percent = serializers.IntegerField(min_value=0, max_value=50, required=False)
+    consent_text = serializers.CharField(required=False, allow_blank=True)
     confidence_scale = serializers.ChoiceField(
         choices=Study.ConfidenceScale.choices, required=False
     )

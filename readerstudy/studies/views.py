@@ -46,7 +46,7 @@ from readerstudy.studies.services import (
     study_status_set,
     study_update,
 )
-from readerstudy.studies.services.lifecycle import STATUS_STEPS
+from readerstudy.studies.services.lifecycle import ASSISTANCE_FIELDS, STATUS_STEPS
 
 CASES_PER_PAGE = 60
 
@@ -93,6 +93,7 @@ def study_create_view(request: HttpRequest) -> HttpResponse:
                 scheme=data.get("resolved_scheme"),
                 diagnosis_question=data["diagnosis_question"],
                 ask_diagnosis_confidence=data["ask_diagnosis_confidence"],
+                **{name: data[name] for name in ASSISTANCE_FIELDS},
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -23,11 +23,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='study',
-            name='aid_shows_gradcam',
-            field=models.BooleanField(default=False, help_text="The aided phase shows the CNN's Grad-CAM map beside its output"),
-        ),
-        migrations.AddField(
-            model_name='study',
             name='consent_text',
             field=models.TextField(blank=True, help_text='Shown to each reader before their first case'),
         ),

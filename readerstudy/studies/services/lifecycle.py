@@ -3,6 +3,7 @@ reopened, or deleted while still a draft."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from django.conf import settings
@@ -37,12 +38,17 @@ EDITABLE_WHILE_DRAFT = (
     "diagnosis_question",
     "ask_diagnosis_confidence",
     "confidence_scale",
+    "ai_assistance",
+    "washout_days",
+    "faulty_ai_percent",
+    "consent_text",
     "allow_answer_changes",
     "show_clinical_info",
     "show_feedback",
     "require_biopsy_proven",
     "require_reader_profile",
 )
+ASSISTANCE_FIELDS = ("ai_assistance", "washout_days", "faulty_ai_percent", "consent_text")
 # Later settings that do not change what a reader sees when grading.
 EDITABLE_ALWAYS = ("name", "show_feedback")
 # The steps a study may take: a closed study may be reopened (closing by mistake is undone).
@@ -113,6 +119,39 @@ def _design_check(design: str, task: Task, scheme: ClassScheme | None) -> ClassS
     return scheme
 
 
+def _assistance_check(study: Study) -> None:
+    """AI-assisted reading's rules (reading/phases.py): every answer final (the unaided answer
+    is locked before the CNN is shown), a washout of at least a day between crossover
+    sessions, and a faulty-AI check only in an aided study whose consent text discloses it."""
+    if study.aided and study.allow_answer_changes:
+        raise ValidationError(
+            "an AI-assisted study keeps every answer final (the unaided answer is locked "
+            "before the CNN's output is shown): readers may not change answers"
+        )
+    if study.ai_assistance == Study.AiAssistance.CROSSOVER and study.washout_days < 1:
+        raise ValidationError("a crossover needs a washout of at least one day")
+    if study.faulty_ai_percent:
+        if not study.aided:
+            raise ValidationError("a faulty-AI check needs AI-assisted reading")
+        if not study.consent_text.strip():
+            raise ValidationError(
+                "a faulty-AI check must be disclosed to readers: write the consent text they "
+                "see before their first case"
+            )
+
+
+def faulty_ai_cases_mark(study: Study) -> int:
+    """Choose the faulty-AI cases (``faulty_ai_percent`` of the study's cases, at least one;
+    seeded by the study) whose shown CNN output is inverted. Returns how many were marked."""
+    ids = sorted(Case.objects.filter(study=study).values_list("pk", flat=True))
+    Case.objects.filter(study=study).update(ai_output_inverted=False)
+    if not study.faulty_ai_percent or not ids:
+        return 0
+    count = max(1, round(len(ids) * study.faulty_ai_percent / 100))
+    chosen = random.Random(f"faulty-ai {study.pk}").sample(ids, count)
+    return Case.objects.filter(pk__in=chosen).update(ai_output_inverted=True)
+
+
 def require_biopsy_proven_default() -> bool:
     """Whether a new study requires biopsy proof when its creator does not say."""
     return bool(settings.READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT)
@@ -135,13 +174,18 @@ def study_build(
     scheme: ClassScheme | None = None,
     diagnosis_question: str = "",
     ask_diagnosis_confidence: bool = False,
+    **assistance: object,
 ) -> Study:
     """A validated, unsaved study (``study_import`` saves it together with its cases).
 
     ``require_biopsy_proven=None`` takes READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT. A design
     that asks a diagnosis needs ``scheme`` (see ``scheme_resolve``), which must place every
-    diagnosis of the task; the study keeps a snapshot of it.
+    diagnosis of the task; the study keeps a snapshot of it. ``assistance``: the AI-assisted
+    reading settings (ai_assistance, washout_days, faulty_ai_percent, consent_text).
     """
+    unknown = set(assistance) - set(ASSISTANCE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown study settings: {sorted(unknown)}")
     if require_biopsy_proven is None:
         require_biopsy_proven = require_biopsy_proven_default()
     scheme = _design_check(design, task, scheme)
@@ -166,6 +210,9 @@ def study_build(
         study.question = question.strip()
     if diagnosis_question.strip():
         study.diagnosis_question = diagnosis_question.strip()
+    for name, value in assistance.items():
+        setattr(study, name, value.strip() if isinstance(value, str) else value)
+    _assistance_check(study)
     study.full_clean()
     return study
 
@@ -203,6 +250,7 @@ def study_update(*, study: Study, **changes: object) -> Study:
             )
     for key, value in changes.items():
         setattr(study, key, value.strip() if isinstance(value, str) else value)
+    _assistance_check(study)
     study.full_clean()
     study.save()
     return study
@@ -234,6 +282,9 @@ def study_status_set(*, study: Study, status: str, acknowledged_by: User | None 
         if import_running(study):
             raise ValidationError("wait for the running import to finish")
         _confounds_check(study, acknowledged_by)
+    if study.status == Study.Status.DRAFT and status == Study.Status.OPEN:
+        # Chosen once, when the cases are final: a reopened study keeps its marks.
+        faulty_ai_cases_mark(study)
     study.status = status
     study.save(update_fields=["status", "updated_at"])
     return study

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from readerstudy.analysis.exports import (
     EXPORT_FORMATS,
-    NoFigureYet,
+    ExportUnavailable,
     decisions_csv_lines,
     export_bytes,
 )
@@ -16,7 +16,9 @@ class Command(BaseCommand):
     help = (
         "Export a study: csv (every decision), json (the analysis), imrmc or ratings (for "
         "MRMC software), html (self-contained report), png or svg (the figure), readers (each "
-        "reader's profile). --position and --experience restrict it to a subgroup of readers."
+        "reader's profile), diagnosis (the diagnosis analysis as JSON, the keys of "
+        "analyze_diagnoses --json). --position and --experience restrict it to a subgroup of "
+        "readers."
     )
 
     # The system checks import every view (plotly, scikit-learn, ...); an export that streams
@@ -74,6 +76,6 @@ class Command(BaseCommand):
                         subgroup=subgroup,
                     )
                 )
-            except NoFigureYet as error:
+            except ExportUnavailable as error:
                 raise CommandError(str(error)) from None
         self.stdout.write(f"wrote {out} ({out.stat().st_size} bytes)")
