@@ -24,6 +24,7 @@ from readerstudy.scoring.selectors import (
     study_algorithm_list,
 )
 from readerstudy.studies.access import study_for_staff_or_404
+from readerstudy.studies.selectors import subgroup_enrolment_ids
 from readerstudy.studies.subgroups import SUBGROUP_CHOICES, ReaderSubgroup
 
 # The exports an API client fetches: the data and the report (the figure's PNG and SVG are
@@ -73,8 +74,7 @@ class StudyAnalysisAPI(APIView):
         return Response(analysis_dict(data, analysis, identities=identities))
 
 
-class DiagnosisQuerySerializer(serializers.Serializer):
-    identities = serializers.BooleanField(default=False, help_text="name readers by account")
+class DiagnosisQuerySerializer(AnalysisQuerySerializer):
     partial = serializers.BooleanField(
         default=False,
         help_text="count readers who have not answered every case in the average reader "
@@ -100,6 +100,7 @@ class StudyDiagnosisAPI(APIView):
             study,
             identities=query.validated_data["identities"],
             include_partial=query.validated_data["partial"],
+            enrolment_ids=subgroup_enrolment_ids(study, query.subgroup()),
         )
         if found is None:
             raise NotFound("this study asks no diagnosis")

@@ -13,24 +13,35 @@ from django.views.decorators.http import require_GET
 
 from readerstudy.analysis.csp import plotly_page
 from readerstudy.analysis.diagnosis import DiagnosisData, diagnosis_analysis_get
+from readerstudy.analysis.views import subgroup_or_400
 from readerstudy.studies.access import study_for_staff_or_404
 from readerstudy.studies.models import Study
+from readerstudy.studies.selectors import subgroup_enrolment_ids
+from readerstudy.studies.subgroups import (
+    EVERYONE,
+    SUBGROUP_LABELS,
+    SUBGROUP_PARAMETERS,
+    ReaderSubgroup,
+)
 
 
 def _flag(request: HttpRequest, name: str) -> bool:
     return request.GET.get(name) in ("1", "true", "on")
 
 
-def _export_query(identities: bool, include_partial: bool) -> str:
+def _export_query(
+    identities: bool, include_partial: bool, subgroup: ReaderSubgroup = EVERYONE
+) -> str:
     """The page's choices as the query string of its export links ("" or "?...")."""
     flags = [name for name, on in (("identities", identities), ("partial", include_partial)) if on]
-    return "?" + "&".join(f"{name}=1" for name in flags) if flags else ""
+    parts = [f"{name}=1" for name in flags] + ([subgroup.query] if subgroup.query else [])
+    return "?" + "&".join(parts) if parts else ""
 
 
-def reader_subgroup(request: HttpRequest, study: Study) -> Collection[int] | None:
-    """The enrolments a page is restricted to (None: every reader). The seam for subgroup
-    filters (reader profiles); today every reader counts."""
-    return None
+def reader_subgroup(study: Study, subgroup: ReaderSubgroup) -> Collection[int] | None:
+    """The enrolments the page is restricted to (None: every reader): the readers of
+    ``subgroup`` (``?position=``, ``?experience=``, by their profile)."""
+    return subgroup_enrolment_ids(study, subgroup)
 
 
 def reader_rows(result: dict[str, Any], data: DiagnosisData) -> list[dict[str, Any]]:
@@ -60,14 +71,16 @@ def reader_rows(result: dict[str, Any], data: DiagnosisData) -> list[dict[str, A
     return rows
 
 
-def diagnosis_context(request: HttpRequest, study: Study) -> dict[str, Any]:
+def diagnosis_context(
+    request: HttpRequest, study: Study, subgroup: ReaderSubgroup = EVERYONE
+) -> dict[str, Any]:
     identities = _flag(request, "identities")
     include_partial = _flag(request, "partial")
     found = diagnosis_analysis_get(
         study,
         identities=identities,
         include_partial=include_partial,
-        enrolment_ids=reader_subgroup(request, study),
+        enrolment_ids=reader_subgroup(study, subgroup),
     )
     if found is None:
         raise Http404("this study asks no diagnosis")
@@ -78,7 +91,9 @@ def diagnosis_context(request: HttpRequest, study: Study) -> dict[str, Any]:
         "result": result,
         "identities": identities,
         "include_partial": include_partial,
-        "export_query": _export_query(identities, include_partial),
+        "subgroup": subgroup,
+        "subgroup_choices": {name: SUBGROUP_LABELS[name] for name in SUBGROUP_PARAMETERS},
+        "export_query": _export_query(identities, include_partial, subgroup),
     }
     if result is None:
         return context
@@ -130,4 +145,7 @@ def diagnosis_context(request: HttpRequest, study: Study) -> dict[str, Any]:
 @require_GET
 def diagnosis_page(request: HttpRequest, study_id: int) -> HttpResponse:
     study = study_for_staff_or_404(request.user, study_id)
-    return render(request, "analysis/diagnosis.html", diagnosis_context(request, study))
+    subgroup = subgroup_or_400(request)
+    if isinstance(subgroup, HttpResponse):
+        return subgroup
+    return render(request, "analysis/diagnosis.html", diagnosis_context(request, study, subgroup))

@@ -40,7 +40,7 @@ from readerstudy.stats.formats import RatingsTable, write_imrmc, write_long_csv
 from readerstudy.stats.study import StudyAnalysis
 from readerstudy.studies.design import study_design
 from readerstudy.studies.models import Case, Study
-from readerstudy.studies.selectors import reader_profile_list
+from readerstudy.studies.selectors import reader_profile_list, subgroup_enrolment_ids
 from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
 
 EXPORT_FORMATS = {
@@ -303,7 +303,10 @@ def export_bytes(
         return readers_csv(study, identities=identities, subgroup=subgroup).encode()
     if fmt == "diagnosis":
         found = diagnosis_analysis_get(
-            study, identities=identities, include_partial=include_partial
+            study,
+            identities=identities,
+            include_partial=include_partial,
+            enrolment_ids=subgroup_enrolment_ids(study, subgroup),
         )
         if found is None:
             raise NotADiagnosisStudy("this study asks no diagnosis")

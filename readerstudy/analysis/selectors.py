@@ -244,7 +244,8 @@ def analysis_context_get(
     if data.analysable:
         scope = "with-partial" if include_partial else "complete"
         rated = "rated" if data.readers_rated else "unrated"
-        key = f"analysis:{fingerprint}:{n_bootstrap}:{scope}:{rated}"
+        # The subgroup is in the fingerprint we compute, but a caller may pass its own.
+        key = f"analysis:{fingerprint}:{n_bootstrap}:{scope}:{rated}:{subgroup.key}"
         analysis = cache.get(key)
         if analysis is None:
             analysis = study_analysis(

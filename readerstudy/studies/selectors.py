@@ -183,6 +183,14 @@ def subgroup_pseudonyms(study: Study, subgroup: ReaderSubgroup) -> set[str]:
     return set(enrolments.values_list("pseudonym", flat=True))
 
 
+def subgroup_enrolment_ids(study: Study, subgroup: ReaderSubgroup) -> set[int] | None:
+    """The enrolments of the study's readers in ``subgroup``; None for every reader."""
+    if subgroup.everyone:
+        return None
+    enrolments = subgroup.enrolments(Enrolment.objects.filter(study=study))
+    return set(enrolments.values_list("pk", flat=True))
+
+
 def reader_profile_groups_get(study: Study) -> dict[str, dict[str, list[str]]]:
     """The study's readers' pseudonyms by profile value, for each subgroup parameter:
     {"position": {"attending": ["R01", ...], ...}, "experience": {">10": [...], ...}}; only

@@ -311,3 +311,47 @@ def test_a_changed_profile_moves_the_reader_between_subgroups(profiled_study, an
         "R02",
         "R03",
     ]
+
+
+def test_the_diagnosis_analysis_is_restricted_to_a_subgroup_too(coordinator, analyst_client):
+    from sklearn.metrics import accuracy_score
+
+    from readerstudy.reading.selectors import decision_final_list
+    from readerstudy.studies.models import Case
+    from tests.support.diagnosed import build_diagnosis_study
+
+    diagnosed = build_diagnosis_study(coordinator=coordinator)
+    study, scheme = diagnosed.study, diagnosed.scheme
+    for pseudonym in ("R02", "R04"):
+        reader_profile_save(
+            enrolment=Enrolment.objects.get(study=study, pseudonym=pseudonym),
+            position="attending",
+            experience=">10",
+        )
+    url = f"/api/v1/analysis/studies/{study.pk}/diagnosis/"
+    body = analyst_client.get(url, {"position": "attending"}).json()
+    assert sorted(body["readers"]) == ["R02", "R04"]
+    truth = {c.pk: scheme.class_of(c.diagnosis) for c in Case.objects.filter(study=study)}
+    for row_reader in ("R02", "R04"):
+        rows = [r for r in decision_final_list(study) if r["pseudonym"] == row_reader]
+        expected = accuracy_score(
+            [truth[r["case_id"]] for r in rows], [r["diagnosis_class"] for r in rows]
+        )
+        assert body["readers"][row_reader]["accuracy"] == pytest.approx(expected)
+    assert len(analyst_client.get(url).json()["readers"]) == 6
+    assert analyst_client.get(url, {"experience": "11"}).status_code == 400
+    page = analyst_client.get(f"/analysis/studies/{study.pk}/diagnosis/?experience=%3E10")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Subgroup: Dermoscopy experience more than 10 years" in text
+    assert "experience=%3E10" in text  # the export links keep the subgroup
+    empty = analyst_client.get(f"/analysis/studies/{study.pk}/diagnosis/?position=resident")
+    assert empty.status_code == 200 and 'id="subgroup-empty"' in empty.content.decode()
+    refused = analyst_client.get(f"/analysis/studies/{study.pk}/diagnosis/?position=chief")
+    assert refused.status_code == 400 and "position: " in refused.content.decode()
+    exported = json.loads(
+        analyst_client.get(
+            f"/analysis/studies/{study.pk}/export/diagnosis/?position=attending"
+        ).content
+    )
+    assert sorted(exported["readers"]) == ["R02", "R04"]
