@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from readerstudy.accounts.permissions import IsCoordinatorOrAnalyst
 from readerstudy.analysis.comparison import algorithm_comparison
 from readerstudy.analysis.diagnosis import diagnosis_analysis_get, diagnosis_export_dict
+from readerstudy.analysis.diagnosis_views import reader_subgroup
 from readerstudy.analysis.exports import EXPORT_FORMATS
 from readerstudy.analysis.selectors import analysis_dict, study_analysis_get
 from readerstudy.analysis.views import export_response
@@ -82,6 +83,7 @@ class StudyDiagnosisAPI(APIView):
             study,
             identities=query.validated_data["identities"],
             include_partial=query.validated_data["partial"],
+            enrolment_ids=reader_subgroup(request, study),
         )
         if found is None:
             raise NotFound("this study asks no diagnosis")

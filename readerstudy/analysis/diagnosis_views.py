@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from rest_framework.request import Request
 
 from readerstudy.analysis.csp import plotly_page
 from readerstudy.analysis.diagnosis import DiagnosisData, diagnosis_analysis_get
@@ -27,9 +28,10 @@ def _export_query(identities: bool, include_partial: bool) -> str:
     return "?" + "&".join(f"{name}=1" for name in flags) if flags else ""
 
 
-def reader_subgroup(request: HttpRequest, study: Study) -> Collection[int] | None:
-    """The enrolments a page is restricted to (None: every reader). The seam for subgroup
-    filters (reader profiles); today every reader counts."""
+def reader_subgroup(request: HttpRequest | Request, study: Study) -> Collection[int] | None:
+    """The enrolments the page and its API are restricted to (None: every reader): the seam
+    for subgroup filters (reader profiles' ``?position=``, ``?experience=``), passed on to
+    ``diagnosis_analysis_get(enrolment_ids=...)``. Today every reader counts."""
     return None
 
 
