@@ -120,12 +120,18 @@ def sessions_make(names: list[str]) -> list[str]:
     from django.utils.module_loading import import_string
 
     store = import_string(settings.SESSION_ENGINE + ".SessionStore")
+    # The backend that loads users (django-axes's, listed first, only checks logins).
+    backend = next(
+        path
+        for path in settings.AUTHENTICATION_BACKENDS
+        if hasattr(import_string(path), "get_user")
+    )
     users = {user.username: user for user in User.objects.filter(username__in=names)}
     keys = []
     for name in names:  # in the order of BENCH_READERS
         session = store()
         session[SESSION_KEY] = str(users[name].pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        session[BACKEND_SESSION_KEY] = backend
         session[HASH_SESSION_KEY] = users[name].get_session_auth_hash()
         session.create()
         keys.append(session.session_key)
@@ -239,7 +245,10 @@ def run(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     worker_started = time.monotonic()
     worker = (
         start_worker(
-            log_dir=scratch, queues=[settings.READERSTUDY_SCORING_QUEUE], env=worker_environment()
+            log_dir=scratch,
+            # default: an import starts its scoring with a task there (study_scoring_start).
+            queues=["default", settings.READERSTUDY_SCORING_QUEUE],
+            env=worker_environment(),
         )
         if scoring
         else None
@@ -251,9 +260,13 @@ def run(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
         f"({args.torch_threads} torch threads); {os.cpu_count()} CPUs",
         flush=True,
     )
+    from bench.grading import CpuMeter
+
+    cpu = CpuMeter(server.pid)
     try:
         began = time.monotonic()
         load = locust_run(args, env, base, graded.study_id, names, scratch)
+        cpu_before = cpu.read()
         scored_at = None
         scored = 0
         while load.poll() is None:
@@ -267,6 +280,8 @@ def run(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
         if worker is not None:
             scored = CnnScore.objects.filter(case__study=scoring).count()
         seconds = time.monotonic() - began
+        # The client's CPU is locust's (a child of this process, reaped by now).
+        cpu_used = {key: value - cpu_before[key] for key, value in cpu.read().items()}
         if load.returncode not in (0, 1):  # 1: some requests failed, reported below
             raise SystemExit((scratch / "locust.log").read_text()[-3000:])
     finally:
@@ -278,6 +293,13 @@ def run(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
     counts = json.loads((scratch / "counts.json").read_text())
     stored = Decision.objects.filter(enrolment__study_id=graded.study_id).count()
     report(rows, counts, stored, scored, n_images, scored_at)
+    decisions = max(1, counts["acknowledged"] + counts["replayed"])
+    cpu_per_decision = {key: round(1000 * value / decisions, 2) for key, value in cpu_used.items()}
+    print(
+        "CPU per decision over the whole run (with the readers' start): "
+        + ", ".join(f"{key} {value} ms" for key, value in cpu_per_decision.items())
+        + f"; cores busy {100 * sum(cpu_used.values()) / seconds / (os.cpu_count() or 1):.0f}%"
+    )
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -290,6 +312,7 @@ def run(args: argparse.Namespace, scratch: Path, env: dict[str, str]) -> None:
                     "counts": counts,
                     "stored": stored,
                     "cpus": os.cpu_count(),
+                    "cpu_ms_per_decision": cpu_per_decision,
                 },
                 indent=2,
             )

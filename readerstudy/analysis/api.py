@@ -25,10 +25,11 @@ from readerstudy.scoring.selectors import (
     study_algorithm_list,
 )
 from readerstudy.studies.access import study_for_staff_or_404
+from readerstudy.studies.subgroups import SUBGROUP_CHOICES, ReaderSubgroup
 
 # The exports an API client fetches: the data and the report (the figure's PNG and SVG are
 # drawn by a headless browser, for the page and ``export_report``).
-API_EXPORT_FORMATS = ("csv", "json", "imrmc", "ratings", "html", "diagnosis")
+API_EXPORT_FORMATS = ("csv", "json", "imrmc", "ratings", "html", "readers", "diagnosis")
 
 
 class AnalysisQuerySerializer(serializers.Serializer):
@@ -38,6 +39,21 @@ class AnalysisQuerySerializer(serializers.Serializer):
         help_text="count readers who have not graded every case in the average reader and the "
         "operating-point comparisons (never in MRMC)",
     )
+    position = serializers.ChoiceField(
+        choices=SUBGROUP_CHOICES["position"],
+        required=False,
+        allow_blank=True,
+        help_text="only readers of this position (their profile)",
+    )
+    experience = serializers.ChoiceField(
+        choices=SUBGROUP_CHOICES["experience"],
+        required=False,
+        allow_blank=True,
+        help_text="only readers with this many years of dermoscopy experience (their profile)",
+    )
+
+    def subgroup(self) -> ReaderSubgroup:
+        return ReaderSubgroup.from_query(self.validated_data)
 
 
 class StudyAnalysisAPI(APIView):
@@ -51,7 +67,9 @@ class StudyAnalysisAPI(APIView):
         study = study_for_staff_or_404(request.user, study_id)
         query = AnalysisQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        data, analysis = study_analysis_get(study, include_partial=query.validated_data["partial"])
+        data, analysis = study_analysis_get(
+            study, include_partial=query.validated_data["partial"], subgroup=query.subgroup()
+        )
         identities = query.validated_data["identities"]
         return Response(analysis_dict(data, analysis, identities=identities))
 
@@ -104,7 +122,8 @@ class AnyAccept(BaseContentNegotiation):
 class StudyExportAPI(APIView):
     """One export of the study as the analysis page offers it: every decision (csv), the
     analysis (json), the ratings for iMRMC/RJafroc (imrmc) or as a long CSV (ratings), and
-    the self-contained HTML report (html) and the diagnosis analysis (diagnosis)."""
+    the self-contained HTML report (html), the readers with their profiles (readers) and the
+    diagnosis analysis (diagnosis)."""
 
     permission_classes = [IsCoordinatorOrAnalyst]
     content_negotiation_class = AnyAccept
@@ -134,6 +153,7 @@ class StudyExportAPI(APIView):
             fmt,
             identities=query.validated_data["identities"],
             include_partial=query.validated_data["partial"],
+            subgroup=query.subgroup(),
         )
 
 

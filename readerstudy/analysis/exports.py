@@ -4,6 +4,7 @@ ratings for MRMC software (iMRMC, RJafroc, long CSV), and a self-contained HTML 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,12 @@ from readerstudy.analysis.insight import (
     operating_threshold,
     tsne_report_section,
 )
-from readerstudy.analysis.selectors import StudyData, analysis_dict, study_analysis_get
+from readerstudy.analysis.selectors import (
+    StudyData,
+    analysis_dict,
+    study_analysis_get,
+    subgroup_rows_get,
+)
 from readerstudy.core.spreadsheet import spreadsheet_safe
 from readerstudy.reading.columns import (
     DECISION_ANSWER_COLUMNS,
@@ -34,6 +40,8 @@ from readerstudy.stats.formats import RatingsTable, write_imrmc, write_long_csv
 from readerstudy.stats.study import StudyAnalysis
 from readerstudy.studies.design import study_design
 from readerstudy.studies.models import Case, Study
+from readerstudy.studies.selectors import reader_profile_list
+from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
 
 EXPORT_FORMATS = {
     "csv": ("text/csv; charset=utf-8", "decisions.csv"),
@@ -41,6 +49,7 @@ EXPORT_FORMATS = {
     "imrmc": ("text/plain; charset=utf-8", "ratings.imrmc"),
     "ratings": ("text/csv; charset=utf-8", "ratings.csv"),
     "html": ("text/html; charset=utf-8", "report.html"),
+    "readers": ("text/csv; charset=utf-8", "readers.csv"),
     "diagnosis": ("application/json", "diagnosis.json"),
     "png": ("image/png", "roc.png"),
     "svg": ("image/svg+xml", "roc.svg"),
@@ -61,6 +70,10 @@ DECISION_COLUMNS = [
     "true_class",
 ]
 
+# The readers CSV: who each reader was (their profile), by pseudonym; "name" only when
+# identities are asked for.
+READER_COLUMNS = ["reader", "simulated", "position", "board_certified", "experience", "notes"]
+
 CNN_READER = "CNN"
 
 
@@ -72,7 +85,11 @@ class _Echo:
 
 
 def decisions_csv_lines(
-    study: Study, *, identities: bool = False, model_version: ModelVersion | None = None
+    study: Study,
+    *,
+    identities: bool = False,
+    model_version: ModelVersion | None = None,
+    subgroup: ReaderSubgroup = EVERYONE,
 ) -> Iterator[str]:
     """Every decision of the study, all revisions, one CSV line at a time, with the CNN's
     probability for the case (``model_version``, by default the task's active model; blank
@@ -102,8 +119,13 @@ def decisions_csv_lines(
     names: dict[int, str] = {}
     if identities:
         names = dict(study.enrolments.values_list("pk", "reader__username"))
+    members = None
+    if not subgroup.everyone:
+        members = set(subgroup.enrolments(study.enrolments.all()).values_list("pk", flat=True))
     for row in decision_iter(study):
         decision = dict(zip(DECISION_EXPORT_COLUMNS, row, strict=True))
+        if members is not None and decision["enrolment_id"] not in members:
+            continue
         public_id, source_id, diagnosis, truth, cnn_score, true_class = cases[decision["case_id"]]
         yield writer.writerow(
             [
@@ -122,6 +144,35 @@ def decisions_csv_lines(
                 )
             ]
         )
+
+
+def readers_csv(
+    study: Study, *, identities: bool = False, subgroup: ReaderSubgroup = EVERYONE
+) -> str:
+    """Every reader of the study (or of ``subgroup``) with their profile, by pseudonym (by
+    account name with ``identities``); blank fields for a reader without a profile."""
+    members = None
+    if not subgroup.everyone:
+        members = set(subgroup.enrolments(study.enrolments.all()).values_list("pk", flat=True))
+    lines: list[list[object]] = [list(READER_COLUMNS)]
+    for enrolment, profile in reader_profile_list(study):
+        if members is not None and enrolment.pk not in members:
+            continue
+        name = enrolment.reader.get_username() if identities else enrolment.pseudonym
+        certified = None if profile is None else profile.board_certified
+        lines.append(
+            [
+                name,
+                int(enrolment.simulated),
+                profile.position if profile else "",
+                "" if certified is None else int(certified),
+                profile.experience if profile else "",
+                profile.notes if profile else "",
+            ]
+        )
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([[spreadsheet_safe(v) for v in line] for line in lines])
+    return buffer.getvalue()
 
 
 def ratings_table(data: StudyData, *, identities: bool = False) -> RatingsTable:
@@ -175,6 +226,12 @@ def report_html(
         "identities": identities,
         "generated_at": timezone.now(),
         "extra_sections": list(extra_sections),
+        "subgroup_rows": [
+            row.to_dict()
+            for row in subgroup_rows_get(
+                data, include_partial=bool(analysis and analysis.include_partial)
+            )
+        ],
     }
     if analysis is not None:
         figure = roc_figure(data, analysis, identities=identities)
@@ -233,10 +290,17 @@ class NotADiagnosisStudy(ExportUnavailable):
 
 
 def export_bytes(
-    study: Study, fmt: str, *, identities: bool, include_partial: bool = False
+    study: Study,
+    fmt: str,
+    *,
+    identities: bool,
+    include_partial: bool = False,
+    subgroup: ReaderSubgroup = EVERYONE,
 ) -> bytes:
     """Every export but the streamed decisions CSV, as bytes (the page and the command);
-    ``include_partial`` as in ``analysis_context_get``."""
+    ``include_partial`` and ``subgroup`` as in ``analysis_context_get``."""
+    if fmt == "readers":
+        return readers_csv(study, identities=identities, subgroup=subgroup).encode()
     if fmt == "diagnosis":
         found = diagnosis_analysis_get(
             study, identities=identities, include_partial=include_partial
@@ -244,7 +308,7 @@ def export_bytes(
         if found is None:
             raise NotADiagnosisStudy("this study asks no diagnosis")
         return json.dumps(diagnosis_export_dict(*found), indent=2, allow_nan=False).encode()
-    data, analysis = study_analysis_get(study, include_partial=include_partial)
+    data, analysis = study_analysis_get(study, include_partial=include_partial, subgroup=subgroup)
     if fmt == "json":
         return json.dumps(analysis_dict(data, analysis, identities=identities), indent=2).encode()
     if fmt in ("imrmc", "ratings"):

@@ -38,6 +38,7 @@ from readerstudy.studies.ingest.importer import ImportOptions, ImportSource, stu
 from readerstudy.studies.models import Case, Enrolment, Study
 from readerstudy.studies.services import (
     enrolment_create,
+    reader_profile_save,
     scheme_resolve,
     study_build,
     study_status_set,
@@ -72,6 +73,18 @@ DEMO_SEED = 2017
 # mean sensitivity 89.4% and specificity 64.4% for management decisions on melanoma vs nevus.
 SIMULATED_SENSITIVITY = 0.894
 SIMULATED_SPECIFICITY = 0.644
+# The simulated panel's profiles, in turn: a mix of positions and experience bands (Tschandl
+# et al. 2019's) so that the analysis page has a line for each subgroup. The simulated
+# readers' answers do not depend on them: differences between the lines are chance.
+SIMULATED_PROFILES: tuple[tuple[str, bool | None, str], ...] = (
+    ("attending", True, ">10"),
+    ("resident", False, "<3"),
+    ("attending", True, "3-10"),
+    ("resident", False, "3-10"),
+    ("other_physician", False, "<3"),
+    ("attending", True, ">10"),
+    ("non_physician", None, "<3"),
+)
 
 DOWNLOAD_HELP = """\
 The demo needs real skin-lesion images, which are not part of this repository.
@@ -231,6 +244,15 @@ def demo_panel_ensure(*, study, n_readers: int, coordinator: User) -> int:
             user_roles_add(user=user, roles=[Role.READER])
             enrolment, _ = enrolment_create(
                 study=study, reader=user, enrolled_by=coordinator, simulated=True
+            )
+            position, certified, experience = SIMULATED_PROFILES[number % len(SIMULATED_PROFILES)]
+            reader_profile_save(
+                enrolment=enrolment,
+                position=position,
+                board_certified=certified,
+                experience=experience,
+                notes="simulated reader",
+                saved_by=coordinator,
             )
             management = design.management is not None
             decision_record_simulated(

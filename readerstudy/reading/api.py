@@ -27,6 +27,13 @@ from readerstudy.reading.models import Decision, Phase
 from readerstudy.reading.presenters import serving_payload, study_settings
 from readerstudy.studies.design import DESIGNS
 from readerstudy.studies.models import Enrolment, Study
+from readerstudy.studies.selectors import (
+    reader_profile_get,
+    reader_profile_initial,
+    reader_profile_missing,
+)
+from readerstudy.studies.serializers import ReaderProfileSerializer
+from readerstudy.studies.services import reader_profile_save
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -215,6 +222,18 @@ class StudyClosed(APIException):
     default_code = "study_closed"
 
 
+class ReaderProfileRequired(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "reader_profile_required"
+
+    def __init__(self, study_id: int) -> None:
+        super().__init__(
+            "This study asks for your reader profile (position and dermoscopy experience) "
+            f"before your first case: PUT it to /api/v1/reading/studies/{study_id}/profile/ "
+            f"or fill in /reading/studies/{study_id}/profile/."
+        )
+
+
 def _enrolment(request: Request, study_id: int) -> Enrolment:
     enrolment = selectors.grading_enrolment_get(user=request.user, study_id=study_id)
     if enrolment is None:
@@ -252,9 +271,13 @@ class NextCaseAPI(APIView):
         operation_id="reading_next_case",
         responses=CaseServingSerializer,
         summary="The next unanswered case, with its one-time token",
+        description="409 (code reader_profile_required) while the study asks for the reader's "
+        "profile and it has not been given (see reading_profile_save).",
     )
     def get(self, request: Request, study_id: int) -> Response:
         enrolment = _enrolment(request, study_id)
+        if reader_profile_missing(enrolment):
+            raise ReaderProfileRequired(study_id)
         serving = services.next_case_serve(enrolment=enrolment)
         return Response(serving_payload(serving, enrolment.study))
 
@@ -345,3 +368,70 @@ class ReadingProgressAPI(APIView):
         enrolment = _enrolment(request, study_id)
         done, total = selectors.reader_progress_get(enrolment)
         return Response({"done": done, "total": total, "finished": total > 0 and done >= total})
+
+
+class ReaderProfileStateSerializer(serializers.Serializer):
+    saved = serializers.BooleanField(help_text="False: not given yet for this study")
+    required = serializers.BooleanField(help_text="The study asks for it before the first case")
+    profile = ReaderProfileSerializer(
+        allow_null=True,
+        help_text="The saved profile, or (not saved) the reader's latest from another study "
+        "to confirm, or null",
+    )
+
+
+class ReaderProfileAPI(APIView):
+    """The reader's profile in one study: given once, then edited by the coordinator."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        operation_id="reading_profile_get",
+        responses=ReaderProfileStateSerializer,
+        summary="The reader's profile in this study, or what to prefill it with",
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        enrolment = _enrolment(request, study_id)
+        saved = reader_profile_get(enrolment) is not None
+        initial = reader_profile_initial(enrolment)
+        return Response(
+            {
+                "saved": saved,
+                "required": enrolment.study.require_reader_profile,
+                "profile": ReaderProfileSerializer(initial).data if initial else None,
+            }
+        )
+
+    @extend_schema(
+        operation_id="reading_profile_save",
+        request=ReaderProfileSerializer,
+        responses={
+            201: ReaderProfileStateSerializer,
+            409: OpenApiResponse(description="Given already: the coordinator edits it"),
+        },
+        summary="Give the reader's profile (once) before the first case",
+    )
+    def put(self, request: Request, study_id: int) -> Response:
+        enrolment = _enrolment(request, study_id)
+        if reader_profile_get(enrolment) is not None:
+            raise ProfileGiven()
+        body = ReaderProfileSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            reader_profile_save(enrolment=enrolment, saved_by=request.user, **body.validated_data)
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(
+            {
+                "saved": True,
+                "required": enrolment.study.require_reader_profile,
+                "profile": ReaderProfileSerializer(reader_profile_initial(enrolment)).data,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ProfileGiven(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Your profile for this study is given already; its coordinator can edit it."
+    default_code = "reader_profile_given"

@@ -38,6 +38,7 @@ from readerstudy.reading.models import Decision, Phase, ReadingOrder
 from readerstudy.reading.phases import AIDED, UNAIDED, crossover_aided_first, study_phase_count
 from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.studies.confirmations import confirmation_name
+from readerstudy.studies.design import ANSWER_FIELDS
 from readerstudy.studies.models import Case, Enrolment, Study
 
 
@@ -84,17 +85,17 @@ class ReaderStudy:
 
 @dataclass(frozen=True)
 class FeedbackRow:
+    """One case of a finished reader's feedback: their final answer (every field of
+    ANSWER_FIELDS, None where the design does not ask it), the case's truth and the CNN's
+    probability of malignancy."""
+
     number: int
     public_id: uuid.UUID
-    biopsy: bool
-    confidence: int
+    answer: dict[str, object]
+    diagnosis: str
     diagnosis_label: str
     truth: bool
     cnn_probability: float | None
-
-    @property
-    def correct(self) -> bool:
-        return self.biopsy == self.truth
 
 
 def grading_enrolment_get(*, user: AbstractBaseUser, study_id: int) -> Enrolment | None:
@@ -282,6 +283,16 @@ def decision_iter(study: Study, *, chunk_size: int = 2000) -> Iterator[tuple]:
     )
 
 
+def _answer_fields(row: dict) -> dict[str, object]:
+    """ANSWER_FIELDS of a decision_final_list row (which gives the decision as ``biopsy``)."""
+    answer = {name: row.get(name) for name in ANSWER_FIELDS}
+    if row["biopsy"] is not None:
+        answer["decision"] = (
+            Decision.Choice.BIOPSY if row["biopsy"] else Decision.Choice.REASSURE
+        ).value
+    return answer
+
+
 def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
     """Per case, in the reader's order: their final answer, the truth and the CNN's score.
 
@@ -303,8 +314,8 @@ def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
         FeedbackRow(
             number=place.get(case.pk, len(place) + case.position + 1),
             public_id=case.public_id,
-            biopsy=answers[case.pk]["biopsy"],
-            confidence=answers[case.pk]["confidence"],
+            answer=_answer_fields(answers[case.pk]),
+            diagnosis=case.diagnosis,
             diagnosis_label=case.diagnosis_label or case.diagnosis,
             truth=case.truth,
             cnn_probability=scores.get(case.pk),

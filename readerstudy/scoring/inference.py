@@ -149,6 +149,9 @@ def load_case_tensor(predictor: ScoringPredictor, case: Case) -> torch.Tensor | 
 class ScoredBatch:
     scores: list[CnnScore] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)
+    # Seconds the network waited for this batch's images to be decoded, and ran on them.
+    waited_s: float = 0.0
+    forward_s: float = 0.0
 
 
 def score_cases_in_batches(
@@ -174,12 +177,14 @@ def score_cases_in_batches(
         for start in range(0, len(futures), batch_size):
             batch = ScoredBatch()
             batch_cases, tensors = [], []
+            waiting = time.perf_counter()
             for case, future in futures[start : start + batch_size]:
                 try:
                     tensors.append(future.result())
                     batch_cases.append(case)
                 except Exception as error:  # noqa: BLE001 (a bad image must not stop the rest)
                     batch.errors[case.pk] = f"{type(error).__name__}: {error}"
+            batch.waited_s = time.perf_counter() - waiting
             if not batch_cases:
                 yield batch
                 continue
@@ -189,7 +194,7 @@ def score_cases_in_batches(
                 np.stack(tensors) if isinstance(tensors[0], np.ndarray) else torch.stack(tensors)  # type: ignore[arg-type]
             )
             prediction = predictor.predict(stacked, features=True)  # type: ignore[arg-type]
-            seconds = time.perf_counter() - began
+            seconds = batch.forward_s = time.perf_counter() - began
             fine = np.asarray(prediction.fine, dtype=np.float64)
             features = prediction.features
             for row, case in enumerate(batch_cases):

@@ -11,6 +11,7 @@ coordinator may retry it after replacing the image) and the others are scored.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -74,6 +75,7 @@ def case_chunk_score(
 ) -> int:
     """Score a chunk of cases with ``model_version`` under the policy above; returns the
     scores written. Safe to run twice: a stored score is never written again."""
+    began = time.perf_counter()
     plan = chunk_plan_get(model_version=model_version, case_ids=case_ids)
     if plan.split:
         log.warning("chunk of %d cases came back after a failure: splitting it", len(plan.split))
@@ -90,10 +92,16 @@ def case_chunk_score(
         Case.objects.filter(pk__in=plan.score).select_related("study").order_by("position")
     )
     written = 0
+    # Where the chunk's time went, logged for operators and read by bench/scoring.py.
+    database_s = time.perf_counter() - began
+    waited_s = forward_s = 0.0
     for batch in score_cases_in_batches(
         model_version=model_version, cases=cases, hostname=hostname
     ):
+        waited_s, forward_s = waited_s + batch.waited_s, forward_s + batch.forward_s
+        storing = time.perf_counter()
         written += scores_store(batch.scores)
+        database_s += time.perf_counter() - storing
         for case_id, error in batch.errors.items():
             case_attempt_failed(
                 model_version=model_version,
@@ -101,6 +109,11 @@ def case_chunk_score(
                 error=error,
                 attempt=plan.attempts.get(case_id, 0) + 1,
             )
+    log.info(
+        "scored %d cases in %.3f s: forward %.3f s, waiting for decoded images %.3f s, "
+        "database %.3f s",
+        written, time.perf_counter() - began, forward_s, waited_s, database_s,
+    )  # fmt: skip
     return written
 
 

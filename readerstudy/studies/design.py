@@ -480,6 +480,18 @@ class StudyDesign:
             parts.append(text)
         return "; ".join(parts)
 
+    def right_answers(self, *, diagnosis: str, truth: bool) -> dict[str, str | None]:
+        """The right choice of each question for a case of this fine diagnosis and truth: a
+        biopsy for a malignant lesion and reassurance for a benign one; the class the fine
+        diagnosis maps to (None where the scheme puts it in no class)."""
+        right: dict[str, str | None] = {}
+        for question in self.questions:
+            if question.kind == MANAGEMENT:
+                right[question.name] = "biopsy" if truth else "reassure"
+            elif question.kind == DIAGNOSIS:
+                right[question.name] = self.scheme.class_of(diagnosis) if self.scheme else None
+        return right
+
     def settings(self) -> dict[str, Any]:
         """What grading.js needs to draw, key and check the questions."""
         return {

@@ -12,7 +12,7 @@ from readerstudy.studies.design import BUILT_IN_SCHEMES, DESIGNS, MANAGEMENT
 from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
-from readerstudy.studies.models import Study
+from readerstudy.studies.models import ReaderProfile, Study
 from readerstudy.studies.services import (
     require_biopsy_proven_default,
     scheme_resolve,
@@ -57,6 +57,7 @@ class StudySettingsForm(_NoColon, forms.ModelForm):
             "show_clinical_info": "Show age, sex and body site to readers",
             "show_feedback": "Show readers the truth and the CNN's score after they finish",
             "require_biopsy_proven": "Every case must be biopsy-proven",
+            "require_reader_profile": "Readers fill in their profile before their first case",
         }
         widgets = {
             "question": forms.Textarea(attrs={"rows": 2}),
@@ -308,3 +309,39 @@ class EnrolForm(_NoColon, forms.Form):
         if not names:
             raise ValidationError("Name at least one reader.")
         return names
+
+
+def _yes_no(value: object) -> bool | None:
+    return {"yes": True, "no": False}.get(str(value))
+
+
+class ReaderProfileForm(_NoColon, forms.Form):
+    """The reader's short form before their first case; the coordinator edits the same.
+    Not bound to the model: ``reader_profile_save`` validates and saves."""
+
+    position = forms.ChoiceField(
+        choices=ReaderProfile.Position.choices, widget=forms.RadioSelect, label="Your position"
+    )
+    board_certified = forms.TypedChoiceField(
+        choices=[("yes", "Yes"), ("no", "No")],
+        coerce=_yes_no,
+        widget=forms.RadioSelect,
+        label="Board-certified dermatologist",
+    )
+    experience = forms.ChoiceField(
+        choices=ReaderProfile.Experience.choices,
+        widget=forms.RadioSelect,
+        label="Years of experience with dermoscopy",
+    )
+    notes = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Anything else about your training (optional)",
+    )
+
+    def __init__(self, *args: object, initial: dict[str, object] | None = None, **kwargs: object):
+        initial = dict(initial or {})
+        if initial.get("board_certified") is not None:
+            initial["board_certified"] = "yes" if initial["board_certified"] else "no"
+        super().__init__(*args, initial=initial, **kwargs)  # type: ignore[arg-type]

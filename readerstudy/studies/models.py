@@ -105,6 +105,12 @@ class Study(models.Model):
     require_biopsy_proven = models.BooleanField(
         default=True, help_text="Every case must have a histopathologically confirmed diagnosis"
     )
+    # New studies ask for it; studies that existed before profiles keep their readers grading
+    # (their migration sets False).
+    require_reader_profile = models.BooleanField(
+        default=True,
+        help_text="Readers describe their position and experience before their first case",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies_created"
     )
@@ -236,6 +242,65 @@ class Enrolment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pseudonym} in {self.study}"
+
+
+class ReaderPosition(models.TextChoices):
+    ATTENDING = "attending", "Attending (consultant) dermatologist"
+    RESIDENT = "resident", "Resident in dermatology"
+    OTHER_PHYSICIAN = "other_physician", "Other physician"
+    NON_PHYSICIAN = "non_physician", "Not a physician"
+
+
+class ExperienceBand(models.TextChoices):
+    """Years of dermoscopy experience in Tschandl et al. (2019)'s bands; the values are what
+    the analyses' ``?experience=`` takes."""
+
+    UNDER_3 = "<3", "Less than 3 years"
+    FROM_3_TO_10 = "3-10", "3 to 10 years"
+    OVER_10 = ">10", "More than 10 years"
+
+
+class ReaderProfile(models.Model):
+    """Who the reader was when they read this study: position, board certification and
+    dermoscopy experience in the bands of Tschandl et al. (Lancet Oncol 2019). Analyses are
+    restricted to subgroups of them (Brinker et al. 2019 report attendings apart)."""
+
+    Position = ReaderPosition
+    Experience = ExperienceBand
+
+    enrolment = models.OneToOneField(Enrolment, on_delete=models.CASCADE, related_name="profile")
+    position = models.CharField(max_length=16, choices=Position.choices)
+    board_certified = models.BooleanField(
+        null=True, blank=True, help_text="Board-certified dermatologist (empty: not asked)"
+    )
+    experience = models.CharField(
+        max_length=4, choices=Experience.choices, help_text="Years of dermoscopy experience"
+    )
+    notes = models.TextField(blank=True, max_length=1000)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(position__in=ReaderPosition.values),
+                name="reader_profile_position_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(experience__in=ExperienceBand.values),
+                name="reader_profile_experience_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"profile of {self.enrolment}"
 
 
 class ImportJob(models.Model):

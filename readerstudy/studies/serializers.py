@@ -15,7 +15,7 @@ from readerstudy.studies.design import BUILT_IN_SCHEMES, DESIGNS, MANAGEMENT
 from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
-from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
+from readerstudy.studies.models import Case, Enrolment, ImportJob, ReaderProfile, Study
 from readerstudy.studies.services import (
     require_biopsy_proven_default,
     scheme_resolve,
@@ -52,6 +52,7 @@ class StudySerializer(serializers.ModelSerializer):
             "show_clinical_info",
             "show_feedback",
             "require_biopsy_proven",
+            "require_reader_profile",
             "created_by",
             "created_at",
             "case_count",
@@ -110,6 +111,10 @@ class StudyCreateSerializer(serializers.Serializer):
     show_clinical_info = serializers.BooleanField(default=False)
     show_feedback = serializers.BooleanField(default=False)
     require_biopsy_proven = serializers.BooleanField(default=require_biopsy_proven_default)
+    require_reader_profile = serializers.BooleanField(
+        default=True,
+        help_text="Readers give their position and experience before their first case",
+    )
 
     def validate(self, data: dict) -> dict:
         if bool(data.get("task")) == ("task_mapping" in data):
@@ -165,6 +170,7 @@ class StudyUpdateSerializer(serializers.Serializer):
     show_clinical_info = serializers.BooleanField(required=False)
     show_feedback = serializers.BooleanField(required=False)
     require_biopsy_proven = serializers.BooleanField(required=False)
+    require_reader_profile = serializers.BooleanField(required=False)
     status = serializers.ChoiceField(choices=Study.Status.choices, required=False)
     acknowledge_confounds = serializers.BooleanField(
         required=False,
@@ -360,13 +366,32 @@ class CaseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ReaderProfileSerializer(serializers.Serializer):
+    """Who the reader was when they read the study (readerstudy.studies.models.ReaderProfile)."""
+
+    position = serializers.ChoiceField(choices=ReaderProfile.Position.choices)
+    board_certified = serializers.BooleanField(
+        allow_null=True, default=None, help_text="null: not asked"
+    )
+    experience = serializers.ChoiceField(
+        choices=ReaderProfile.Experience.choices, help_text="Years of dermoscopy experience"
+    )
+    notes = serializers.CharField(max_length=1000, allow_blank=True, default="")
+
+
 class EnrolmentSerializer(serializers.ModelSerializer):
     reader = serializers.CharField(source="reader.username", read_only=True)
+    profile = ReaderProfileSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Enrolment
-        fields = ["id", "pseudonym", "reader", "simulated", "enrolled_at"]
+        fields = ["id", "pseudonym", "reader", "simulated", "enrolled_at", "profile"]
         read_only_fields = fields
+
+
+class EnrolmentProfileSerializer(serializers.Serializer):
+    pseudonym = serializers.CharField()
+    profile = ReaderProfileSerializer(allow_null=True, help_text="null: not given yet")
 
 
 class ReaderProgressSerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
 """Writes of the studies package, one module per job: a study's life (``lifecycle``), its
 imports (``imports``; ``study_import`` itself is readerstudy.studies.ingest.importer, the one
-service every way of importing calls) and its readers (``enrolment``)."""
+service every way of importing calls) and its readers (``enrolment``)
+and who they are (``profiles``)."""
 
 from readerstudy.studies.ingest.importer import (
     ImportOptions,
@@ -29,6 +30,7 @@ from readerstudy.studies.services.lifecycle import (
     study_update,
     task_resolve,
 )
+from readerstudy.studies.services.profiles import reader_profile_save
 
 __all__ = [
     "EnrolmentOutcome",
@@ -40,6 +42,7 @@ __all__ = [
     "import_job_run",
     "import_staging_dir",
     "import_undo",
+    "reader_profile_save",
     "readers_enrol",
     "require_biopsy_proven_default",
     "scheme_resolve",

@@ -46,6 +46,7 @@ EDITABLE_WHILE_DRAFT = (
     "show_clinical_info",
     "show_feedback",
     "require_biopsy_proven",
+    "require_reader_profile",
 )
 ASSISTANCE_FIELDS = ("ai_assistance", "washout_days", "faulty_ai_percent", "consent_text")
 # Later settings that do not change what a reader sees when grading.
@@ -168,6 +169,7 @@ def study_build(
     show_clinical_info: bool = False,
     show_feedback: bool = False,
     require_biopsy_proven: bool | None = None,
+    require_reader_profile: bool = True,
     design: str = MANAGEMENT,
     scheme: ClassScheme | None = None,
     diagnosis_question: str = "",
@@ -198,6 +200,7 @@ def study_build(
         show_clinical_info=show_clinical_info,
         show_feedback=show_feedback,
         require_biopsy_proven=require_biopsy_proven,
+        require_reader_profile=require_reader_profile,
         created_by=created_by,
         design=design,
         diagnosis_scheme=scheme.to_dict() if scheme is not None else None,
