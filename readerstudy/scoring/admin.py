@@ -94,7 +94,15 @@ class ActiveModelAdmin(admin.ModelAdmin):
 
 @admin.register(CnnScore)
 class CnnScoreAdmin(admin.ModelAdmin):
-    list_display = ["case", "model_version", "probability", "device", "worker_host", "created_at"]
+    list_display = [
+        "case",
+        "model_version",
+        "probability",
+        "diagnosis_class",
+        "device",
+        "worker_host",
+        "created_at",
+    ]
     list_filter = ["model_version", "device"]
     readonly_fields = [f.name for f in CnnScore._meta.fields]
 

@@ -402,3 +402,11 @@ def test_the_case_page_shows_each_readers_answer_by_the_studys_questions(
     text = analyst_client.get(f"/analysis/cases/{first.public_id}/").content.decode()
     assert "readers chose biopsy" in text and "named the true class" not in text
     assert "confidence" in text
+
+
+def test_a_diagnosis_only_study_is_no_roc_pilot_and_says_why(diagnosed) -> None:
+    from readerstudy.analysis.selectors import study_pilot_get
+    from readerstudy.stats.power import PlanningError
+
+    with pytest.raises(PlanningError, match="diagnoses, not confidence ratings"):
+        study_pilot_get(diagnosed.study)
