@@ -139,6 +139,8 @@ def study_create(label: str, usernames: list[str], images: list[bytes]) -> Bench
         status=Study.Status.OPEN,
         created_by=owner,
         show_clinical_info=True,
+        # The benches measure grading from the first case; the profile form is not part of it.
+        require_reader_profile=False,
     )
     for position, data in enumerate(images):
         name = uuid.uuid4().hex

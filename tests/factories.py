@@ -56,6 +56,8 @@ class StudyFactory(factory.django.DjangoModelFactory):
     taxonomy_version = "1"
     modality = "dermoscopic"
     status = "open"
+    # Tests about grading start at the first case; the profile's own tests turn this on.
+    require_reader_profile = False
     created_by = factory.SubFactory(UserFactory, roles=[Role.COORDINATOR])
 
     @factory.post_generation

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from readerstudy.accounts.permissions import IsCoordinatorOrAnalyst
 from readerstudy.analysis.comparison import algorithm_comparison
+from readerstudy.analysis.diagnosis import diagnosis_analysis_get, diagnosis_export_dict
 from readerstudy.analysis.exports import EXPORT_FORMATS
 from readerstudy.analysis.selectors import analysis_dict, study_analysis_get
 from readerstudy.analysis.views import export_response
@@ -23,10 +24,11 @@ from readerstudy.scoring.selectors import (
     study_algorithm_list,
 )
 from readerstudy.studies.access import study_for_staff_or_404
+from readerstudy.studies.subgroups import SUBGROUP_CHOICES, ReaderSubgroup
 
 # The exports an API client fetches: the data and the report (the figure's PNG and SVG are
 # drawn by a headless browser, for the page and ``export_report``).
-API_EXPORT_FORMATS = ("csv", "json", "imrmc", "ratings", "html")
+API_EXPORT_FORMATS = ("csv", "json", "imrmc", "ratings", "html", "readers", "diagnosis")
 
 
 class AnalysisQuerySerializer(serializers.Serializer):
@@ -36,6 +38,21 @@ class AnalysisQuerySerializer(serializers.Serializer):
         help_text="count readers who have not graded every case in the average reader and the "
         "operating-point comparisons (never in MRMC)",
     )
+    position = serializers.ChoiceField(
+        choices=SUBGROUP_CHOICES["position"],
+        required=False,
+        allow_blank=True,
+        help_text="only readers of this position (their profile)",
+    )
+    experience = serializers.ChoiceField(
+        choices=SUBGROUP_CHOICES["experience"],
+        required=False,
+        allow_blank=True,
+        help_text="only readers with this many years of dermoscopy experience (their profile)",
+    )
+
+    def subgroup(self) -> ReaderSubgroup:
+        return ReaderSubgroup.from_query(self.validated_data)
 
 
 class StudyAnalysisAPI(APIView):
@@ -49,9 +66,44 @@ class StudyAnalysisAPI(APIView):
         study = study_for_staff_or_404(request.user, study_id)
         query = AnalysisQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        data, analysis = study_analysis_get(study, include_partial=query.validated_data["partial"])
+        data, analysis = study_analysis_get(
+            study, include_partial=query.validated_data["partial"], subgroup=query.subgroup()
+        )
         identities = query.validated_data["identities"]
         return Response(analysis_dict(data, analysis, identities=identities))
+
+
+class DiagnosisQuerySerializer(serializers.Serializer):
+    identities = serializers.BooleanField(default=False, help_text="name readers by account")
+    partial = serializers.BooleanField(
+        default=False,
+        help_text="count readers who have not answered every case in the average reader "
+        "(never in the CNN-vs-panel bootstrap or Fleiss' kappa)",
+    )
+
+
+class StudyDiagnosisAPI(APIView):
+    """The study's diagnosis analysis, under the keys of ``analyze_diagnoses --json``: each
+    reader's and the CNN's accuracy (Wilson CI), mean recall, per-class sensitivity and
+    specificity and confusion matrix; Fleiss' and Cohen's kappa; the CNN against each reader
+    (exact McNemar) and the panel (case-and-reader bootstrap). 404 for a study that asks no
+    diagnosis."""
+
+    permission_classes = [IsCoordinatorOrAnalyst]
+
+    @extend_schema(parameters=[DiagnosisQuerySerializer], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, study_id: int) -> Response:
+        study = study_for_staff_or_404(request.user, study_id)
+        query = DiagnosisQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        found = diagnosis_analysis_get(
+            study,
+            identities=query.validated_data["identities"],
+            include_partial=query.validated_data["partial"],
+        )
+        if found is None:
+            raise NotFound("this study asks no diagnosis")
+        return Response(diagnosis_export_dict(*found))
 
 
 class AnyAccept(BaseContentNegotiation):
@@ -68,7 +120,8 @@ class AnyAccept(BaseContentNegotiation):
 class StudyExportAPI(APIView):
     """One export of the study as the analysis page offers it: every decision (csv), the
     analysis (json), the ratings for iMRMC/RJafroc (imrmc) or as a long CSV (ratings), and
-    the self-contained HTML report (html)."""
+    the self-contained HTML report (html), the readers with their profiles (readers) and the
+    diagnosis analysis (diagnosis)."""
 
     permission_classes = [IsCoordinatorOrAnalyst]
     content_negotiation_class = AnyAccept
@@ -82,7 +135,7 @@ class StudyExportAPI(APIView):
         ],
         responses={
             (200, EXPORT_FORMATS[fmt][0].split(";")[0]): (
-                OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.BINARY
+                OpenApiTypes.OBJECT if fmt in ("json", "diagnosis") else OpenApiTypes.BINARY
             )
             for fmt in API_EXPORT_FORMATS
         },
@@ -98,6 +151,7 @@ class StudyExportAPI(APIView):
             fmt,
             identities=query.validated_data["identities"],
             include_partial=query.validated_data["partial"],
+            subgroup=query.subgroup(),
         )
 
 

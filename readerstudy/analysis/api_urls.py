@@ -7,6 +7,11 @@ from readerstudy.analysis import api
 urlpatterns = [
     path("analysis/studies/<int:study_id>/", api.StudyAnalysisAPI.as_view(), name="analysis-study"),
     path(
+        "analysis/studies/<int:study_id>/diagnosis/",
+        api.StudyDiagnosisAPI.as_view(),
+        name="analysis-study-diagnosis",
+    ),
+    path(
         "analysis/studies/<int:study_id>/exports/<str:fmt>/",
         api.StudyExportAPI.as_view(),
         name="analysis-study-export",

@@ -4,6 +4,7 @@ ratings for MRMC software (iMRMC, RJafroc, long CSV), and a self-contained HTML 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -14,12 +15,18 @@ import numpy as np
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from readerstudy.analysis.diagnosis import diagnosis_analysis_get, diagnosis_export_dict
 from readerstudy.analysis.insight import (
     gallery_report_section,
     operating_threshold,
     tsne_report_section,
 )
-from readerstudy.analysis.selectors import StudyData, analysis_dict, study_analysis_get
+from readerstudy.analysis.selectors import (
+    StudyData,
+    analysis_dict,
+    study_analysis_get,
+    subgroup_rows_get,
+)
 from readerstudy.core.spreadsheet import spreadsheet_safe
 from readerstudy.reading.columns import (
     DECISION_ANSWER_COLUMNS,
@@ -31,7 +38,10 @@ from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.selectors import study_algorithm_get, study_cnn_probabilities
 from readerstudy.stats.formats import RatingsTable, write_imrmc, write_long_csv
 from readerstudy.stats.study import StudyAnalysis
+from readerstudy.studies.design import study_design
 from readerstudy.studies.models import Case, Study
+from readerstudy.studies.selectors import reader_profile_list
+from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
 
 EXPORT_FORMATS = {
     "csv": ("text/csv; charset=utf-8", "decisions.csv"),
@@ -39,6 +49,8 @@ EXPORT_FORMATS = {
     "imrmc": ("text/plain; charset=utf-8", "ratings.imrmc"),
     "ratings": ("text/csv; charset=utf-8", "ratings.csv"),
     "html": ("text/html; charset=utf-8", "report.html"),
+    "readers": ("text/csv; charset=utf-8", "readers.csv"),
+    "diagnosis": ("application/json", "diagnosis.json"),
     "png": ("image/png", "roc.png"),
     "svg": ("image/svg+xml", "roc.svg"),
 }
@@ -53,7 +65,14 @@ DECISION_COLUMNS = [
     "truth",
     "cnn_score",
     *DECISION_ANSWER_COLUMNS,
+    # Last, after the columns older exports had: the class the case's diagnosis maps to in
+    # the study's scheme (blank where the study asks no diagnosis).
+    "true_class",
 ]
+
+# The readers CSV: who each reader was (their profile), by pseudonym; "name" only when
+# identities are asked for.
+READER_COLUMNS = ["reader", "simulated", "position", "board_certified", "experience", "notes"]
 
 CNN_READER = "CNN"
 
@@ -66,7 +85,11 @@ class _Echo:
 
 
 def decisions_csv_lines(
-    study: Study, *, identities: bool = False, model_version: ModelVersion | None = None
+    study: Study,
+    *,
+    identities: bool = False,
+    model_version: ModelVersion | None = None,
+    subgroup: ReaderSubgroup = EVERYONE,
 ) -> Iterator[str]:
     """Every decision of the study, all revisions, one CSV line at a time, with the CNN's
     probability for the case (``model_version``, by default the task's active model; blank
@@ -79,8 +102,16 @@ def decisions_csv_lines(
     yield writer.writerow(DECISION_COLUMNS)
     model_version = model_version or study_algorithm_get(study)
     scores = study_cnn_probabilities(study, model_version)
+    scheme = study_design(study).scheme
     cases = {
-        pk: (str(public_id), source_id, diagnosis, int(truth), scores.get(pk, ""))
+        pk: (
+            str(public_id),
+            source_id,
+            diagnosis,
+            int(truth),
+            scores.get(pk, ""),
+            (scheme.class_of(diagnosis) if scheme else None) or "",
+        )
         for pk, public_id, source_id, diagnosis, truth in Case.objects.filter(
             study=study
         ).values_list("pk", "public_id", "source_id", "diagnosis", "truth")
@@ -88,9 +119,14 @@ def decisions_csv_lines(
     names: dict[int, str] = {}
     if identities:
         names = dict(study.enrolments.values_list("pk", "reader__username"))
+    members = None
+    if not subgroup.everyone:
+        members = set(subgroup.enrolments(study.enrolments.all()).values_list("pk", flat=True))
     for row in decision_iter(study):
         decision = dict(zip(DECISION_EXPORT_COLUMNS, row, strict=True))
-        public_id, source_id, diagnosis, truth, cnn_score = cases[decision["case_id"]]
+        if members is not None and decision["enrolment_id"] not in members:
+            continue
+        public_id, source_id, diagnosis, truth, cnn_score, true_class = cases[decision["case_id"]]
         yield writer.writerow(
             [
                 spreadsheet_safe(value)
@@ -104,9 +140,39 @@ def decisions_csv_lines(
                     truth,
                     cnn_score,
                     *decision_answer_cells(decision),
+                    true_class,
                 )
             ]
         )
+
+
+def readers_csv(
+    study: Study, *, identities: bool = False, subgroup: ReaderSubgroup = EVERYONE
+) -> str:
+    """Every reader of the study (or of ``subgroup``) with their profile, by pseudonym (by
+    account name with ``identities``); blank fields for a reader without a profile."""
+    members = None
+    if not subgroup.everyone:
+        members = set(subgroup.enrolments(study.enrolments.all()).values_list("pk", flat=True))
+    lines: list[list[object]] = [list(READER_COLUMNS)]
+    for enrolment, profile in reader_profile_list(study):
+        if members is not None and enrolment.pk not in members:
+            continue
+        name = enrolment.reader.get_username() if identities else enrolment.pseudonym
+        certified = None if profile is None else profile.board_certified
+        lines.append(
+            [
+                name,
+                int(enrolment.simulated),
+                profile.position if profile else "",
+                "" if certified is None else int(certified),
+                profile.experience if profile else "",
+                profile.notes if profile else "",
+            ]
+        )
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([[spreadsheet_safe(v) for v in line] for line in lines])
+    return buffer.getvalue()
 
 
 def ratings_table(data: StudyData, *, identities: bool = False) -> RatingsTable:
@@ -160,6 +226,12 @@ def report_html(
         "identities": identities,
         "generated_at": timezone.now(),
         "extra_sections": list(extra_sections),
+        "subgroup_rows": [
+            row.to_dict()
+            for row in subgroup_rows_get(
+                data, include_partial=bool(analysis and analysis.include_partial)
+            )
+        ],
     }
     if analysis is not None:
         figure = roc_figure(data, analysis, identities=identities)
@@ -205,16 +277,38 @@ def _case_columns(data: StudyData) -> dict[str, dict[str, str]]:
     return columns
 
 
-class NoFigureYet(LookupError):
+class ExportUnavailable(LookupError):
+    """An export the study cannot give (the page answers 404, the command an error)."""
+
+
+class NoFigureYet(ExportUnavailable):
     """The CNN has not scored cases of both classes, so there is no curve to draw."""
 
 
+class NotADiagnosisStudy(ExportUnavailable):
+    """The study asks no diagnosis, so there is no diagnosis analysis."""
+
+
 def export_bytes(
-    study: Study, fmt: str, *, identities: bool, include_partial: bool = False
+    study: Study,
+    fmt: str,
+    *,
+    identities: bool,
+    include_partial: bool = False,
+    subgroup: ReaderSubgroup = EVERYONE,
 ) -> bytes:
     """Every export but the streamed decisions CSV, as bytes (the page and the command);
-    ``include_partial`` as in ``analysis_context_get``."""
-    data, analysis = study_analysis_get(study, include_partial=include_partial)
+    ``include_partial`` and ``subgroup`` as in ``analysis_context_get``."""
+    if fmt == "readers":
+        return readers_csv(study, identities=identities, subgroup=subgroup).encode()
+    if fmt == "diagnosis":
+        found = diagnosis_analysis_get(
+            study, identities=identities, include_partial=include_partial
+        )
+        if found is None:
+            raise NotADiagnosisStudy("this study asks no diagnosis")
+        return json.dumps(diagnosis_export_dict(*found), indent=2, allow_nan=False).encode()
+    data, analysis = study_analysis_get(study, include_partial=include_partial, subgroup=subgroup)
     if fmt == "json":
         return json.dumps(analysis_dict(data, analysis, identities=identities), indent=2).encode()
     if fmt in ("imrmc", "ratings"):

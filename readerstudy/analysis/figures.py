@@ -74,7 +74,8 @@ def roc_figure(
         ]
         if not rows:
             continue
-        if reader_curves:
+        # Readers without confidence ratings (a diagnosis-only study) have a point, no curve.
+        if reader_curves and data.readers_rated:
             for row in rows:
                 reader = readers_by_name[row["reader"]]
                 truth = data.truth[reader.case_index]

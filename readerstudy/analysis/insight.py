@@ -25,6 +25,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
+from readerstudy.analysis.selectors import study_positive_classes
 from readerstudy.celery import enqueue_on_commit
 from readerstudy.reading.selectors import decision_final_list
 from readerstudy.scoring.models import ModelVersion
@@ -292,11 +293,14 @@ def error_gallery(
     disagree, most confident mistakes first."""
     scores = study_cnn_probabilities(study, model_version)
     votes: dict[int, list[int]] = {}
-    for row in decision_final_list(study).values_list("case_id", "biopsy"):
-        tally = votes.setdefault(row[0], [0, 0])
+    # A diagnosis-only study: a reader's class stands for the decision, as on the ROC page.
+    positive = study_positive_classes(study)
+    rows = decision_final_list(study).values_list("case_id", "biopsy", "diagnosis_class")
+    for case_id, biopsy, diagnosis_class in rows:
+        tally = votes.setdefault(case_id, [0, 0])
         tally[0] += 1
-        tally[1] += int(row[1])
-    rows = []
+        tally[1] += int(diagnosis_class in positive if biopsy is None else biopsy)
+    listed = []
     for case in Case.objects.filter(study=study, pk__in=scores).order_by("position"):
         probability = scores[case.pk]
         readers, biopsy = votes.get(case.pk, [0, 0])
@@ -309,8 +313,8 @@ def error_gallery(
             biopsy_votes=biopsy,
         )
         if row.cnn_wrong or row.disagrees_with_readers:
-            rows.append(row)
-    return sorted(rows, key=lambda r: -abs(r.probability - threshold) if r.cnn_wrong else 1)
+            listed.append(row)
+    return sorted(listed, key=lambda r: -abs(r.probability - threshold) if r.cnn_wrong else 1)
 
 
 def _data_uri(field, content_type: str) -> str:

@@ -30,6 +30,7 @@ from readerstudy.scoring.selectors import (
     study_cnn_probabilities,
 )
 from readerstudy.studies.access import study_for_staff_or_404
+from readerstudy.studies.design import study_design
 from readerstudy.studies.media import case_image_response, image_view
 from readerstudy.studies.models import Case
 
@@ -108,7 +109,12 @@ def case_page(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         if model_version is not None
         else None
     )
+    design = study_design(case.study)
     answers = list(decision_final_list(case.study).filter(case_id=case.pk))
+    for row in answers:
+        decision = None if row["biopsy"] is None else ("biopsy" if row["biopsy"] else "reassure")
+        row["text"] = design.answer_text({**row, "decision": decision})
+    true_class = design.scheme.class_of(case.diagnosis) if design.scheme else None
     return render(
         request,
         "analysis/case.html",
@@ -118,7 +124,12 @@ def case_page(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             "model_version": model_version,
             "score": score,
             "answers": answers,
-            "biopsy_votes": sum(row["biopsy"] for row in answers),
+            # What the readers said, by the questions the study asks.
+            "biopsy_votes": (
+                sum(bool(row["biopsy"]) for row in answers) if design.management else None
+            ),
+            "true_class": true_class,
+            "class_votes": sum(row["diagnosis_class"] == true_class for row in answers),
         },
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -21,7 +22,11 @@ from readerstudy.analysis.comparison import (
     algorithm_comparison,
 )
 from readerstudy.analysis.csp import plotly_page
-from readerstudy.analysis.selectors import analysis_context_get, study_fingerprint
+from readerstudy.analysis.selectors import (
+    analysis_context_get,
+    study_fingerprint,
+    subgroup_rows_get,
+)
 from readerstudy.scoring.models import ModelVersion
 from readerstudy.scoring.selectors import (
     insight_unavailable_reason,
@@ -32,10 +37,26 @@ from readerstudy.scoring.selectors import (
 )
 from readerstudy.studies.access import studies_for_staff, study_for_staff_or_404
 from readerstudy.studies.models import Study
+from readerstudy.studies.subgroups import (
+    EVERYONE,
+    SUBGROUP_LABELS,
+    SUBGROUP_PARAMETERS,
+    ReaderSubgroup,
+)
 
 
 def _flag(request: HttpRequest, name: str) -> bool:
     return request.GET.get(name) in ("1", "true", "on")
+
+
+def subgroup_or_400(request: HttpRequest) -> ReaderSubgroup | HttpResponse:
+    """``?position=``, ``?experience=``: the subgroup of readers to analyse, or a 400 page
+    naming each parameter whose value is not one of its choices."""
+    try:
+        return ReaderSubgroup.from_query(request.GET)
+    except ValidationError as error:
+        problems = [f"{name}: {m}" for name, ms in error.message_dict.items() for m in ms]
+        return render(request, "analysis/bad_query.html", {"problems": problems}, status=400)
 
 
 @role_required(Role.ANALYST, Role.COORDINATOR)
@@ -52,11 +73,18 @@ def study_list(request: HttpRequest) -> HttpResponse:
     return render(request, "analysis/study_list.html", {"studies": studies})
 
 
-def _tables_context(request: HttpRequest, study: Study, fingerprint: str | None = None) -> dict:
+def _tables_context(
+    request: HttpRequest,
+    study: Study,
+    fingerprint: str | None = None,
+    subgroup: ReaderSubgroup = EVERYONE,
+) -> dict:
     """The page's context, from one analysis context (built once for the request)."""
     identities = _flag(request, "identities")
     include_partial = _flag(request, "partial")
-    built = analysis_context_get(study, fingerprint=fingerprint, include_partial=include_partial)
+    built = analysis_context_get(
+        study, fingerprint=fingerprint, include_partial=include_partial, subgroup=subgroup
+    )
     data, analysis = built.data, built.analysis
     algorithms = study_algorithm_list(study)
     comparison = _comparison(request, study, data.model_version, algorithms)
@@ -66,7 +94,13 @@ def _tables_context(request: HttpRequest, study: Study, fingerprint: str | None 
         "analysis": None if analysis is None else analysis.to_dict(),
         "identities": identities,
         "include_partial": include_partial,
-        "export_query": _export_query(identities, include_partial),
+        "subgroup": subgroup,
+        "subgroup_choices": {name: SUBGROUP_LABELS[name] for name in SUBGROUP_PARAMETERS},
+        "subgroup_rows": [
+            {**row.to_dict(), "query": row.query}
+            for row in subgroup_rows_get(data, include_partial=include_partial)
+        ],
+        "export_query": _export_query(identities, include_partial, subgroup),
         "scoring": study_scoring_progress_get(study),
         "fingerprint": built.fingerprint,
         "poll_url": reverse("analysis:study_data", args=[study.pk])
@@ -90,10 +124,13 @@ def _tables_context(request: HttpRequest, study: Study, fingerprint: str | None 
     return context
 
 
-def _export_query(identities: bool, include_partial: bool) -> str:
+def _export_query(
+    identities: bool, include_partial: bool, subgroup: ReaderSubgroup = EVERYONE
+) -> str:
     """The page's choices as the query string of its export links ("" or "?...")."""
     flags = [name for name, on in (("identities", identities), ("partial", include_partial)) if on]
-    return "?" + "&".join(f"{name}=1" for name in flags) if flags else ""
+    parts = [f"{name}=1" for name in flags] + ([subgroup.query] if subgroup.query else [])
+    return "?" + "&".join(parts) if parts else ""
 
 
 def _comparison(
@@ -112,19 +149,28 @@ def _comparison(
 @require_GET
 def study_analysis_page(request: HttpRequest, study_id: int) -> HttpResponse:
     study = study_for_staff_or_404(request.user, study_id)
-    return render(request, "analysis/study.html", _tables_context(request, study))
+    subgroup = subgroup_or_400(request)
+    if isinstance(subgroup, HttpResponse):
+        return subgroup
+    return render(
+        request, "analysis/study.html", _tables_context(request, study, subgroup=subgroup)
+    )
 
 
 @login_required
 @never_cache
 @require_GET
-def study_analysis_data(request: HttpRequest, study_id: int) -> JsonResponse:
+def study_analysis_data(request: HttpRequest, study_id: int) -> HttpResponse:
     """What the page polls: a fingerprint, and when it changed, the new figure and tables."""
     study = study_for_staff_or_404(request.user, study_id)
-    fingerprint = study_fingerprint(study, study_algorithm_get(study))
+    try:
+        subgroup = ReaderSubgroup.from_query(request.GET)
+    except ValidationError as error:
+        return JsonResponse({"errors": error.message_dict}, status=400)
+    fingerprint = study_fingerprint(study, study_algorithm_get(study), subgroup)
     if request.GET.get("since") == fingerprint:
         return JsonResponse({"fingerprint": fingerprint, "changed": False})
-    context = _tables_context(request, study, fingerprint)
+    context = _tables_context(request, study, fingerprint, subgroup)
     return JsonResponse(
         {
             "fingerprint": context["fingerprint"],
@@ -138,38 +184,54 @@ def study_analysis_data(request: HttpRequest, study_id: int) -> JsonResponse:
 @login_required
 @require_GET
 def study_export(request: HttpRequest, study_id: int, fmt: str) -> HttpResponse:
-    """Downloads: csv (every decision), json, imrmc, ratings (long CSV), html, png, svg.
+    """Downloads: csv (every decision), json, imrmc, ratings (long CSV), html, png, svg, and
+    diagnosis (the diagnosis analysis as JSON, for studies that ask a diagnosis).
 
     Readers appear by pseudonym unless ``identities=1``; ``partial=1`` counts the readers who
-    have not graded every case in the average reader and the operating-point comparisons.
+    have not graded every case in the average reader and the operating-point comparisons;
+    ``position=`` and ``experience=`` restrict the export to a subgroup of readers.
     """
     if fmt not in exports.EXPORT_FORMATS:
         raise Http404("unknown export format")
     study = study_for_staff_or_404(request.user, study_id)
+    subgroup = subgroup_or_400(request)
+    if isinstance(subgroup, HttpResponse):
+        return subgroup
     return export_response(
         study,
         fmt,
         identities=_flag(request, "identities"),
         include_partial=_flag(request, "partial"),
+        subgroup=subgroup,
     )
 
 
 def export_response(
-    study: Study, fmt: str, *, identities: bool, include_partial: bool = False
+    study: Study,
+    fmt: str,
+    *,
+    identities: bool,
+    include_partial: bool = False,
+    subgroup: ReaderSubgroup = EVERYONE,
 ) -> HttpResponse:
     """One export as a download, for the page and the API alike."""
     content_type, suffix = exports.EXPORT_FORMATS[fmt]
     filename = f"{slugify(study.name) or 'study'}-{study.pk}-{suffix}"
     if fmt == "csv":
         response: HttpResponse = StreamingHttpResponse(
-            exports.decisions_csv_lines(study, identities=identities), content_type=content_type
+            exports.decisions_csv_lines(study, identities=identities, subgroup=subgroup),
+            content_type=content_type,
         )
     else:
         try:
             body = exports.export_bytes(
-                study, fmt, identities=identities, include_partial=include_partial
+                study,
+                fmt,
+                identities=identities,
+                include_partial=include_partial,
+                subgroup=subgroup,
             )
-        except exports.NoFigureYet as error:
+        except exports.ExportUnavailable as error:
             raise Http404(str(error)) from None
         response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -20,21 +20,45 @@ from django.db import transaction
 
 from classifier import DEFAULT_SPLIT
 from classifier.data import split_lesion_ids
+from classifier.taxonomy import load_taxonomy
 from readerstudy.accounts.roles import Role
 from readerstudy.accounts.services import user_roles_add
 from readerstudy.demo.accounts import DemoLogin, demo_logins_path
 from readerstudy.reading.services import SimulatedAnswer, decision_record_simulated
 from readerstudy.stats.simulate import simulate_reader_panel
+from readerstudy.stats.simulate_classes import simulate_class_answers
+from readerstudy.studies.design import (
+    DIAGNOSIS,
+    DIAGNOSIS_MANAGEMENT,
+    MANAGEMENT,
+    StudyDesign,
+    study_design,
+)
 from readerstudy.studies.ingest.importer import ImportOptions, ImportSource, study_import
 from readerstudy.studies.models import Case, Enrolment, Study
 from readerstudy.studies.services import (
     enrolment_create,
+    reader_profile_save,
+    scheme_resolve,
     study_build,
     study_status_set,
     task_resolve,
 )
 
 DEMO_STUDY_NAME = "Demo: melanoma vs nevus (dermoscopy, biopsy-proven)"
+# The diagnosis demos ask the seven HAM10000 classes (Tschandl et al., Lancet Oncol 2019) of
+# every biopsy-proven held-out lesion class; the task malignant-vs-benign takes all seven,
+# and gives the CNN's ROC curve.
+DEMO_STUDY_NAMES = {
+    MANAGEMENT: DEMO_STUDY_NAME,
+    DIAGNOSIS: "Demo: seven-class diagnosis (dermoscopy, biopsy-proven)",
+    DIAGNOSIS_MANAGEMENT: "Demo: diagnosis, then management (dermoscopy, biopsy-proven)",
+}
+# Held-out biopsy-proven lesions per class: akiec 34, bcc 49, bkl 73, df 4, mel 92, nv 205,
+# vasc 5. The sample keeps every rare class whole.
+DEMO_DIAGNOSIS_SAMPLE = {"akiec": 20, "bcc": 25, "bkl": 30, "df": 4, "mel": 40, "nv": 60, "vasc": 5}
+# Tschandl et al. 2019: 511 readers named 17.91 of 30 seven-class cases right on average.
+SIMULATED_CLASS_ACCURACY = 17.91 / 30
 # One source, so that nothing but the lesion tells the classes apart (issue 16): biopsy-proven
 # HAM10000 lesions from the shipped model's held-out test split (never seen in training or
 # model selection), one image per lesion, all at the same size and compression, drawn with a
@@ -49,6 +73,18 @@ DEMO_SEED = 2017
 # mean sensitivity 89.4% and specificity 64.4% for management decisions on melanoma vs nevus.
 SIMULATED_SENSITIVITY = 0.894
 SIMULATED_SPECIFICITY = 0.644
+# The simulated panel's profiles, in turn: a mix of positions and experience bands (Tschandl
+# et al. 2019's) so that the analysis page has a line for each subgroup. The simulated
+# readers' answers do not depend on them: differences between the lines are chance.
+SIMULATED_PROFILES: tuple[tuple[str, bool | None, str], ...] = (
+    ("attending", True, ">10"),
+    ("resident", False, "<3"),
+    ("attending", True, "3-10"),
+    ("resident", False, "3-10"),
+    ("other_physician", False, "<3"),
+    ("attending", True, ">10"),
+    ("non_physician", None, "<3"),
+)
 
 DOWNLOAD_HELP = """\
 The demo needs real skin-lesion images, which are not part of this repository.
@@ -97,8 +133,8 @@ def heldout_manifest_write(data: DemoData, target: Path) -> int:
     return len(rows)
 
 
-def demo_study_get() -> Study | None:
-    return Study.objects.filter(name=DEMO_STUDY_NAME).order_by("pk").first()
+def demo_study_get(design: str = MANAGEMENT) -> Study | None:
+    return Study.objects.filter(name=DEMO_STUDY_NAMES[design]).order_by("pk").first()
 
 
 def demo_study_create(
@@ -107,20 +143,27 @@ def demo_study_create(
     data: DemoData,
     sample: dict[str, int] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    design: str = MANAGEMENT,
 ) -> Study:
-    """Create the demo study (a draft) and import its held-out images (all-or-nothing).
+    """Create the demo study of ``design`` (a draft) and import its held-out images
+    (all-or-nothing).
 
-    ``sample``: held-out HAM10000 cases per diagnosis (default DEMO_SAMPLE)."""
+    ``sample``: held-out HAM10000 cases per diagnosis (default DEMO_SAMPLE, or
+    DEMO_DIAGNOSIS_SAMPLE for the designs that ask a diagnosis)."""
     manifest = Path(settings.VAR_DIR) / "demo" / "ham10000-heldout.csv"
     heldout_manifest_write(data, manifest)
+    diagnosis = design != MANAGEMENT
     study = study_build(
-        name=DEMO_STUDY_NAME,
-        task=task_resolve(name="melanoma-vs-nevus"),
+        name=DEMO_STUDY_NAMES[design],
+        task=task_resolve(name="malignant-vs-benign" if diagnosis else "melanoma-vs-nevus"),
         modality=str(Study.Modality.DERMOSCOPIC),
         created_by=coordinator,
         show_clinical_info=True,
         show_feedback=True,
+        design=design,
+        scheme=scheme_resolve(name="ham7") if diagnosis else None,
     )
+    default_sample = DEMO_DIAGNOSIS_SAMPLE if diagnosis else DEMO_SAMPLE
     imported = study_import(
         study=study,
         source=ImportSource(
@@ -132,7 +175,7 @@ def demo_study_create(
         options=ImportOptions(
             manifest_format="ham10000",
             biopsy_proven_only=True,
-            sample=dict(sample or DEMO_SAMPLE),
+            sample=dict(sample or default_sample),
             seed=DEMO_SEED,
         ),
         created_by=coordinator,
@@ -171,8 +214,12 @@ def demo_panel_ensure(*, study, n_readers: int, coordinator: User) -> int:
     Returns the number of simulated readers added (0 when the panel exists)."""
     if n_readers <= 0 or Enrolment.objects.filter(study=study, simulated=True).exists():
         return 0
-    cases = list(Case.objects.filter(study=study).order_by("position").values_list("pk", "truth"))
-    truth = np.asarray([int(t) for _, t in cases])
+    cases = list(
+        Case.objects.filter(study=study)
+        .order_by("position")
+        .values_list("pk", "truth", "diagnosis")
+    )
+    truth = np.asarray([int(t) for _, t, _ in cases])
     low, high = study.confidence_range
     panel = simulate_reader_panel(
         truth,
@@ -182,7 +229,9 @@ def demo_panel_ensure(*, study, n_readers: int, coordinator: User) -> int:
         seed=DEMO_SEED,
         rating_scale=(low, high),
     )
-    for reader in panel.reader_inputs():
+    design = study_design(study)
+    classes = _simulated_classes(design, [d for _, _, d in cases], n_readers)
+    for number, reader in enumerate(panel.reader_inputs()):
         with transaction.atomic():
             # No usable password: nobody can log in as a simulated reader.
             user = User.objects.create(
@@ -196,13 +245,24 @@ def demo_panel_ensure(*, study, n_readers: int, coordinator: User) -> int:
             enrolment, _ = enrolment_create(
                 study=study, reader=user, enrolled_by=coordinator, simulated=True
             )
+            position, certified, experience = SIMULATED_PROFILES[number % len(SIMULATED_PROFILES)]
+            reader_profile_save(
+                enrolment=enrolment,
+                position=position,
+                board_certified=certified,
+                experience=experience,
+                notes="simulated reader",
+                saved_by=coordinator,
+            )
+            management = design.management is not None
             decision_record_simulated(
                 enrolment=enrolment,
                 answers=[
                     SimulatedAnswer(
                         case_id=cases[int(index)][0],
-                        biopsy=bool(decision),
-                        confidence=round(float(rating)),
+                        biopsy=bool(decision) if management else None,
+                        confidence=round(float(rating)) if management else None,
+                        diagnosis_class=classes[number][int(index)] if classes else None,
                     )
                     for index, decision, rating in zip(
                         reader.case_index, reader.decision, reader.rating, strict=True
@@ -212,10 +272,41 @@ def demo_panel_ensure(*, study, n_readers: int, coordinator: User) -> int:
     return n_readers
 
 
+def _simulated_classes(
+    design: StudyDesign, diagnoses: list[str], n_readers: int
+) -> list[list[str]]:
+    """Each simulated reader's class per case (stats.simulate_classes), at the mean accuracy
+    of Tschandl 2019's readers; wrong answers fall three times as often on a class of the
+    same lineage (melanocytic, epidermal, ...) as on another. Empty without a diagnosis.
+
+    In the diagnosis-then-management demo the two answers are drawn independently: the
+    simulation shows every figure, not how a dermatologist's two answers go together."""
+    scheme = design.scheme
+    if scheme is None:
+        return []
+    taxonomy = load_taxonomy()
+    codes = scheme.codes
+    lineage = [
+        {taxonomy.diagnoses[d].lineage for d in c.diagnoses if d in taxonomy.diagnoses}
+        for c in scheme.classes
+    ]
+    confusion = np.array([[3.0 if a & b else 1.0 for b in lineage] for a in lineage])
+    truth = [codes.index(scheme.class_of(d) or codes[0]) for d in diagnoses]
+    answers = simulate_class_answers(
+        truth,
+        len(codes),
+        n_readers,
+        mean_accuracy=SIMULATED_CLASS_ACCURACY,
+        confusion=confusion,
+        seed=DEMO_SEED,
+    )
+    return [[codes[int(i)] for i in row] for row in answers]
+
+
 def demo_reset() -> None:
     """Remove the demo study (cases, files, decisions), its simulated readers, and the demo
     accounts, so the next run starts over."""
-    for study in Study.objects.filter(name=DEMO_STUDY_NAME):
+    for study in Study.objects.filter(name__in=DEMO_STUDY_NAMES.values()):
         simulated = list(
             Enrolment.objects.filter(study=study, simulated=True).values_list("reader", flat=True)
         )

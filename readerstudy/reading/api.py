@@ -23,15 +23,50 @@ from rest_framework.views import APIView
 from readerstudy.accounts.permissions import IsReader
 from readerstudy.reading import selectors, services
 from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS
-from readerstudy.reading.models import Decision
+from readerstudy.reading.models import Decision, Phase
 from readerstudy.reading.presenters import serving_payload, study_settings
-from readerstudy.studies.models import Enrolment
+from readerstudy.studies.design import DESIGNS
+from readerstudy.studies.models import Enrolment, Study
+from readerstudy.studies.selectors import (
+    reader_profile_get,
+    reader_profile_initial,
+    reader_profile_missing,
+)
+from readerstudy.studies.serializers import ReaderProfileSerializer
+from readerstudy.studies.services import reader_profile_save
 
 
 class ProgressSerializer(serializers.Serializer):
     done = serializers.IntegerField()
     total = serializers.IntegerField()
     finished = serializers.BooleanField()
+
+
+class ChoiceSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    label = serializers.CharField()
+    key = serializers.CharField(help_text="The keyboard key of the grading page (may be empty)")
+
+
+class ConfidenceScaleSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The answer field that holds it")
+    legend = serializers.CharField()
+    min = serializers.IntegerField()
+    max = serializers.IntegerField()
+    hint = serializers.CharField()
+    words = serializers.DictField(child=serializers.CharField(), help_text="value -> words")
+
+
+class QuestionSerializer(serializers.Serializer):
+    """One question of the study's design (studies/design.py)."""
+
+    name = serializers.CharField(help_text="The answer field that holds the chosen value")
+    kind = serializers.ChoiceField(choices=["management", "diagnosis"])
+    prompt = serializers.CharField()
+    legend = serializers.CharField()
+    picker = serializers.ChoiceField(choices=["buttons", "search"])
+    choices = ChoiceSerializer(many=True)
+    confidence = ConfidenceScaleSerializer(allow_null=True)
 
 
 class ReaderStudySerializer(serializers.Serializer):
@@ -44,6 +79,10 @@ class ReaderStudySerializer(serializers.Serializer):
     confidence_max = serializers.IntegerField()
     allow_answer_changes = serializers.BooleanField()
     show_clinical_info = serializers.BooleanField()
+    design = serializers.ChoiceField(choices=list(DESIGNS.items()))
+    questions = QuestionSerializer(many=True)
+    ai_assistance = serializers.ChoiceField(choices=Study.AiAssistance.choices)
+    consent_text = serializers.CharField(allow_blank=True)
     progress = ProgressSerializer()
 
 
@@ -53,10 +92,34 @@ class ClinicalInfoSerializer(serializers.Serializer):
     site = serializers.CharField(allow_blank=True)
 
 
+_CLASS_HELP = (
+    "The class chosen, a code of the study's class scheme (its grading settings list them: "
+    "`questions`); null in studies that do not ask a diagnosis"
+)
+
+
 class AnswerSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=Decision.Choice.choices)
-    confidence = serializers.IntegerField()
+    decision = serializers.ChoiceField(choices=Decision.Choice.choices, allow_null=True)
+    confidence = serializers.IntegerField(allow_null=True)
+    diagnosis_class = serializers.CharField(allow_null=True, help_text=_CLASS_HELP)
+    diagnosis_confidence = serializers.IntegerField(allow_null=True)
     revision = serializers.IntegerField()
+    text = serializers.CharField(help_text="The answer in words, as the grading page shows it")
+
+
+class AiClassSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    probability = serializers.FloatField()
+
+
+class AiOutputSerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="False where the CNN has not scored the case")
+    positive_label = serializers.CharField(help_text="What the probability is of")
+    probability = serializers.FloatField(allow_null=True)
+    top_classes = AiClassSerializer(
+        many=True, help_text="Diagnosis questions: the CNN's three most likely classes"
+    )
 
 
 class ServedCaseSerializer(serializers.Serializer):
@@ -70,10 +133,20 @@ class ServedCaseSerializer(serializers.Serializer):
     current_answer = AnswerSerializer(
         allow_null=True, help_text="The answer being changed, when going back"
     )
+    phase = serializers.ChoiceField(
+        choices=Phase.choices, help_text="aided: answer again, now with the CNN's output"
+    )
+    ai = AiOutputSerializer(
+        allow_null=True, help_text="The CNN's output, only in the aided phase of a case"
+    )
 
 
 class CaseServingSerializer(serializers.Serializer):
     finished = serializers.BooleanField()
+    waiting_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Crossover studies: the second session opens then (no case until then)",
+    )
     progress = ProgressSerializer()
     case = ServedCaseSerializer(allow_null=True)
     can_go_back = serializers.BooleanField()
@@ -84,9 +157,29 @@ class CaseServingSerializer(serializers.Serializer):
 
 
 class DecisionSubmitSerializer(serializers.Serializer):
+    """The answer to each question of the study's design (``questions`` in the reader's
+    study list): the fields of a question the study does not ask must be left out."""
+
     token = serializers.CharField(max_length=64)
-    decision = serializers.ChoiceField(choices=Decision.Choice.choices)
-    confidence = serializers.IntegerField(help_text="On the study's scale (0-100 or 1-5)")
+    decision = serializers.ChoiceField(
+        choices=Decision.Choice.choices,
+        required=False,
+        allow_null=True,
+        help_text="The management decision, in studies that ask it",
+    )
+    confidence = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Confidence of malignancy on the study's scale (0-100 or 1-5), with decision",
+    )
+    diagnosis_class = serializers.CharField(
+        max_length=32, required=False, allow_null=True, help_text=_CLASS_HELP
+    )
+    diagnosis_confidence = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Confidence in the diagnosis on the study's scale, where the study asks it",
+    )
     active_ms = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -99,12 +192,17 @@ class DecisionSerializer(serializers.Serializer):
     """A stored decision: its case and DECISION_ANSWER_COLUMNS (reading.columns)."""
 
     case = serializers.UUIDField()
-    decision = serializers.ChoiceField(choices=Decision.Choice.choices)
-    confidence = serializers.IntegerField()
+    decision = serializers.ChoiceField(choices=Decision.Choice.choices, allow_null=True)
+    confidence = serializers.IntegerField(allow_null=True)
     revision = serializers.IntegerField()
     served_at = serializers.DateTimeField()
     submitted_at = serializers.DateTimeField()
     active_ms = serializers.IntegerField(allow_null=True)
+    diagnosis_class = serializers.CharField(allow_null=True, help_text=_CLASS_HELP)
+    diagnosis_confidence = serializers.IntegerField(allow_null=True)
+    phase = serializers.ChoiceField(
+        choices=Phase.choices, help_text="aided when the CNN's output was shown"
+    )
 
 
 class SubmitResultSerializer(serializers.Serializer):
@@ -122,6 +220,18 @@ class StudyClosed(APIException):
         "Your earlier answers are kept."
     )
     default_code = "study_closed"
+
+
+class ReaderProfileRequired(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "reader_profile_required"
+
+    def __init__(self, study_id: int) -> None:
+        super().__init__(
+            "This study asks for your reader profile (position and dermoscopy experience) "
+            f"before your first case: PUT it to /api/v1/reading/studies/{study_id}/profile/ "
+            f"or fill in /reading/studies/{study_id}/profile/."
+        )
 
 
 def _enrolment(request: Request, study_id: int) -> Enrolment:
@@ -161,9 +271,13 @@ class NextCaseAPI(APIView):
         operation_id="reading_next_case",
         responses=CaseServingSerializer,
         summary="The next unanswered case, with its one-time token",
+        description="409 (code reader_profile_required) while the study asks for the reader's "
+        "profile and it has not been given (see reading_profile_save).",
     )
     def get(self, request: Request, study_id: int) -> Response:
         enrolment = _enrolment(request, study_id)
+        if reader_profile_missing(enrolment):
+            raise ReaderProfileRequired(study_id)
         serving = services.next_case_serve(enrolment=enrolment)
         return Response(serving_payload(serving, enrolment.study))
 
@@ -254,3 +368,70 @@ class ReadingProgressAPI(APIView):
         enrolment = _enrolment(request, study_id)
         done, total = selectors.reader_progress_get(enrolment)
         return Response({"done": done, "total": total, "finished": total > 0 and done >= total})
+
+
+class ReaderProfileStateSerializer(serializers.Serializer):
+    saved = serializers.BooleanField(help_text="False: not given yet for this study")
+    required = serializers.BooleanField(help_text="The study asks for it before the first case")
+    profile = ReaderProfileSerializer(
+        allow_null=True,
+        help_text="The saved profile, or (not saved) the reader's latest from another study "
+        "to confirm, or null",
+    )
+
+
+class ReaderProfileAPI(APIView):
+    """The reader's profile in one study: given once, then edited by the coordinator."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        operation_id="reading_profile_get",
+        responses=ReaderProfileStateSerializer,
+        summary="The reader's profile in this study, or what to prefill it with",
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        enrolment = _enrolment(request, study_id)
+        saved = reader_profile_get(enrolment) is not None
+        initial = reader_profile_initial(enrolment)
+        return Response(
+            {
+                "saved": saved,
+                "required": enrolment.study.require_reader_profile,
+                "profile": ReaderProfileSerializer(initial).data if initial else None,
+            }
+        )
+
+    @extend_schema(
+        operation_id="reading_profile_save",
+        request=ReaderProfileSerializer,
+        responses={
+            201: ReaderProfileStateSerializer,
+            409: OpenApiResponse(description="Given already: the coordinator edits it"),
+        },
+        summary="Give the reader's profile (once) before the first case",
+    )
+    def put(self, request: Request, study_id: int) -> Response:
+        enrolment = _enrolment(request, study_id)
+        if reader_profile_get(enrolment) is not None:
+            raise ProfileGiven()
+        body = ReaderProfileSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            reader_profile_save(enrolment=enrolment, saved_by=request.user, **body.validated_data)
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(
+            {
+                "saved": True,
+                "required": enrolment.study.require_reader_profile,
+                "profile": ReaderProfileSerializer(reader_profile_initial(enrolment)).data,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ProfileGiven(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Your profile for this study is given already; its coordinator can edit it."
+    default_code = "reader_profile_given"

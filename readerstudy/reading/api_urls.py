@@ -22,6 +22,11 @@ urlpatterns = [
         name="reading-decisions",
     ),
     path(
+        "reading/studies/<int:study_id>/profile/",
+        api.ReaderProfileAPI.as_view(),
+        name="reading-profile",
+    ),
+    path(
         "reading/studies/<int:study_id>/progress/",
         api.ReadingProgressAPI.as_view(),
         name="reading-progress",

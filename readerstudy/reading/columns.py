@@ -11,14 +11,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from readerstudy.studies.design import ANSWER_FIELDS
+
 # A reader's answer to a case: what they said, how sure, which revision, and its timing.
+# The answer fields come from the study design (ANSWER_FIELDS): a field the design does not
+# ask is blank. The diagnosis fields come last, after the columns exports had before
+# diagnosis questions existed, so scripts that read the older files by position still work.
+_MANAGEMENT_FIELDS = ("decision", "confidence")
 DECISION_ANSWER_COLUMNS: tuple[str, ...] = (
-    "decision",
-    "confidence",
+    *_MANAGEMENT_FIELDS,
     "revision",
     "served_at",
     "submitted_at",
     "active_ms",
+    *(name for name in ANSWER_FIELDS if name not in _MANAGEMENT_FIELDS),
+    # unaided, or aided (with the CNN's output shown) in AI-assisted studies.
+    "phase",
 )
 
 # Every revision as exported: column -> the Decision field it reads.

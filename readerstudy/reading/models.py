@@ -18,6 +18,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from readerstudy.studies.design import MANAGEMENT_CHOICES
 from readerstudy.studies.models import Case, Enrolment
 
 
@@ -39,13 +40,23 @@ class ReadingOrder(models.Model):
         return f"order of {self.enrolment_id}: {len(self.case_ids)} cases"
 
 
+class Phase(models.TextChoices):
+    """Whether the reader saw the CNN's output (reading/phases.py): every study reads
+    unaided; AI-assisted studies also read aided."""
+
+    UNAIDED = "unaided", "Unaided"
+    AIDED = "aided", "With the CNN"
+
+
 class ServedCase(models.Model):
-    """One serving of a case to a reader; its token lets exactly one decision be made."""
+    """One serving of a case to a reader in one phase; its token lets exactly one decision be
+    made."""
 
     enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="served_cases")
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
     token = models.CharField(max_length=64, unique=True)
     served_at = models.DateTimeField()
+    phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.UNAIDED)
 
     class Meta:
         indexes = [models.Index(fields=["enrolment", "case"], name="served_enrolment_case")]
@@ -55,19 +66,32 @@ class ServedCase(models.Model):
 
 
 class Decision(models.Model):
-    class Choice(models.TextChoices):
-        BIOPSY = "biopsy", "Biopsy / further testing"
-        REASSURE = "reassure", "Reassure"
+    """A reader's answer to the questions of the study's design (studies/design.py): the
+    management decision with its confidence of malignancy, the diagnosis with its optional
+    confidence, or both; a field the design does not ask is null."""
+
+    # The management choices as studies/design.py describes them (their one home).
+    Choice = models.TextChoices(  # type: ignore[misc]
+        "Choice", [(c.value.upper(), (c.value, c.label)) for c in MANAGEMENT_CHOICES]
+    )
 
     # PROTECT: a reader's answers outlive any attempt to delete the case or the enrolment.
     enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="decisions")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
     # One decision per served token: the uniqueness that makes a replayed submit harmless.
     served = models.OneToOneField(ServedCase, on_delete=models.PROTECT, related_name="decision")
-    decision = models.CharField(max_length=8, choices=Choice.choices)
+    # Null, not "", where the design does not ask the question: the check constraints below
+    # speak of NULL, and "" would be a third value no answer can have.
+    decision = models.CharField(max_length=8, choices=Choice.choices, null=True, blank=True)  # noqa: DJ001
     # Confidence that the lesion is malignant, on the study's scale (0-100 or 1-5).
-    confidence = models.PositiveSmallIntegerField()
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The class the reader chose (a code of the study's class scheme) and, where the study
+    # asks it, how sure they were, on the study's scale.
+    diagnosis_class = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
+    diagnosis_confidence = models.PositiveSmallIntegerField(null=True, blank=True)
     revision = models.PositiveSmallIntegerField(default=1)
+    # The serving's phase, copied so that analyses and the uniqueness below need no join.
+    phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.UNAIDED)
     served_at = models.DateTimeField()
     submitted_at = models.DateTimeField()
     # Milliseconds the page was visible while this case was shown (null from API clients that
@@ -77,20 +101,50 @@ class Decision(models.Model):
     class Meta:
         ordering = ["enrolment", "case", "revision"]
         constraints = [
+            # One answer per case, phase and revision: the aided answer never replaces the
+            # locked unaided one.
             models.UniqueConstraint(
-                fields=["enrolment", "case", "revision"], name="decision_revision_unique"
+                fields=["enrolment", "case", "phase", "revision"], name="decision_revision_unique"
             ),
             models.CheckConstraint(condition=Q(revision__gte=1), name="decision_revision_min"),
             models.CheckConstraint(
-                condition=Q(decision__in=["biopsy", "reassure"]), name="decision_choice_valid"
+                condition=Q(decision__in=[c.value for c in MANAGEMENT_CHOICES])
+                | Q(decision__isnull=True),
+                name="decision_choice_valid",
             ),
             models.CheckConstraint(
                 condition=Q(confidence__lte=100), name="decision_confidence_range"
             ),
+            # A management decision always comes with its confidence, and only with it.
+            models.CheckConstraint(
+                condition=Q(decision__isnull=True, confidence__isnull=True)
+                | Q(decision__isnull=False, confidence__isnull=False),
+                name="decision_confidence_paired",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision__isnull=False) | Q(diagnosis_class__isnull=False),
+                name="decision_answers_something",
+            ),
+            models.CheckConstraint(
+                condition=Q(diagnosis_confidence__lte=100)
+                & (Q(diagnosis_class__isnull=False) | Q(diagnosis_confidence__isnull=True)),
+                name="decision_diagnosis_confidence_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(diagnosis_class=""), name="decision_diagnosis_not_blank"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.decision} ({self.confidence}) r{self.revision} on case {self.case_id}"
+        answer = " ".join(
+            f"{value} ({confidence})" if confidence is not None else str(value)
+            for value, confidence in (
+                (self.diagnosis_class, self.diagnosis_confidence),
+                (self.decision, self.confidence),
+            )
+            if value is not None
+        )
+        return f"{answer} r{self.revision} on case {self.case_id}"
 
     @property
     def biopsy(self) -> bool:

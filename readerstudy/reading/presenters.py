@@ -1,17 +1,35 @@
-"""The one description of a served case that the grading page and the API both send.
+"""What the reading pages and the API show: a served case, the study's questions, feedback.
 
-It carries the case's opaque id, its one-time token, image URLs built from the opaque id and,
-only when the study shows it, clinical information. Nothing else of a case ever leaves here.
+The one description of a served case that the grading page and the API both send carries the
+case's opaque id, its one-time token, image URLs built from the opaque id and, only when the
+study shows it, clinical information. Nothing else of a case ever leaves here. The grading
+page draws the questions of the study's design (studies/design.py) from ``question_fields``,
+and the feedback page judges each answer with the design (``feedback_lines``).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.urls import reverse
 
 from readerstudy.reading.models import Decision
+from readerstudy.reading.phases import AIDED
+from readerstudy.reading.selectors import FeedbackRow
 from readerstudy.reading.services import CaseServing
+from readerstudy.scoring.selectors import case_cnn_output_get
+from readerstudy.studies.design import (
+    ANSWER_FIELDS,
+    MALIGNANCY_WORDS,
+    MANAGEMENT,
+    Confidence,
+    Question,
+    StudyDesign,
+    study_design,
+)
 from readerstudy.studies.models import Case, Study
 
 
@@ -30,30 +48,12 @@ def clinical_info(case: Case) -> dict[str, Any]:
     }
 
 
-# The words of the five-point scale, from its benign end to its malignant end.
-FIVE_POINT_WORDS = {
-    1: "certainly benign",
-    2: "probably benign",
-    3: "uncertain",
-    4: "probably malignant",
-    5: "certainly malignant",
-}
-
-
-def confidence_choices(study: Study) -> list[tuple[int, str]]:
-    """Each value of the study's scale with its words ("" where the scale has none)."""
-    low, high = study.confidence_range
-    if study.confidence_scale == Study.ConfidenceScale.PERCENT:
-        return [(value, "") for value in range(low, high + 1)]
-    return [(value, FIVE_POINT_WORDS[value]) for value in range(low, high + 1)]
-
-
 def confidence_phrase(study: Study, confidence: int) -> str:
     """A confidence as a reader reads it: "0% confidence of malignancy", "confidence 1
     (certainly benign)"."""
     if study.confidence_scale == Study.ConfidenceScale.PERCENT:
         return f"{confidence}% confidence of malignancy"
-    return f"confidence {confidence} ({FIVE_POINT_WORDS[confidence]})"
+    return f"confidence {confidence} ({MALIGNANCY_WORDS[confidence]})"
 
 
 def contradictory_answers(study: Study) -> list[dict[str, Any]]:
@@ -86,7 +86,130 @@ def confirmation_sentence(confirmations: list[tuple[str, int]]) -> str:
     return f"How the {total} diagnoses below were confirmed: {methods}."
 
 
+@dataclass(frozen=True)
+class ChoiceField:
+    """One choice of a question as the grading page draws it: a radio and its label."""
+
+    id: str
+    value: str
+    label: str
+    key: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class ScaleOption:
+    id: str
+    value: int
+    words: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class ScaleField:
+    """A confidence scale as the grading page draws it: a slider with a number box for a
+    wide scale (0-100), a radio per value for a short one (1-5)."""
+
+    name: str
+    legend: str
+    hint: str
+    low: int
+    high: int
+    slider: bool
+    value: int | None
+    options: tuple[ScaleOption, ...]
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class QuestionField:
+    """A question of the study's design (studies/design.py), ready for the grading page:
+    element ids derived from its answer field, and the answer being changed filled in."""
+
+    name: str
+    kind: str
+    prompt: str
+    legend: str
+    picker: str
+    choices: tuple[ChoiceField, ...]
+    confidence: ScaleField | None
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+    @property
+    def keyed_choices(self) -> tuple[ChoiceField, ...]:
+        return tuple(choice for choice in self.choices if choice.key)
+
+
+# Choice values that can be part of an element id as they are; others are numbered.
+_ID_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+# A scale wider than this is a slider with a number box; a shorter one, a radio per value.
+_RADIO_SCALE_MAX = 10
+
+
+def _choice_id(question: Question, number: int, value: str) -> str:
+    return f"{question.name}-{value}" if _ID_SAFE.match(value) else f"{question.name}-{number}"
+
+
+def _scale_field(scale: Confidence, answer: Mapping[str, object]) -> ScaleField:
+    value = answer.get(scale.name)
+    current = int(value) if isinstance(value, int) else None
+    slider = scale.high - scale.low + 1 > _RADIO_SCALE_MAX
+    options = (
+        ()
+        if slider
+        else tuple(
+            ScaleOption(f"{scale.name}-{n}", n, scale.words.get(n, ""), current == n)
+            for n in range(scale.low, scale.high + 1)
+        )
+    )
+    return ScaleField(
+        scale.name, scale.legend, scale.hint, scale.low, scale.high, slider, current, options
+    )
+
+
+def question_fields(
+    design: StudyDesign, answer: Mapping[str, object] | None = None
+) -> list[QuestionField]:
+    """The design's questions, in its order, as the grading page draws them; ``answer`` (the
+    answer fields of the answer being changed) checks the choices given before."""
+    answer = answer or {}
+    fields = []
+    for question in design.questions:
+        chosen = answer.get(question.name)
+        choices = tuple(
+            ChoiceField(
+                _choice_id(question, number, choice.value),
+                choice.value,
+                choice.label,
+                choice.key,
+                chosen == choice.value,
+            )
+            for number, choice in enumerate(question.choices)
+        )
+        scale = question.confidence
+        fields.append(
+            QuestionField(
+                question.name,
+                question.kind,
+                question.prompt,
+                question.legend,
+                question.picker,
+                choices,
+                _scale_field(scale, answer) if scale is not None else None,
+            )
+        )
+    return fields
+
+
 def study_settings(study: Study) -> dict[str, Any]:
+    """What the grading page (grading.js) and API clients need to ask the study's questions:
+    its design's questions (studies/design.py) and the flow's settings."""
     low, high = study.confidence_range
     return {
         "id": study.pk,
@@ -95,10 +218,59 @@ def study_settings(study: Study) -> dict[str, Any]:
         "confidence_scale": study.confidence_scale,
         "confidence_min": low,
         "confidence_max": high,
-        "contradictory_answers": contradictory_answers(study),
+        "contradictory_answers": contradictory_answers(study) if study.asks_management else [],
         "allow_answer_changes": study.allow_answer_changes,
         "show_clinical_info": study.show_clinical_info,
+        "ai_assistance": study.ai_assistance,
+        "consent_text": study.consent_text,
+        **study_design(study).settings(),
     }
+
+
+AI_TOP_CLASSES = 3
+
+
+def ai_output(study: Study, case: Case) -> dict[str, Any]:
+    """What the aided phase shows of the CNN's output for ``case``: its probability of the
+    task's positive side and, for a diagnosis question, its three most likely classes
+    (Esteva's summed probabilities) with their probabilities.
+
+    On a faulty-AI case (``Case.ai_output_inverted``, Tschandl et al. 2020) the output shown is
+    inverted: 1 - p, and the most and least likely classes swap their probabilities, so the
+    first class shown is the CNN's least likely. Nothing in the output says so; the analysis
+    knows it from the case.
+    """
+    output = case_cnn_output_get(study, case.pk)
+    task = study.task_definition
+    shown: dict[str, Any] = {
+        "available": output is not None,
+        "positive_label": "malignant"
+        if task.get("name") == "malignant-vs-benign"
+        else str(task.get("label", "")).split(" vs ")[0],
+        "probability": None,
+        "top_classes": [],
+    }
+    if output is None:
+        return shown
+    inverted = bool(
+        Case.objects.filter(pk=case.pk).values_list("ai_output_inverted", flat=True).first()
+    )
+    probability, fine = output
+    shown["probability"] = round(1.0 - probability if inverted else probability, 3)
+    scheme = study_design(study).scheme
+    if scheme is not None and fine:
+        by_class = scheme.class_probabilities(fine)
+        ranked = sorted(scheme.codes, key=lambda code: -by_class[code])
+        if inverted:
+            top, bottom = ranked[0], ranked[-1]
+            by_class[top], by_class[bottom] = by_class[bottom], by_class[top]
+            ranked = sorted(scheme.codes, key=lambda code: -by_class[code])
+        labels = {c.code: c.label for c in scheme.classes}
+        shown["top_classes"] = [
+            {"code": code, "label": labels[code], "probability": round(by_class[code], 3)}
+            for code in ranked[:AI_TOP_CLASSES]
+        ]
+    return shown
 
 
 def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
@@ -119,18 +291,24 @@ def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
             "image_url": image_url(case.public_id),
             "full_image_url": image_url(case.public_id, "full"),
             "clinical": clinical_info(case) if study.show_clinical_info else None,
+            "phase": serving.phase,
+            # The CNN's output reaches a reader only in an aided phase.
+            "ai": ai_output(study, case) if serving.phase == AIDED else None,
             "current_answer": (
                 {
-                    "decision": answer.decision,
-                    "confidence": answer.confidence,
+                    **{name: getattr(answer, name) for name in ANSWER_FIELDS},
                     "revision": answer.revision,
+                    "text": study_design(study).answer_text(
+                        {name: getattr(answer, name) for name in ANSWER_FIELDS}
+                    ),
                 }
                 if answer is not None
                 else None
             ),
         }
     return {
-        "finished": serving.case is None,
+        "finished": serving.finished,
+        "waiting_until": serving.locked_until.isoformat() if serving.locked_until else None,
         "progress": progress,
         "case": case_payload,
         "can_go_back": serving.can_go_back,
@@ -139,3 +317,78 @@ def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
         ),
         "finish_url": reverse("reading:finished", args=[study.pk]),
     }
+
+
+@dataclass(frozen=True)
+class FeedbackVerdict:
+    """Whether one answer of a case was right."""
+
+    legend: str
+    right: bool
+
+
+@dataclass(frozen=True)
+class FeedbackLine:
+    """One case of the feedback page, in the reader's words: their answer, the truth (with the
+    class it maps to, where the design asks a diagnosis) and whether each answer was right."""
+
+    number: int
+    public_id: Any
+    answer_text: str
+    diagnosis_label: str
+    truth: bool
+    true_class: str
+    verdicts: tuple[FeedbackVerdict, ...]
+    cnn_probability: float | None
+
+
+def feedback_lines(design: StudyDesign, rows: list[FeedbackRow]) -> list[FeedbackLine]:
+    lines = []
+    for row in rows:
+        right = design.right_answers(diagnosis=row.diagnosis, truth=row.truth)
+        diagnosis = design.diagnosis
+        true_class = ""
+        if diagnosis is not None:
+            code = right.get(diagnosis.name)
+            true_class = diagnosis.label(code) if code else "none of the classes"
+        lines.append(
+            FeedbackLine(
+                number=row.number,
+                public_id=row.public_id,
+                answer_text=design.answer_text(row.answer),
+                diagnosis_label=row.diagnosis_label,
+                truth=row.truth,
+                true_class=true_class,
+                verdicts=tuple(
+                    FeedbackVerdict(
+                        question.legend, row.answer.get(question.name) == right[question.name]
+                    )
+                    for question in design.questions
+                ),
+                cnn_probability=row.cnn_probability,
+            )
+        )
+    return lines
+
+
+def feedback_summary(design: StudyDesign, rows: list[FeedbackRow]) -> list[str]:
+    """A sentence per question of the design: how often the reader was right."""
+    sentences = []
+    for question in design.questions:
+        answers = [row.answer.get(question.name) for row in rows]
+        if question.kind == MANAGEMENT:
+            positives = [answer for answer, row in zip(answers, rows, strict=True) if row.truth]
+            negatives = [answer for answer, row in zip(answers, rows, strict=True) if not row.truth]
+            sentences.append(
+                f"Of {len(positives)} malignant lesions you would have biopsied "
+                f"{positives.count('biopsy')}; of {len(negatives)} benign lesions you would have "
+                f"reassured {negatives.count('reassure')}."
+            )
+        else:
+            right = sum(
+                answer
+                == design.right_answers(diagnosis=row.diagnosis, truth=row.truth).get(question.name)
+                for answer, row in zip(answers, rows, strict=True)
+            )
+            sentences.append(f"You named the right class in {right} of {len(rows)} cases.")
+    return sentences

@@ -11,7 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import (
@@ -26,13 +26,19 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
 )
+from django.db.models import Case as DbCase
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS, DECISION_EXPORT_FIELDS
-from readerstudy.reading.models import Decision, ReadingOrder
+from readerstudy.reading.models import Decision, Phase, ReadingOrder
+from readerstudy.reading.phases import AIDED, UNAIDED, crossover_aided_first, study_phase_count
 from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.studies.confirmations import confirmation_name
+from readerstudy.studies.design import ANSWER_FIELDS
 from readerstudy.studies.models import Case, Enrolment, Study
 
 
@@ -57,6 +63,8 @@ class ReaderStudy:
     study: Study
     done: int
     total: int
+    # Crossover studies: when the reader's second session opens, while it has not yet.
+    opens_at: datetime | None = None
 
     @property
     def finished(self) -> bool:
@@ -68,22 +76,26 @@ class ReaderStudy:
 
     @property
     def gradable(self) -> bool:
-        return self.study.status == Study.Status.OPEN and not self.finished
+        return self.study.status == Study.Status.OPEN and not self.finished and not self.waiting
+
+    @property
+    def waiting(self) -> bool:
+        return self.opens_at is not None and self.opens_at > timezone.now()
 
 
 @dataclass(frozen=True)
 class FeedbackRow:
+    """One case of a finished reader's feedback: their final answer (every field of
+    ANSWER_FIELDS, None where the design does not ask it), the case's truth and the CNN's
+    probability of malignancy."""
+
     number: int
     public_id: uuid.UUID
-    biopsy: bool
-    confidence: int
+    answer: dict[str, object]
+    diagnosis: str
     diagnosis_label: str
     truth: bool
     cnn_probability: float | None
-
-    @property
-    def correct(self) -> bool:
-        return self.biopsy == self.truth
 
 
 def grading_enrolment_get(*, user: AbstractBaseUser, study_id: int) -> Enrolment | None:
@@ -128,11 +140,12 @@ def reader_image_case_get(
 
 
 def _done_subquery(enrolment_ref: str = "pk") -> Subquery:
+    # Answers given, one per case and phase: the first answer of each is revision 1.
     return Subquery(
-        Decision.objects.filter(enrolment_id=OuterRef(enrolment_ref))
+        Decision.objects.filter(enrolment_id=OuterRef(enrolment_ref), revision=1)
         .order_by()
         .values("enrolment_id")
-        .annotate(n=Count("case_id", distinct=True))
+        .annotate(n=Count("pk"))
         .values("n"),
         output_field=IntegerField(),
     )
@@ -149,16 +162,28 @@ def _total_subquery(study_ref: str = "study_id") -> Subquery:
     )
 
 
+def second_session_opens_get(enrolment: Enrolment, *, cases: int, done: int) -> datetime | None:
+    """In a crossover study, once the reader has answered every case of their first session
+    and none of the second: when the second session opens (the last first-session answer plus
+    the washout). None otherwise."""
+    study = enrolment.study
+    if study.ai_assistance != Study.AiAssistance.CROSSOVER or cases == 0 or done != cases:
+        return None
+    first = AIDED if crossover_aided_first(enrolment) else UNAIDED
+    last = Decision.objects.filter(enrolment=enrolment, phase=first).aggregate(
+        last=Max("submitted_at")
+    )["last"]
+    return last + timedelta(days=study.washout_days) if last else None
+
+
 def reader_progress_get(enrolment: Enrolment) -> tuple[int, int]:
-    """(cases answered, cases in the study) for one reader."""
-    done = (
-        Decision.objects.filter(enrolment=enrolment, case__study_id=enrolment.study_id)
-        .values("case_id")
-        .distinct()
-        .count()
-    )
+    """(answers given, answers to give) for one reader: one per case, or in AI-assisted
+    studies one per case and phase."""
+    done = Decision.objects.filter(
+        enrolment=enrolment, case__study_id=enrolment.study_id, revision=1
+    ).count()
     total = Case.objects.filter(study_id=enrolment.study_id).count()
-    return done, total
+    return done, total * study_phase_count(enrolment.study)
 
 
 def reader_progress_list(study: Study) -> list[ReaderProgress]:
@@ -168,7 +193,7 @@ def reader_progress_list(study: Study) -> list[ReaderProgress]:
         .order_by("-submitted_at")
         .values("submitted_at")[:1]
     )
-    total = Case.objects.filter(study=study).count()
+    total = Case.objects.filter(study=study).count() * study_phase_count(study)
     rows = (
         Enrolment.objects.filter(study=study)
         .annotate(done=Coalesce(_done_subquery(), 0), last_submitted_at=last)
@@ -190,29 +215,46 @@ def reader_study_list(*, user: AbstractBaseUser) -> list[ReaderStudy]:
         .annotate(done=Coalesce(_done_subquery(), 0), total=Coalesce(_total_subquery(), 0))
         .order_by("-study__created_at")
     )
-    studies = [ReaderStudy(row.study, row.done, row.total) for row in rows]
+    studies = [
+        ReaderStudy(
+            row.study,
+            row.done,
+            row.total * study_phase_count(row.study),
+            second_session_opens_get(row, cases=row.total, done=row.done),
+        )
+        for row in rows
+    ]
     # Open studies first: those are the ones to work on.
     return sorted(studies, key=lambda row: row.study.status != Study.Status.OPEN)
 
 
-def decision_final_list(study: Study) -> QuerySet:
-    """The last answer of every reader to every case they answered (one row per pair).
+def decision_final_list(study: Study, *, phase: str = str(Phase.UNAIDED)) -> QuerySet:
+    """The last answer of every reader to every case they answered in ``phase`` (one row per
+    pair): unaided by default, the answers every study has and that the readers-vs-CNN
+    analyses compare; AI-assisted studies also have ``Phase.AIDED``.
 
-    Rows are dicts with enrolment_id, pseudonym, simulated, case_id, biopsy (bool), confidence,
-    revision, served_at, submitted_at, active_ms; ordered by pseudonym, then case position.
+    Rows are dicts with enrolment_id, pseudonym, simulated, case_id, biopsy (bool, None where
+    the design asks no management decision), confidence, revision, served_at, submitted_at,
+    active_ms, diagnosis_class, diagnosis_confidence; ordered by pseudonym, then case position.
     """
     later = Decision.objects.filter(
         enrolment_id=OuterRef("enrolment_id"),
         case_id=OuterRef("case_id"),
+        phase=phase,
         revision__gt=OuterRef("revision"),
     )
     return (
-        Decision.objects.filter(enrolment__study=study)
+        Decision.objects.filter(enrolment__study=study, phase=phase)
         .filter(~Exists(later))
         .annotate(
             pseudonym=F("enrolment__pseudonym"),
             simulated=F("enrolment__simulated"),
-            biopsy=ExpressionWrapper(Q(decision=Decision.Choice.BIOPSY), BooleanField()),
+            # None where the study's design asks no management decision.
+            biopsy=DbCase(
+                When(decision__isnull=True, then=Value(None)),
+                default=ExpressionWrapper(Q(decision=Decision.Choice.BIOPSY), BooleanField()),
+                output_field=BooleanField(null=True),
+            ),
         )
         .order_by("enrolment__pseudonym", "case__position")
         .values(
@@ -241,6 +283,16 @@ def decision_iter(study: Study, *, chunk_size: int = 2000) -> Iterator[tuple]:
     )
 
 
+def _answer_fields(row: dict) -> dict[str, object]:
+    """ANSWER_FIELDS of a decision_final_list row (which gives the decision as ``biopsy``)."""
+    answer = {name: row.get(name) for name in ANSWER_FIELDS}
+    if row["biopsy"] is not None:
+        answer["decision"] = (
+            Decision.Choice.BIOPSY if row["biopsy"] else Decision.Choice.REASSURE
+        ).value
+    return answer
+
+
 def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
     """Per case, in the reader's order: their final answer, the truth and the CNN's score.
 
@@ -262,8 +314,8 @@ def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
         FeedbackRow(
             number=place.get(case.pk, len(place) + case.position + 1),
             public_id=case.public_id,
-            biopsy=answers[case.pk]["biopsy"],
-            confidence=answers[case.pk]["confidence"],
+            answer=_answer_fields(answers[case.pk]),
+            diagnosis=case.diagnosis,
             diagnosis_label=case.diagnosis_label or case.diagnosis,
             truth=case.truth,
             cnn_probability=scores.get(case.pk),

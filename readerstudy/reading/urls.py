@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from readerstudy.reading import views
+from readerstudy.reading import profile_views, views
 
 app_name = "reading"
 urlpatterns = [
     path("", views.reader_home, name="home"),
     path("studies/<int:study_id>/", views.grade, name="grade"),
+    path("studies/<int:study_id>/profile/", profile_views.reader_profile, name="profile"),
     path("studies/<int:study_id>/back/", views.grade_back, name="back"),
     path("studies/<int:study_id>/finished/", views.finished, name="finished"),
     # Images by the case's opaque id only; the view checks enrolment and study status.

@@ -22,12 +22,16 @@ from readerstudy.accounts.permissions import role_required
 from readerstudy.accounts.roles import Role
 from readerstudy.reading import selectors, services
 from readerstudy.reading.presenters import (
-    confidence_choices,
     confirmation_sentence,
+    feedback_lines,
+    feedback_summary,
+    question_fields,
     serving_payload,
     study_settings,
 )
+from readerstudy.studies.design import ANSWER_FIELDS, study_design
 from readerstudy.studies.media import case_image_response, image_view
+from readerstudy.studies.selectors import reader_profile_missing
 
 # As everywhere: a user without the role learns nothing, not even that the page exists.
 reader_required = role_required(Role.READER)
@@ -42,13 +46,19 @@ def reader_home(request: HttpRequest) -> HttpResponse:
 
 def _grading_page(request: HttpRequest, serving: services.CaseServing, study: Any) -> HttpResponse:
     payload = serving_payload(serving, study)
+    answer = payload["case"]["current_answer"] if payload["case"] else None
+    questions = question_fields(study_design(study), answer)
+    scales = [question.confidence for question in questions if question.confidence]
     context = {
         "study": study,
         "settings": study_settings(study),
         "serving": serving,
         "case": payload["case"],
         "payload": payload,
-        "confidence_choices": confidence_choices(study),
+        "questions": questions,
+        # Digits type into a confidence: the shortcuts name the first scale's range.
+        "digit_scale": scales[0] if scales else None,
+        "scale_count": len(scales),
     }
     return render(request, "reading/grade.html", context)
 
@@ -70,13 +80,14 @@ def grade(request: HttpRequest, study_id: int) -> HttpResponse:
     enrolment = selectors.grading_enrolment_get(user=request.user, study_id=study_id)
     if enrolment is None:
         return _not_gradable(request, study_id)
+    if reader_profile_missing(enrolment):
+        return redirect("reading:profile", study_id=study_id)
     if request.method == "POST":
         try:
             outcome = services.decision_submit(
                 enrolment=enrolment,
                 token=request.POST.get("token", ""),
-                decision=request.POST.get("decision", ""),
-                confidence=request.POST.get("confidence"),
+                **{name: request.POST.get(name) for name in ANSWER_FIELDS},
                 active_ms=request.POST.get("active_ms") or None,
             )
         except services.ServedCaseNotFound:
@@ -91,6 +102,12 @@ def grade(request: HttpRequest, study_id: int) -> HttpResponse:
     serving = services.next_case_serve(enrolment=enrolment)
     if serving.finished:
         return redirect("reading:finished", study_id=study_id)
+    if serving.waiting:
+        return render(
+            request,
+            "reading/waiting.html",
+            {"study": enrolment.study, "serving": serving, "home_url": reverse("reading:home")},
+        )
     return _grading_page(request, serving, enrolment.study)
 
 
@@ -128,7 +145,7 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
     if not is_finished and study.status == study.Status.OPEN:
         return redirect("reading:grade", study_id=study_id)
     rows = selectors.feedback_row_list(enrolment) if is_finished and study.show_feedback else []
-    summary = _feedback_summary(rows)
+    design = study_design(study)
     return render(
         request,
         "reading/finished.html",
@@ -137,28 +154,17 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
             "done": done,
             "total": total,
             "is_finished": is_finished,
-            "feedback": rows,
-            "summary": summary,
+            "feedback": feedback_lines(design, rows),
+            "summary": feedback_summary(design, rows) if rows else [],
             "confirmations": (
                 confirmation_sentence(selectors.confirmation_count_list(study)) if rows else ""
             ),
             "show_cnn": any(row.cnn_probability is not None for row in rows),
+            "asks_management": design.management is not None,
+            "several_questions": len(design.questions) > 1,
             "home_url": reverse("reading:home"),
         },
     )
-
-
-def _feedback_summary(rows: list[selectors.FeedbackRow]) -> dict[str, int] | None:
-    if not rows:
-        return None
-    positives = [row for row in rows if row.truth]
-    negatives = [row for row in rows if not row.truth]
-    return {
-        "positives": len(positives),
-        "negatives": len(negatives),
-        "true_positives": sum(row.biopsy for row in positives),
-        "true_negatives": sum(not row.biopsy for row in negatives),
-    }
 
 
 def _image(request: HttpRequest, public_id: uuid.UUID, variant: str) -> HttpResponse:

@@ -87,6 +87,10 @@ class CnnScore(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="scores")
     probability = models.FloatField(help_text="P(positive) for the study's task")
     fine_probabilities = models.JSONField(help_text="Training class -> probability")
+    # The CNN's answer to a diagnosis question: the study's class with the highest summed
+    # probability (Esteva et al. 2017); null for a study that asks no diagnosis, and for
+    # imported scores without per-class probabilities.
+    diagnosis_class = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     # Penultimate-layer features from the same forward pass, float16 bytes.
     embedding = models.BinaryField(null=True, blank=True)
     device = models.CharField(max_length=32)

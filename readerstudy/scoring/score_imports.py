@@ -29,6 +29,7 @@ from django.db import transaction
 
 from classifier.taxonomy import load_taxonomy
 from readerstudy.scoring.models import CnnScore, ModelVersion
+from readerstudy.scoring.services import cnn_classes_fill
 from readerstudy.studies.models import Case, Study
 
 ID_COLUMN = "source_id"
@@ -188,21 +189,23 @@ def scores_import(
             created_by=created_by,
         )
     probabilities = _task_probabilities(study, columns, scores)
-    CnnScore.objects.bulk_create(
-        [
-            CnnScore(
-                case_id=pk,
-                model_version=model_version,
-                probability=probabilities[pk],
-                fine_probabilities={} if columns == [PROBABILITY_COLUMN] else values,
-                embedding=None,
-                device="imported",
-                worker_host="",
-                duration_ms=0.0,
-            )
-            for pk, values in scores.items()
-        ]
-    )
+    imported = [
+        CnnScore(
+            case_id=pk,
+            model_version=model_version,
+            probability=probabilities[pk],
+            fine_probabilities={} if columns == [PROBABILITY_COLUMN] else values,
+            embedding=None,
+            device="imported",
+            worker_host="",
+            duration_ms=0.0,
+        )
+        for pk, values in scores.items()
+    ]
+    # Per-class columns give the CNN's class answer in a diagnosis study; P(positive) alone
+    # gives none.
+    cnn_classes_fill(imported)
+    CnnScore.objects.bulk_create(imported)
     return model_version
 
 

@@ -224,6 +224,39 @@ def study_cnn_probabilities(
     return dict(scores.values_list("case_id", "probability"))
 
 
+def study_cnn_classes(study: Study, model_version: ModelVersion | None = None) -> dict[int, str]:
+    """Case id -> the algorithm's answer to the study's diagnosis question (the class with the
+    highest summed probability, stored with the score), from ``model_version`` (default: the
+    study's algorithm); cases without a class answer (not scored, a study without a diagnosis
+    question, scores imported as P(positive) only) are missing."""
+    model_version = model_version or study_algorithm_get(study)
+    if model_version is None:
+        return {}
+    return dict(
+        CnnScore.objects.filter(
+            model_version=model_version, case__study=study, diagnosis_class__isnull=False
+        ).values_list("case_id", "diagnosis_class")
+    )
+
+
+def case_cnn_output_get(study: Study, case_id: int) -> tuple[float, dict[str, float]] | None:
+    """The study's algorithm's output for one case: the probability of the task's positive
+    side (as ``study_cnn_probabilities`` reads it) and the training-class probabilities; None
+    where it has not scored the case."""
+    model_version = study_algorithm_get(study)
+    if model_version is None:
+        return None
+    probability = study_cnn_probabilities(study, model_version, case_ids=[case_id]).get(case_id)
+    if probability is None:
+        return None
+    fine = (
+        CnnScore.objects.filter(model_version=model_version, case_id=case_id)
+        .values_list("fine_probabilities", flat=True)
+        .first()
+    )
+    return float(probability), {str(k): float(v) for k, v in (fine or {}).items()}
+
+
 def study_embeddings(study: Study, model_version: ModelVersion) -> tuple[list[int], np.ndarray]:
     """Case ids and their penultimate-layer features (float32 rows) for one model."""
     rows = list(

@@ -24,12 +24,32 @@ from readerstudy.scoring.models import (
     StudyAlgorithm,
 )
 from readerstudy.scoring.selectors import model_version_active_get, unscored_case_list
-from readerstudy.studies.models import Study
+from readerstudy.studies.design import ClassScheme, study_design
+from readerstudy.studies.models import Case, Study
 
 log = logging.getLogger(__name__)
 
 # Sent by name: the task module imports these services, never the other way round.
 SCORE_CASES_TASK = "readerstudy.scoring.tasks.score_cases"
+
+
+def cnn_classes_fill(scores: Sequence[CnnScore]) -> None:
+    """Set each unsaved score's ``diagnosis_class``: the CNN's answer to its study's diagnosis
+    question, the class with the highest summed probability (Esteva et al. 2017:
+    ``ClassScheme.cnn_answer``). It stays None for a study that asks no diagnosis and for a
+    score without per-class probabilities (imported as P(positive) only)."""
+    study_of = dict(
+        Case.objects.filter(pk__in={s.case_id for s in scores}).values_list("pk", "study_id")
+    )
+    schemes: dict[int, ClassScheme | None] = {
+        study.pk: study_design(study).scheme
+        for study in Study.objects.filter(pk__in=set(study_of.values()))
+    }
+    for score in scores:
+        scheme = schemes.get(study_of.get(score.case_id, -1))
+        score.diagnosis_class = (
+            None if scheme is None else scheme.cnn_answer(score.fine_probabilities or {})
+        )
 
 
 def _chunk_size() -> int:

@@ -20,7 +20,7 @@ from django.db.models import F
 
 from readerstudy.scoring.inference import score_cases_in_batches
 from readerstudy.scoring.models import CaseScoring, CnnScore, ModelVersion
-from readerstudy.scoring.services import score_cases_send
+from readerstudy.scoring.services import cnn_classes_fill, score_cases_send
 from readerstudy.studies.models import Case
 
 log = logging.getLogger(__name__)
@@ -155,8 +155,10 @@ def case_scoring_note_error(*, model_version: ModelVersion, case_id: int, error:
 
 
 def scores_store(scores: Sequence[CnnScore]) -> int:
-    """Write a batch of scores; one already stored (a redelivered task) is skipped, and so is
-    one whose case was deleted meanwhile (a draft study deleted or an import undone)."""
+    """Write a batch of scores, each with the CNN's class answer where its study asks a
+    diagnosis; one already stored (a redelivered task) is skipped, and so is one whose case
+    was deleted meanwhile (a draft study deleted or an import undone)."""
+    cnn_classes_fill(scores)
     for _ in range(3):
         existing = set(
             Case.objects.filter(pk__in=[s.case_id for s in scores]).values_list("pk", flat=True)

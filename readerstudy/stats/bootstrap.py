@@ -1,4 +1,5 @@
-"""Seeded, stratified case bootstrap shared by the AUC and operating-point intervals.
+"""Seeded bootstraps: the stratified case bootstrap of the AUC and operating-point intervals,
+and the two-way case-and-reader bootstrap of the panel statistics (``case_reader_counts``).
 
 Each resample draws the positive cases with replacement from the positives and the negatives
 from the negatives (Efron & Tibshirani 1993, ch. 6, stratified by truth), so every resample
@@ -32,6 +33,30 @@ def stratified_counts(positive: np.ndarray, n_bootstrap: int, seed: int) -> np.n
         per_row = per_row.reshape(n_bootstrap, size)
         counts[:, stratum] = per_row
     return counts
+
+
+def case_reader_counts(
+    n_cases: int, n_readers: int, n_bootstrap: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw counts of a two-way bootstrap of cases and readers: (n_bootstrap, n_cases) and
+    (n_bootstrap, n_readers), cases and readers drawn with replacement independently.
+
+    The case-and-reader bootstrap of MRMC studies (Obuchowski 1995; Beiden, Wagner & Campbell
+    2000): a statistic recomputed on each resample's cases and readers varies with both, so
+    its percentile interval reflects reader as well as case variability. Seeded; the cases
+    are drawn first, then the readers.
+    """
+    if n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be at least 1, got {n_bootstrap}")
+    rng = np.random.default_rng(seed)
+    case_draws = rng.integers(0, n_cases, size=(n_bootstrap, n_cases))
+    reader_draws = rng.integers(0, n_readers, size=(n_bootstrap, n_readers))
+    rows = np.arange(n_bootstrap)[:, None]
+    case_counts = np.zeros((n_bootstrap, n_cases))
+    np.add.at(case_counts, (rows, case_draws), 1.0)
+    reader_counts = np.zeros((n_bootstrap, n_readers))
+    np.add.at(reader_counts, (rows, reader_draws), 1.0)
+    return case_counts, reader_counts
 
 
 def percentile_ci(values: np.ndarray, level: float) -> tuple[float, float]:

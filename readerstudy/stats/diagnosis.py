@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from readerstudy.stats.bootstrap import percentile_ci
+from readerstudy.stats.bootstrap import case_reader_counts, percentile_ci
 from readerstudy.stats.readers import WilsonCi, wilson_ci
 
 
@@ -250,13 +250,7 @@ def algorithm_vs_panel(
     n_readers = reader_right.shape[0]
     algorithm_accuracy = float(algorithm_right.mean())
     reader_mean = float(reader_right.mean())
-    rng = np.random.default_rng(seed)
-    case_draws = rng.integers(0, n_cases, size=(n_bootstrap, n_cases))
-    reader_draws = rng.integers(0, n_readers, size=(n_bootstrap, n_readers))
-    case_counts = np.zeros((n_bootstrap, n_cases))
-    np.add.at(case_counts, (np.arange(n_bootstrap)[:, None], case_draws), 1.0)
-    reader_counts = np.zeros((n_bootstrap, n_readers))
-    np.add.at(reader_counts, (np.arange(n_bootstrap)[:, None], reader_draws), 1.0)
+    case_counts, reader_counts = case_reader_counts(n_cases, n_readers, n_bootstrap, seed)
     # Accuracy of every reader on each resample's cases: (n_readers, n_bootstrap).
     reader_accuracy = reader_right @ case_counts.T / n_cases
     boot_reader_mean = (reader_counts * reader_accuracy.T).sum(axis=1) / n_readers

@@ -168,7 +168,28 @@ def analyze_diagnoses(
     """Diagnosis analysis of a ratings file: each reader's accuracy, mean recall and
     confusion matrix, agreement between readers, and with ``algorithm`` (the reader id that
     holds the algorithm's answers) the algorithm against each reader and the panel."""
-    ratings = read_diagnosis_csv(path)
+    return analyze_diagnosis_ratings(
+        read_diagnosis_csv(path),
+        algorithm=algorithm,
+        classes=classes,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        level=level,
+    )
+
+
+def analyze_diagnosis_ratings(
+    ratings: DiagnosisRatings,
+    *,
+    algorithm: str | None = None,
+    classes: Iterable[str] | None = None,
+    n_bootstrap: int = 2000,
+    seed: int = 2017,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """``analyze_diagnoses`` of ratings already in memory (a study's stored answers): the
+    same analysis, under the same keys. A reader is complete when they answered every case
+    of ``ratings.case_truth``."""
     order = checked_classes(ratings, classes)
     if len(order) < 2:
         raise RatingsFormatError(

@@ -32,13 +32,15 @@
   them, else {``cov``, ``algorithm_auc``, ``reader_mean_auc``, ``diff`` (readers minus CNN),
   ``var_r``, ``var_error``, ``cov2``, ``rrrc``: {``t``, ``df``, ``p``, ``ci``},
   ``rrfc``: {``t``, ``df``, ``p``, ``ci``}}
+- ``readers_rated``: False when the readers gave no confidence ratings (a diagnosis study
+  read as a management one): their points stand, but their AUCs and MRMC are None
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -111,6 +113,7 @@ class StudyAnalysis:
     partial_readers: tuple[str, ...]
     include_partial: bool
     per_reader: PerReaderComparison
+    readers_rated: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (lists, floats, None for NaN / inf) under the documented keys."""
@@ -139,6 +142,7 @@ class StudyAnalysis:
                 ],
                 "partial_readers": list(self.partial_readers),
                 "include_partial": self.include_partial,
+                "readers_rated": self.readers_rated,
                 "average_reader": {
                     "n_readers": self.average_reader.n_readers,
                     "sensitivity": self.average_reader.sensitivity,
@@ -275,6 +279,7 @@ def study_analysis(
     level: float = 0.95,
     cov: CovarianceMethod = "jackknife",
     include_partial: bool = False,
+    readers_rated: bool = True,
 ) -> StudyAnalysis:
     """The CNN-versus-readers analysis of Esteva et al. (2017) and Brinker et al. (2019).
 
@@ -290,6 +295,10 @@ def study_analysis(
     left out of the average reader, the operating-point comparisons and MRMC, unless
     ``include_partial``: then they count everywhere but in MRMC, which needs every reader to
     read every case (the per-reader comparison matches them on the cases they read).
+
+    ``readers_rated=False``: the readers gave decisions but no confidence ratings (their
+    ``rating`` is ignored), so each keeps a point but no AUC, and there is no MRMC (which
+    compares areas under the readers' rating curves).
     """
     positive = checked_truth(truth)
     scores = checked_scores(positive, cnn_scores, name="cnn_scores")
@@ -314,6 +323,8 @@ def study_analysis(
         curve=curve,
     )
     results = reader_results(positive, scores, checked, curve, level)
+    if not readers_rated:
+        results = tuple(replace(result, auc=None, vs_cnn=None) for result in results)
     partial = tuple(r.reader for r in checked if len(r.case_index) < len(positive))
     counted = [
         (reader, result)
@@ -337,7 +348,7 @@ def study_analysis(
 
     complete = [r for r in checked if len(r.case_index) == len(positive)]
     mrmc = None
-    if len(complete) >= 2:
+    if readers_rated and len(complete) >= 2:
         ratings = np.zeros((len(complete), len(positive)))
         for row, reader in enumerate(complete):
             ratings[row, reader.case_index] = reader.rating
@@ -361,4 +372,5 @@ def study_analysis(
         partial_readers=partial,
         include_partial=include_partial,
         per_reader=per_reader_comparison(positive, scores, [reader for reader, _ in counted]),
+        readers_rated=readers_rated,
     )

@@ -27,16 +27,18 @@ from readerstudy.studies.confounds import (
     study_confound_audit,
 )
 from readerstudy.studies.ingest.issues import ImportIssue, ImportRejected
-from readerstudy.studies.models import ImportJob, Study
+from readerstudy.studies.models import Enrolment, ImportJob, Study
 from readerstudy.studies.serializers import (
     CaseSerializer,
     ConfoundAuditSerializer,
+    EnrolmentProfileSerializer,
     EnrolmentSerializer,
     EnrolRequestSerializer,
     EnrolResultSerializer,
     ImportJobSerializer,
     ImportReportSerializer,
     ImportUploadSerializer,
+    ReaderProfileSerializer,
     ReaderProgressSerializer,
     StudyCreateSerializer,
     StudySerializer,
@@ -45,6 +47,7 @@ from readerstudy.studies.serializers import (
 from readerstudy.studies.services import (
     import_job_create,
     import_undo,
+    reader_profile_save,
     readers_enrol,
     study_create,
     study_delete,
@@ -303,3 +306,45 @@ class ReaderProgressAPI(CoordinatorAPIView):
     def get(self, request: Request, study_id: int) -> Response:
         progress = selectors.reader_progress_list(self.study())
         return Response(ReaderProgressSerializer(progress, many=True).data)
+
+
+class EnrolmentProfileAPI(CoordinatorAPIView):
+    """One enrolled reader's profile, as the coordinator sees and corrects it."""
+
+    serializer_class = EnrolmentProfileSerializer
+
+    def get_object(self) -> Enrolment:
+        enrolment = selectors.enrolment_get(self.study(), self.kwargs["enrolment_id"])
+        if enrolment is None:
+            raise NotFound("no such reader")
+        return enrolment
+
+    def _answer(self, enrolment: Enrolment) -> Response:
+        profile = selectors.reader_profile_get(enrolment)
+        return Response(
+            {
+                "pseudonym": enrolment.pseudonym,
+                "profile": None if profile is None else ReaderProfileSerializer(profile).data,
+            }
+        )
+
+    @extend_schema(responses=EnrolmentProfileSerializer)
+    def get(self, request: Request, study_id: int, enrolment_id: int) -> Response:
+        return self._answer(self.get_object())
+
+    @extend_schema(
+        request=ReaderProfileSerializer,
+        responses={200: EnrolmentProfileSerializer, 400: REFUSED},
+        description="Create or replace the profile; refused once the study is closed.",
+    )
+    def put(self, request: Request, study_id: int, enrolment_id: int) -> Response:
+        enrolment = self.get_object()
+        incoming = ReaderProfileSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            reader_profile_save(
+                enrolment=enrolment, saved_by=request.user, **incoming.validated_data
+            )
+        except DjangoValidationError as error:
+            raise _as_drf(error) from None
+        return self._answer(enrolment)

@@ -43,4 +43,9 @@ urlpatterns = [
         api.EnrolmentListCreateAPI.as_view(),
         name="study-enrolment-list",
     ),
+    path(
+        "studies/<int:study_id>/enrolments/<int:enrolment_id>/profile/",
+        api.EnrolmentProfileAPI.as_view(),
+        name="study-enrolment-profile",
+    ),
 ]

@@ -8,14 +8,20 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from classifier.taxonomy import load_taxonomy
+from readerstudy.studies.design import BUILT_IN_SCHEMES, DESIGNS, MANAGEMENT
 from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
-from readerstudy.studies.models import Study
-from readerstudy.studies.services import require_biopsy_proven_default, task_resolve
+from readerstudy.studies.models import ReaderProfile, Study
+from readerstudy.studies.services import (
+    require_biopsy_proven_default,
+    scheme_resolve,
+    task_resolve,
+)
 from readerstudy.studies.services.lifecycle import EDITABLE_WHILE_DRAFT
 
 CUSTOM_TASK = "custom"
+CUSTOM_CLASSES = "custom"
 MAX_TASK_FILE_BYTES = 64 * 1024
 
 
@@ -39,21 +45,53 @@ class StudySettingsForm(_NoColon, forms.ModelForm):
         model = Study
         fields = list(EDITABLE_WHILE_DRAFT)
         labels = {
-            "question": "Question shown to readers",
+            "question": "Management question shown to readers",
+            "diagnosis_question": "Diagnosis question shown to readers",
+            "ask_diagnosis_confidence": "Readers give a confidence with their diagnosis",
+            "ai_assistance": "AI-assisted reading",
+            "washout_days": "Washout between crossover sessions (days)",
+            "faulty_ai_percent": "Faulty-AI check: cases with inverted AI output (%)",
+            "consent_text": "Consent text shown before the first case",
             "confidence_scale": "Confidence scale",
             "allow_answer_changes": "Readers may change their answers",
             "show_clinical_info": "Show age, sex and body site to readers",
             "show_feedback": "Show readers the truth and the CNN's score after they finish",
             "require_biopsy_proven": "Every case must be biopsy-proven",
+            "require_reader_profile": "Readers fill in their profile before their first case",
         }
-        widgets = {"question": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "question": forms.Textarea(attrs={"rows": 2}),
+            "diagnosis_question": forms.Textarea(attrs={"rows": 2}),
+            "consent_text": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    # Settings a form may leave out (an older client, a script): they keep the study's value,
+    # or for a new study the model's default.
+    OPTIONAL = ("ai_assistance", "washout_days", "faulty_ai_percent")
 
     def __init__(self, *args: object, locked: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for name in self.OPTIONAL:
+            self.fields[name].required = False
         if locked:  # open or closed: only what does not change what readers see
             for name, field in self.fields.items():
                 if name not in ("name", "show_feedback"):
                     field.disabled = True
+
+    def _kept(self, name: str) -> object:
+        value = self.cleaned_data.get(name)
+        if value in (None, ""):
+            return getattr(self.instance, name)
+        return value
+
+    def clean_ai_assistance(self) -> object:
+        return self._kept("ai_assistance")
+
+    def clean_washout_days(self) -> object:
+        return self._kept("washout_days")
+
+    def clean_faulty_ai_percent(self) -> object:
+        return self._kept("faulty_ai_percent")
 
 
 class StudyCreateForm(StudySettingsForm):
@@ -64,8 +102,40 @@ class StudyCreateForm(StudySettingsForm):
         help_text='JSON: {"name": ..., "label": ..., "positive": ["mel"], "negative": ["nv"]}',
     )
 
+    design = forms.ChoiceField(
+        choices=list(DESIGNS.items()),
+        initial=MANAGEMENT,
+        required=False,
+        label="What readers answer",
+        help_text="A diagnosis is asked among the classes below; the task still defines the "
+        "CNN's ROC curve and which diagnoses the study takes",
+    )
+    classes = forms.ChoiceField(
+        choices=[
+            *BUILT_IN_SCHEMES.items(),
+            (CUSTOM_CLASSES, "Custom classes from a grouping file"),
+        ],
+        initial="ham7",
+        required=False,
+        label="Diagnosis classes",
+    )
+    grouping_file = forms.FileField(
+        required=False,
+        label="Grouping file (custom classes)",
+        help_text='JSON: {"name": ..., "classes": [{"code": "melanocytic", "label": ..., '
+        '"diagnoses": ["mel", "nv"]}, ...]}',
+    )
+
     class Meta(StudySettingsForm.Meta):
-        fields = ["name", "task", "task_file", *StudySettingsForm.Meta.fields[1:]]
+        fields = [
+            "name",
+            "task",
+            "task_file",
+            "design",
+            "classes",
+            "grouping_file",
+            *StudySettingsForm.Meta.fields[1:],
+        ]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -95,7 +165,30 @@ class StudyCreateForm(StudySettingsForm):
                 self.add_error("task_file", error)
         elif data.get("task"):
             data["resolved_task"] = task_resolve(name=str(data["task"]))
+        data["design"] = data.get("design") or MANAGEMENT
+        if data["design"] != MANAGEMENT:
+            self._scheme_clean(data)
         return data
+
+    def _scheme_clean(self, data: dict[str, object]) -> None:
+        classes = data.get("classes") or "ham7"
+        if classes != CUSTOM_CLASSES:
+            data["resolved_scheme"] = scheme_resolve(name=str(classes))
+            return
+        upload = data.get("grouping_file")
+        if not upload:
+            self.add_error("grouping_file", "custom classes need their grouping file")
+            return
+        if upload.size > MAX_TASK_FILE_BYTES:  # type: ignore[attr-defined]
+            self.add_error("grouping_file", "the grouping file is too large")
+            return
+        try:
+            mapping = json.loads(upload.read().decode("utf-8"))  # type: ignore[attr-defined]
+            data["resolved_scheme"] = scheme_resolve(mapping=mapping)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            self.add_error("grouping_file", f"not a JSON file: {error}")
+        except ValidationError as error:
+            self.add_error("grouping_file", error)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -216,3 +309,39 @@ class EnrolForm(_NoColon, forms.Form):
         if not names:
             raise ValidationError("Name at least one reader.")
         return names
+
+
+def _yes_no(value: object) -> bool | None:
+    return {"yes": True, "no": False}.get(str(value))
+
+
+class ReaderProfileForm(_NoColon, forms.Form):
+    """The reader's short form before their first case; the coordinator edits the same.
+    Not bound to the model: ``reader_profile_save`` validates and saves."""
+
+    position = forms.ChoiceField(
+        choices=ReaderProfile.Position.choices, widget=forms.RadioSelect, label="Your position"
+    )
+    board_certified = forms.TypedChoiceField(
+        choices=[("yes", "Yes"), ("no", "No")],
+        coerce=_yes_no,
+        widget=forms.RadioSelect,
+        label="Board-certified dermatologist",
+    )
+    experience = forms.ChoiceField(
+        choices=ReaderProfile.Experience.choices,
+        widget=forms.RadioSelect,
+        label="Years of experience with dermoscopy",
+    )
+    notes = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Anything else about your training (optional)",
+    )
+
+    def __init__(self, *args: object, initial: dict[str, object] | None = None, **kwargs: object):
+        initial = dict(initial or {})
+        if initial.get("board_certified") is not None:
+            initial["board_certified"] = "yes" if initial["board_certified"] else "no"
+        super().__init__(*args, initial=initial, **kwargs)  # type: ignore[arg-type]

@@ -13,8 +13,16 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
+
+from readerstudy.studies.design import (
+    DEFAULT_DIAGNOSIS_QUESTION,
+    DESIGNS,
+    DIAGNOSIS,
+    MANAGEMENT,
+)
 
 
 def random_order_seed() -> int:
@@ -39,6 +47,11 @@ class Study(models.Model):
         PERCENT = "0-100", "0-100"
         FIVE_POINT = "1-5", "1-5"
 
+    class AiAssistance(models.TextChoices):
+        NONE = "none", "None: readers answer unaided"
+        SEQUENTIAL = "sequential", "Sequential: each case unaided, then again with the CNN"
+        CROSSOVER = "crossover", "Crossover: an aided and an unaided session, after a washout"
+
     name = models.CharField(max_length=200)
     task = models.CharField(max_length=64, help_text="Built-in task name or a custom task's name")
     # A snapshot of the task ({"name", "label", "positive", "negative"}), so a custom task
@@ -53,6 +66,32 @@ class Study(models.Model):
     confidence_scale = models.CharField(
         max_length=8, choices=ConfidenceScale.choices, default=ConfidenceScale.PERCENT
     )
+    # What readers answer about each case (studies/design.py describes each design once).
+    design = models.CharField(max_length=24, choices=list(DESIGNS.items()), default=MANAGEMENT)
+    # A snapshot of the diagnosis classes ({"name", "label", "classes": [...]}, see
+    # design.ClassScheme), for the designs that ask a diagnosis; null for management only.
+    diagnosis_scheme = models.JSONField(null=True, blank=True)
+    # Blank: the default question (design.DEFAULT_DIAGNOSIS_QUESTION).
+    diagnosis_question = models.TextField(default=DEFAULT_DIAGNOSIS_QUESTION, blank=True)
+    ask_diagnosis_confidence = models.BooleanField(
+        default=False, help_text="Readers give a confidence with their diagnosis"
+    )
+    # AI-assisted reading (reading/phases.py): whether and how readers see the CNN's output.
+    ai_assistance = models.CharField(
+        max_length=12, choices=AiAssistance.choices, default=AiAssistance.NONE
+    )
+    washout_days = models.PositiveSmallIntegerField(
+        default=28, help_text="Crossover: days between a reader's first and second session"
+    )
+    faulty_ai_percent = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(50)],
+        help_text="Share of cases (0-50%) whose shown AI output is inverted, to measure "
+        "over-reliance (Tschandl 2020); disclosed in the consent text",
+    )
+    consent_text = models.TextField(
+        blank=True, help_text="Shown to each reader before their first case"
+    )
     allow_answer_changes = models.BooleanField(
         default=False, help_text="Readers may go back and change a decision (every change is kept)"
     )
@@ -65,6 +104,12 @@ class Study(models.Model):
     )
     require_biopsy_proven = models.BooleanField(
         default=True, help_text="Every case must have a histopathologically confirmed diagnosis"
+    )
+    # New studies ask for it; studies that existed before profiles keep their readers grading
+    # (their migration sets False).
+    require_reader_profile = models.BooleanField(
+        default=True,
+        help_text="Readers describe their position and experience before their first case",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies_created"
@@ -85,6 +130,18 @@ class Study(models.Model):
     @property
     def confidence_range(self) -> tuple[int, int]:
         return (0, 100) if self.confidence_scale == self.ConfidenceScale.PERCENT else (1, 5)
+
+    @property
+    def aided(self) -> bool:
+        return self.ai_assistance != self.AiAssistance.NONE
+
+    @property
+    def asks_management(self) -> bool:
+        return self.design != DIAGNOSIS
+
+    @property
+    def asks_diagnosis(self) -> bool:
+        return self.design != MANAGEMENT
 
 
 class Case(models.Model):
@@ -129,6 +186,9 @@ class Case(models.Model):
     source_jpeg_quality = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Estimated IJG quality of a JPEG original"
     )
+    # Faulty-AI check: the CNN output shown to readers in an aided phase is inverted for
+    # this case (chosen, seeded, when the study opens). Coordinators and analysts only.
+    ai_output_inverted = models.BooleanField(default=False)
     mean_rgb = models.JSONField(null=True, blank=True, help_text="Mean [R, G, B] of the image")
     border_rgb = models.JSONField(
         null=True, blank=True, help_text="Mean [R, G, B] of the image's border"
@@ -182,6 +242,65 @@ class Enrolment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pseudonym} in {self.study}"
+
+
+class ReaderPosition(models.TextChoices):
+    ATTENDING = "attending", "Attending (consultant) dermatologist"
+    RESIDENT = "resident", "Resident in dermatology"
+    OTHER_PHYSICIAN = "other_physician", "Other physician"
+    NON_PHYSICIAN = "non_physician", "Not a physician"
+
+
+class ExperienceBand(models.TextChoices):
+    """Years of dermoscopy experience in Tschandl et al. (2019)'s bands; the values are what
+    the analyses' ``?experience=`` takes."""
+
+    UNDER_3 = "<3", "Less than 3 years"
+    FROM_3_TO_10 = "3-10", "3 to 10 years"
+    OVER_10 = ">10", "More than 10 years"
+
+
+class ReaderProfile(models.Model):
+    """Who the reader was when they read this study: position, board certification and
+    dermoscopy experience in the bands of Tschandl et al. (Lancet Oncol 2019). Analyses are
+    restricted to subgroups of them (Brinker et al. 2019 report attendings apart)."""
+
+    Position = ReaderPosition
+    Experience = ExperienceBand
+
+    enrolment = models.OneToOneField(Enrolment, on_delete=models.CASCADE, related_name="profile")
+    position = models.CharField(max_length=16, choices=Position.choices)
+    board_certified = models.BooleanField(
+        null=True, blank=True, help_text="Board-certified dermatologist (empty: not asked)"
+    )
+    experience = models.CharField(
+        max_length=4, choices=Experience.choices, help_text="Years of dermoscopy experience"
+    )
+    notes = models.TextField(blank=True, max_length=1000)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(position__in=ReaderPosition.values),
+                name="reader_profile_position_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(experience__in=ExperienceBand.values),
+                name="reader_profile_experience_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"profile of {self.enrolment}"
 
 
 class ImportJob(models.Model):

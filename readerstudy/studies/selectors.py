@@ -12,7 +12,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Max, Q, QuerySet
 
 from readerstudy.accounts.roles import Role, has_role
-from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
+from readerstudy.studies.models import Case, Enrolment, ImportJob, ReaderProfile, Study
+from readerstudy.studies.subgroups import SUBGROUP_PARAMETERS, ReaderSubgroup
 
 
 def study_list_for_coordinator(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
@@ -71,7 +72,11 @@ def case_get(study: Study, public_id: object) -> Case | None:
 
 
 def enrolment_list(study: Study) -> QuerySet[Enrolment]:
-    return Enrolment.objects.filter(study=study).select_related("reader").order_by("enrolled_at")
+    return (
+        Enrolment.objects.filter(study=study)
+        .select_related("reader", "profile")
+        .order_by("enrolled_at")
+    )
 
 
 def import_job_status_get(job: ImportJob) -> dict[str, object]:
@@ -105,14 +110,16 @@ class ReaderProgress:
 
 
 def reader_progress_list(study: Study) -> list[ReaderProgress]:
-    """Every enrolled reader's cases answered (changes count once) and last answer.
+    """Every enrolled reader's answers given (changes count once; in AI-assisted studies each
+    case is answered unaided and aided) and last answer.
 
     Reads the readers' decisions through the enrolment's reverse relation, so that the studies
     package needs nothing of the reading package.
     """
-    total = Case.objects.filter(study=study).count()
+    total = Case.objects.filter(study=study).count() * (2 if study.aided else 1)
     enrolments = enrolment_list(study).annotate(
-        answered=Count("decisions__case", distinct=True),
+        # The first answer to each case and phase is revision 1.
+        answered=Count("decisions", filter=Q(decisions__revision=1)),
         last_activity=Max("decisions__submitted_at"),
     )
     return [
@@ -129,4 +136,69 @@ def reader_progress_unfinished(progress: list[ReaderProgress]) -> list[ReaderPro
 def case_stamp_get(study: Study) -> tuple[int, int | None]:
     """How many cases the study holds and the newest one's id: changes with every import."""
     stamp = Case.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    return stamp["n"], stamp["last"]
+
+
+def enrolment_get(study: Study, enrolment_id: int) -> Enrolment | None:
+    return enrolment_list(study).filter(pk=enrolment_id).first()
+
+
+def reader_profile_get(enrolment: Enrolment) -> ReaderProfile | None:
+    return ReaderProfile.objects.filter(enrolment=enrolment).first()
+
+
+def reader_profile_missing(enrolment: Enrolment) -> bool:
+    """Whether the study asks this reader for a profile that they have not given yet."""
+    return (
+        enrolment.study.require_reader_profile
+        and not ReaderProfile.objects.filter(enrolment=enrolment).exists()
+    )
+
+
+PROFILE_FIELDS = ("position", "board_certified", "experience", "notes")
+
+
+def reader_profile_initial(enrolment: Enrolment) -> dict[str, object]:
+    """What the profile form starts from: this enrolment's profile, else the reader's most
+    recent one in another study (asked once: they only confirm it), else nothing."""
+    profile = reader_profile_get(enrolment) or (
+        ReaderProfile.objects.filter(enrolment__reader_id=enrolment.reader_id)
+        .order_by("-updated_at", "-pk")
+        .first()
+    )
+    if profile is None:
+        return {}
+    return {name: getattr(profile, name) for name in PROFILE_FIELDS}
+
+
+def reader_profile_list(study: Study) -> list[tuple[Enrolment, ReaderProfile | None]]:
+    """Every enrolled reader of the study in pseudonym order, with their profile (or None)."""
+    enrolments = enrolment_list(study).order_by("pseudonym")
+    return [(e, getattr(e, "profile", None)) for e in enrolments]
+
+
+def subgroup_pseudonyms(study: Study, subgroup: ReaderSubgroup) -> set[str]:
+    """The pseudonyms of the study's readers in ``subgroup``."""
+    enrolments = subgroup.enrolments(Enrolment.objects.filter(study=study))
+    return set(enrolments.values_list("pseudonym", flat=True))
+
+
+def reader_profile_groups_get(study: Study) -> dict[str, dict[str, list[str]]]:
+    """The study's readers' pseudonyms by profile value, for each subgroup parameter:
+    {"position": {"attending": ["R01", ...], ...}, "experience": {">10": [...], ...}}; only
+    values that some reader has."""
+    groups: dict[str, dict[str, list[str]]] = {name: {} for name in SUBGROUP_PARAMETERS}
+    rows = ReaderProfile.objects.filter(enrolment__study=study).order_by("enrolment__pseudonym")
+    for pseudonym, *values in rows.values_list("enrolment__pseudonym", *SUBGROUP_PARAMETERS):
+        for name, value in zip(SUBGROUP_PARAMETERS, values, strict=True):
+            groups[name].setdefault(value, []).append(pseudonym)
+    return groups
+
+
+def reader_profile_stamp_get(study: Study) -> tuple[int, datetime | None]:
+    """How many profiles the study's readers have and the latest change: subgroups change
+    with them."""
+    stamp = ReaderProfile.objects.filter(enrolment__study=study).aggregate(
+        n=Count("pk"), last=Max("updated_at")
+    )
     return stamp["n"], stamp["last"]

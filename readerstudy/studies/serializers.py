@@ -11,11 +11,16 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from classifier.taxonomy import load_taxonomy
+from readerstudy.studies.design import BUILT_IN_SCHEMES, DESIGNS, MANAGEMENT
 from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
-from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
-from readerstudy.studies.services import require_biopsy_proven_default, task_resolve
+from readerstudy.studies.models import Case, Enrolment, ImportJob, ReaderProfile, Study
+from readerstudy.studies.services import (
+    require_biopsy_proven_default,
+    scheme_resolve,
+    task_resolve,
+)
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -34,11 +39,20 @@ class StudySerializer(serializers.ModelSerializer):
             "modality",
             "status",
             "question",
+            "design",
+            "diagnosis_scheme",
+            "diagnosis_question",
+            "ask_diagnosis_confidence",
+            "ai_assistance",
+            "washout_days",
+            "faulty_ai_percent",
+            "consent_text",
             "confidence_scale",
             "allow_answer_changes",
             "show_clinical_info",
             "show_feedback",
             "require_biopsy_proven",
+            "require_reader_profile",
             "created_by",
             "created_at",
             "case_count",
@@ -64,6 +78,32 @@ class StudyCreateSerializer(serializers.Serializer):
     )
     modality = serializers.ChoiceField(choices=Study.Modality.choices)
     question = serializers.CharField(required=False, allow_blank=True, default="")
+    design = serializers.ChoiceField(
+        choices=list(DESIGNS.items()),
+        default=MANAGEMENT,
+        help_text="What readers answer about each case",
+    )
+    classes = serializers.ChoiceField(
+        choices=list(BUILT_IN_SCHEMES.items()),
+        required=False,
+        help_text="Built-in diagnosis classes, for a design that asks a diagnosis",
+    )
+    class_grouping = serializers.JSONField(
+        required=False,
+        help_text='Custom diagnosis classes: {"name", "label"?, "classes": [{"code", '
+        '"label"?, "key"?, "diagnoses": [...]}]}',
+    )
+    diagnosis_question = serializers.CharField(required=False, allow_blank=True, default="")
+    ask_diagnosis_confidence = serializers.BooleanField(default=False)
+    ai_assistance = serializers.ChoiceField(
+        choices=Study.AiAssistance.choices,
+        default=Study.AiAssistance.NONE,
+        help_text="sequential: each case unaided, then with the CNN; crossover: an aided and "
+        "an unaided session after a washout",
+    )
+    washout_days = serializers.IntegerField(min_value=1, max_value=365, default=28)
+    faulty_ai_percent = serializers.IntegerField(min_value=0, max_value=50, default=0)
+    consent_text = serializers.CharField(required=False, allow_blank=True, default="")
     confidence_scale = serializers.ChoiceField(
         choices=Study.ConfidenceScale.choices, default=Study.ConfidenceScale.PERCENT
     )
@@ -71,6 +111,10 @@ class StudyCreateSerializer(serializers.Serializer):
     show_clinical_info = serializers.BooleanField(default=False)
     show_feedback = serializers.BooleanField(default=False)
     require_biopsy_proven = serializers.BooleanField(default=require_biopsy_proven_default)
+    require_reader_profile = serializers.BooleanField(
+        default=True,
+        help_text="Readers give their position and experience before their first case",
+    )
 
     def validate(self, data: dict) -> dict:
         if bool(data.get("task")) == ("task_mapping" in data):
@@ -85,6 +129,24 @@ class StudyCreateSerializer(serializers.Serializer):
                 data["task"] = task_resolve(mapping=mapping)
         except DjangoValidationError as error:
             raise serializers.ValidationError({"task": error.messages}) from None
+        classes, grouping = data.pop("classes", None), data.pop("class_grouping", None)
+        if classes and grouping is not None:
+            raise serializers.ValidationError("give either classes or class_grouping")
+        if data["design"] != MANAGEMENT:
+            try:
+                if grouping is not None:
+                    if not isinstance(grouping, dict):
+                        raise serializers.ValidationError({"class_grouping": "must be an object"})
+                    data["scheme"] = scheme_resolve(mapping=grouping)
+                else:
+                    data["scheme"] = scheme_resolve(name=classes or "ham7")
+            except DjangoValidationError as error:
+                field = "class_grouping" if grouping is not None else "classes"
+                raise serializers.ValidationError({field: error.messages}) from None
+        elif classes or grouping is not None:
+            raise serializers.ValidationError(
+                {"design": "a management study asks no diagnosis: leave out the classes"}
+            )
         return data
 
 
@@ -95,6 +157,12 @@ class StudyUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     modality = serializers.ChoiceField(choices=Study.Modality.choices, required=False)
     question = serializers.CharField(required=False)
+    diagnosis_question = serializers.CharField(required=False)
+    ask_diagnosis_confidence = serializers.BooleanField(required=False)
+    ai_assistance = serializers.ChoiceField(choices=Study.AiAssistance.choices, required=False)
+    washout_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+    faulty_ai_percent = serializers.IntegerField(min_value=0, max_value=50, required=False)
+    consent_text = serializers.CharField(required=False, allow_blank=True)
     confidence_scale = serializers.ChoiceField(
         choices=Study.ConfidenceScale.choices, required=False
     )
@@ -102,6 +170,7 @@ class StudyUpdateSerializer(serializers.Serializer):
     show_clinical_info = serializers.BooleanField(required=False)
     show_feedback = serializers.BooleanField(required=False)
     require_biopsy_proven = serializers.BooleanField(required=False)
+    require_reader_profile = serializers.BooleanField(required=False)
     status = serializers.ChoiceField(choices=Study.Status.choices, required=False)
     acknowledge_confounds = serializers.BooleanField(
         required=False,
@@ -297,13 +366,32 @@ class CaseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ReaderProfileSerializer(serializers.Serializer):
+    """Who the reader was when they read the study (readerstudy.studies.models.ReaderProfile)."""
+
+    position = serializers.ChoiceField(choices=ReaderProfile.Position.choices)
+    board_certified = serializers.BooleanField(
+        allow_null=True, default=None, help_text="null: not asked"
+    )
+    experience = serializers.ChoiceField(
+        choices=ReaderProfile.Experience.choices, help_text="Years of dermoscopy experience"
+    )
+    notes = serializers.CharField(max_length=1000, allow_blank=True, default="")
+
+
 class EnrolmentSerializer(serializers.ModelSerializer):
     reader = serializers.CharField(source="reader.username", read_only=True)
+    profile = ReaderProfileSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Enrolment
-        fields = ["id", "pseudonym", "reader", "simulated", "enrolled_at"]
+        fields = ["id", "pseudonym", "reader", "simulated", "enrolled_at", "profile"]
         read_only_fields = fields
+
+
+class EnrolmentProfileSerializer(serializers.Serializer):
+    pseudonym = serializers.CharField()
+    profile = ReaderProfileSerializer(allow_null=True, help_text="null: not given yet")
 
 
 class ReaderProgressSerializer(serializers.Serializer):

@@ -22,6 +22,11 @@ urlpatterns = [
     ),
     path("<int:study_id>/readers/", views.enrol, name="enrol"),
     path(
+        "<int:study_id>/readers/<int:enrolment_id>/profile/",
+        views.reader_profile_edit,
+        name="reader_profile",
+    ),
+    path(
         "<int:study_id>/cases/<uuid:public_id>/<str:variant>/",
         views.case_image,
         name="case_image",

@@ -28,6 +28,7 @@ from readerstudy.studies.confounds import (
 from readerstudy.studies.forms import (
     EnrolForm,
     ImportUploadForm,
+    ReaderProfileForm,
     StudyCreateForm,
     StudySettingsForm,
 )
@@ -38,13 +39,14 @@ from readerstudy.studies.models import ImportJob, Study
 from readerstudy.studies.services import (
     import_job_create,
     import_undo,
+    reader_profile_save,
     readers_enrol,
     study_create,
     study_delete,
     study_status_set,
     study_update,
 )
-from readerstudy.studies.services.lifecycle import STATUS_STEPS
+from readerstudy.studies.services.lifecycle import ASSISTANCE_FIELDS, STATUS_STEPS
 
 CASES_PER_PAGE = 60
 
@@ -87,6 +89,11 @@ def study_create_view(request: HttpRequest) -> HttpResponse:
                 show_clinical_info=data["show_clinical_info"],
                 show_feedback=data["show_feedback"],
                 require_biopsy_proven=data["require_biopsy_proven"],
+                design=data["design"],
+                scheme=data.get("resolved_scheme"),
+                diagnosis_question=data["diagnosis_question"],
+                ask_diagnosis_confidence=data["ask_diagnosis_confidence"],
+                **{name: data[name] for name in ASSISTANCE_FIELDS},
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -349,6 +356,36 @@ def enrol(request: HttpRequest, study_id: int) -> HttpResponse:
             )
     context = _detail_context(request, study, enrol_form=form)
     return render(request, "studies/study_detail.html", context, status=400)
+
+
+@coordinator_required
+@require_http_methods(["GET", "POST"])
+def reader_profile_edit(request: HttpRequest, study_id: int, enrolment_id: int) -> HttpResponse:
+    """The coordinator's view of one reader's profile: fill it in or correct it."""
+    study = _found(selectors.study_get_for_coordinator(request.user, study_id), "study")
+    enrolment = _found(selectors.enrolment_get(study, enrolment_id), "reader")
+    form = ReaderProfileForm(
+        request.POST or None, initial=selectors.reader_profile_initial(enrolment)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            reader_profile_save(enrolment=enrolment, saved_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Profile of {enrolment.pseudonym} saved.")
+            return redirect(reverse("studies:detail", args=[study.pk]) + "#readers")
+    return render(
+        request,
+        "studies/reader_profile.html",
+        {
+            "study": study,
+            "enrolment": enrolment,
+            "profile": selectors.reader_profile_get(enrolment),
+            "form": form,
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 @image_view

@@ -307,6 +307,13 @@ def _tour(browser: Any, base: str, study_id: int, logins: dict[str, str], artifa
     page.goto("/reading/")
     page.screenshot(path=str(shots / "reader-home.png"))
     page.get_by_role("link", name=re.compile("Start grading")).first.click()
+    # The demo study asks for the reader's profile before the first case.
+    page.wait_for_selector("#profile_form")
+    page.get_by_label("Attending (consultant) dermatologist").check()
+    page.get_by_label("Yes").check()
+    page.get_by_label("More than 10 years").check()
+    page.screenshot(path=str(shots / "reader-profile.png"))
+    page.get_by_role("button", name="Save and start").click()
     page.wait_for_selector("#case-number")
     page.screenshot(path=str(shots / "reader-grading.png"))
     page.keyboard.press("b")

@@ -4,6 +4,7 @@ source, biopsy-proven, and nothing but the lesion predicts the truth (issue 16).
 from __future__ import annotations
 
 import csv
+from collections import Counter
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -11,8 +12,17 @@ from PIL import Image
 
 from classifier import DEFAULT_SPLIT
 from classifier.data import split_lesion_ids
-from readerstudy.demo.study import DEMO_SAMPLE, demo_data_locate, demo_study_create, demo_study_open
+from readerstudy.demo.study import (
+    DEMO_DIAGNOSIS_SAMPLE,
+    DEMO_SAMPLE,
+    demo_data_locate,
+    demo_panel_ensure,
+    demo_study_create,
+    demo_study_open,
+)
+from readerstudy.reading.selectors import decision_final_list
 from readerstudy.studies.confounds import study_confound_audit
+from readerstudy.studies.design import study_design
 from readerstudy.studies.models import ConfoundAcknowledgement
 from tests.support.env import shared_data
 
@@ -88,3 +98,32 @@ def test_a_demo_built_from_data_whose_image_size_gives_the_truth_away_opens_only
     recorded = ConfoundAcknowledgement.objects.get(study=study)
     assert recorded.acknowledged_by == coordinator
     assert "pixel_width" in {w["key"] for w in recorded.warnings}
+
+
+@pytest.mark.parametrize("design", ["diagnosis", "diagnosis_management"])
+def test_the_seven_class_demo_has_every_class_and_a_panel_that_names_classes(
+    coordinator, settings, tmp_path, design
+) -> None:
+    settings.VAR_DIR = tmp_path
+    study = demo_study_create(
+        coordinator=coordinator, data=demo_data_locate(shared_data()), design=design
+    )
+    scheme = study_design(study).scheme
+    cases = list(study.cases.all())
+    true_class = {case.pk: scheme.class_of(case.diagnosis) for case in cases}
+    assert Counter(true_class.values()) == Counter(DEMO_DIAGNOSIS_SAMPLE)
+    assert all(case.biopsy_proven for case in cases)
+    study = demo_study_open(study=study, coordinator=coordinator, acknowledge_confounds=True)
+
+    assert demo_panel_ensure(study=study, n_readers=12, coordinator=coordinator) == 12
+    rows = list(decision_final_list(study))
+    assert len(rows) == 12 * len(cases)
+    assert {row["diagnosis_class"] for row in rows} <= set(scheme.codes)
+    accuracy = sum(row["diagnosis_class"] == true_class[row["case_id"]] for row in rows) / len(rows)
+    # Tschandl et al. 2019's readers: 17.91 of 30 right (0.60).
+    assert 0.45 < accuracy < 0.75
+    if design == "diagnosis":
+        assert {row["biopsy"] for row in rows} == {None}
+    else:
+        assert {row["biopsy"] for row in rows} == {True, False}
+        assert all(row["confidence"] is not None for row in rows)

@@ -9,12 +9,14 @@ headers, URLs) and none of it may contain a canary, a source id or a diagnosis.
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
 from django.test import Client
 from PIL import Image
 
+from readerstudy.studies.design import scheme_builtin
 from readerstudy.studies.models import Case
 from tests.factories import StudyFactory
 from tests.support.reading import enrol
@@ -42,8 +44,12 @@ def original_with_canary_metadata(path, canary: str) -> bytes:
     return data
 
 
-def received_everything(client: Client, study) -> list[tuple[str, bytes]]:
-    """Walk the whole reading flow as the reader, keeping every response body and header."""
+def received_everything(
+    client: Client, study, answer: dict[str, object] | None = None
+) -> list[tuple[str, bytes]]:
+    """Walk the whole reading flow as the reader, keeping every response body and header;
+    every case gets ``answer`` (a management answer unless given)."""
+    answer = answer or {"decision": "biopsy", "confidence": 50}
     seen: list[tuple[str, bytes]] = []
 
     def keep(url: str, response) -> None:
@@ -78,7 +84,7 @@ def received_everything(client: Client, study) -> list[tuple[str, bytes]]:
         get(f"/reading/images/{case['id']}/thumbnail/")
         response = client.post(
             f"/api/v1/reading/studies/{study.pk}/decisions/",
-            {"token": case["token"], "decision": "biopsy", "confidence": 50, "active_ms": 10},
+            {"token": case["token"], **answer, "active_ms": 10},
             content_type="application/json",
         )
         keep("submit", response)
@@ -104,17 +110,7 @@ def test_a_canary_in_truth_ids_names_and_image_metadata_never_reaches_a_reader(
             "negative": [],
         },
     )
-    originals = [
-        with_canary(original, f"{CANARY}{n}")
-        for n, original in enumerate(biopsy_proven_originals(4))
-    ]
-    real_cases_add(
-        study,
-        originals,
-        original_bytes=[
-            original_with_canary_metadata(o.path, f"{CANARY}{n}") for n, o in enumerate(originals)
-        ],
-    )
+    canary_cases(study, 4)
     enrol(study, reader_a)
     cases = list(Case.objects.filter(study=study))
     assert all(CANARY in case.source_id and CANARY in case.diagnosis_label for case in cases)
@@ -137,10 +133,97 @@ def test_a_canary_in_truth_ids_names_and_image_metadata_never_reaches_a_reader(
     for url, data in received:
         for needle in forbidden:
             assert needle not in data, f"{needle!r} reached the reader in {url}"
-    # Nor does anything name a diagnosis or carry a truth field.
+    # Nor does anything name a diagnosis or carry a truth field (the answer fields of the
+    # diagnosis question, empty in this management study, are the only "diagnosis" words).
     text = b"\n".join(data for url, data in received if not url.startswith("/reading/images/"))
+    text = text.replace(b'"diagnosis_class"', b"").replace(b'"diagnosis_confidence"', b"")
     for word in [label.encode() for label in DX_LABELS.values()] + [b'"truth"', b"diagnosis"]:
         assert word not in text, word
+
+
+def canary_cases(study, n: int) -> list[Case]:
+    """``n`` real cases in ``study``, each with canaries in its ids, names, diagnosis label and
+    image metadata."""
+    originals = [
+        with_canary(original, f"{CANARY}{k}")
+        for k, original in enumerate(biopsy_proven_originals(n))
+    ]
+    return real_cases_add(
+        study,
+        originals,
+        original_bytes=[
+            original_with_canary_metadata(o.path, f"{CANARY}{k}") for k, o in enumerate(originals)
+        ],
+    )
+
+
+def questions_drawn(html: str) -> str:
+    """The questions as the grading page draws them (its question sections)."""
+    sections = re.findall(r'<section class="question-block".*?</section>', html, flags=re.S)
+    assert sections, "the grading page draws its questions"
+    return "\n".join(sections)
+
+
+@pytest.mark.django_db
+def test_a_diagnosis_study_shows_every_case_the_same_classes_and_nothing_of_its_truth(
+    reader_a, reader_a_client
+):
+    scheme = scheme_builtin("ham7")
+    study = StudyFactory(
+        task=TASK,
+        design="diagnosis",
+        diagnosis_scheme=scheme.to_dict(),
+        ask_diagnosis_confidence=True,
+        allow_answer_changes=True,
+        show_feedback=False,
+    )
+    cases = canary_cases(study, 4)
+    assert len({scheme.class_of(case.diagnosis) for case in cases}) > 1, "cases of several classes"
+    enrol(study, reader_a)
+
+    received = received_everything(
+        reader_a_client, study, {"diagnosis_class": "nv", "diagnosis_confidence": 50}
+    )
+
+    forbidden = [CANARY.encode()]
+    for case in cases:
+        forbidden += [case.source_id.encode(), case.diagnosis_label.encode()]
+        forbidden += [case.source_filename.encode(), case.lesion_id.encode()]
+    for url, data in received:
+        for needle in forbidden:
+            assert needle not in data, f"{needle!r} reached the reader in {url}"
+        assert b'"truth"' not in data, url
+    # Every case's grading page offers the same classes in the same order: the questions drawn
+    # and the settings JSON are the same byte for byte on every case.
+    pages = [
+        data.decode()
+        for url, data in received
+        if b'id="decision-form"' in data and "/api/" not in url
+    ]
+    assert len(pages) == len(cases)
+    assert len({questions_drawn(html) for html in pages}) == 1
+    settings = {
+        re.search(r'<script id="study-settings"[^>]*>(.*?)</script>', html, flags=re.S).group(1)
+        for html in pages
+    }
+    assert len(settings) == 1
+    assert [c["value"] for c in json.loads(settings.pop())["questions"][0]["choices"]] == list(
+        scheme.codes
+    )
+    # What changes from case to case (the served case, in the page and from the API) names no
+    # class at all: no truth class, and no answer before the reader gives one.
+    served = [
+        re.search(r'<script id="serving-data"[^>]*>(.*?)</script>', html, flags=re.S).group(1)
+        for html in pages
+    ]
+    served += [
+        data[data.index(b'{"finished"') :].decode()
+        for url, data in received
+        if url.endswith("/next/")
+    ]
+    for body in served:
+        for code in scheme.codes:
+            assert f'"{code}"' not in body, body
 
 
 @pytest.mark.django_db

@@ -23,7 +23,11 @@ from tests.support.reading import enrol, next_case, submit, synthetic_study
 def test_every_decision_export_ends_with_the_answer_columns() -> None:
     answer = list(DECISION_ANSWER_COLUMNS)
     assert list(DECISION_EXPORT_COLUMNS[-len(answer) :]) == answer
-    assert DECISION_COLUMNS[-len(answer) :] == answer
+    # The analysts' CSV: the answer columns as one block after the case's columns, then only
+    # the case's true class (appended later, so that older files keep their positions).
+    start = DECISION_COLUMNS.index(answer[0])
+    assert DECISION_COLUMNS[start : start + len(answer)] == answer
+    assert DECISION_COLUMNS[start + len(answer) :] == ["true_class"]
 
 
 def test_the_api_describes_a_decision_as_its_case_and_the_answer_columns() -> None:

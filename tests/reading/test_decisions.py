@@ -84,7 +84,10 @@ def test_changes_keep_every_revision_and_analyses_use_the_last(reader_a, reader_
     assert back["case"]["current_answer"] == {
         "decision": "reassure",
         "confidence": 30,
+        "diagnosis_class": None,
+        "diagnosis_confidence": None,
         "revision": 1,
+        "text": "Reassure, confidence 30%",
     }
     changed = submit(reader_a_client, study, back["case"]["token"], "biopsy", 75)
     assert changed.status_code == 201

@@ -1,12 +1,19 @@
 """The feedback page states what is true of the study's diagnoses, from how each case's
-diagnosis was confirmed (the manifest's dx_type, diagnosis_confirm_type or confirmation)."""
+diagnosis was confirmed (the manifest's dx_type, diagnosis_confirm_type or confirmation), and
+judges each answer by the study's design: the management decision against the lesion's
+malignancy, the class named against the class its diagnosis maps to."""
 
 from __future__ import annotations
+
+import re
+from html import unescape
 
 import pytest
 
 from readerstudy.reading.presenters import confirmation_sentence
 from readerstudy.studies.confirmations import confirmation_name
+from readerstudy.studies.design import scheme_builtin, study_design
+from readerstudy.studies.models import Case
 from tests.support.reading import enrol, next_case, submit
 from tests.support.realcases import real_cases_add, real_study, sample_originals
 
@@ -78,3 +85,102 @@ def test_each_manifest_format_s_confirmation_reads_as_its_method():
     isic = "serial imaging showing no change"
     assert confirmation_name(isic, biopsy_proven=False) == isic
     assert confirmation_name("", biopsy_proven=False) == ""
+
+
+def table_rows(page: str) -> list[list[str]]:
+    """The feedback table's body as text cells."""
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
+    return [
+        [" ".join(unescape(re.sub(r"<[^>]+>", " ", cell)).split()) for cell in cells]
+        for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in rows)
+    ]
+
+
+def answer_every_case(client, study, answer_for) -> list[Case]:
+    """Answer each served case with ``answer_for(case)`` through the API; the cases in order."""
+    cases = []
+    while not (served := next_case(client, study))["finished"]:
+        case = Case.objects.get(public_id=served["case"]["id"])
+        response = client.post(
+            f"/api/v1/reading/studies/{study.pk}/decisions/",
+            {"token": served["case"]["token"], **answer_for(case, len(cases))},
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+        cases.append(case)
+    return cases
+
+
+def test_a_diagnosis_study_s_feedback_names_each_true_class_and_counts_the_right_ones(
+    reader_a, reader_a_client
+):
+    scheme = scheme_builtin("ham7")
+    study = real_study(
+        4,
+        show_feedback=True,
+        design="diagnosis",
+        diagnosis_scheme=scheme.to_dict(),
+        ask_diagnosis_confidence=True,
+        confidence_scale="1-5",
+    )
+    enrol(study, reader_a)
+    finished_url = f"/reading/studies/{study.pk}/finished/"
+    # Nothing of the feedback before the reader has answered every case.
+    assert reader_a_client.get(finished_url).status_code == 302
+
+    def answer_for(case, number):
+        truth = scheme.class_of(case.diagnosis)
+        wrong = "df" if truth != "df" else "vasc"
+        return {"diagnosis_class": truth if number < 3 else wrong, "diagnosis_confidence": 4}
+
+    cases = answer_every_case(reader_a_client, study, answer_for)
+    page = reader_a_client.get(finished_url).content.decode()
+    assert "You named the right class in 3 of 4 cases." in page
+    assert "malignant lesions you would have biopsied" not in page
+    design = study_design(study)
+    labels = {c.code: c.label for c in scheme.classes}
+    expected = []
+    for number, case in enumerate(cases, start=1):
+        truth = scheme.class_of(case.diagnosis)
+        answered = answer_for(case, number - 1)["diagnosis_class"]
+        expected.append(
+            [
+                str(number),
+                "",
+                design.answer_text({"diagnosis_class": answered, "diagnosis_confidence": 4}),
+                f"{case.diagnosis_label} Class: {labels[truth]}",
+                "matches" if answered == truth else "differs",
+            ]
+        )
+    assert table_rows(page) == expected
+    assert expected[0][2] == f"{labels[scheme.class_of(cases[0].diagnosis)]}, confidence 4 (sure)"
+
+
+def test_a_diagnosis_and_management_study_s_feedback_judges_each_answer(reader_a, reader_a_client):
+    scheme = scheme_builtin("ham7")
+    study = real_study(
+        2, show_feedback=True, design="diagnosis_management", diagnosis_scheme=scheme.to_dict()
+    )
+    enrol(study, reader_a)
+
+    def answer_for(case, number):
+        # The right class, and the management decision that is wrong for the lesion.
+        decision = "reassure" if case.truth else "biopsy"
+        return {
+            "diagnosis_class": scheme.class_of(case.diagnosis),
+            "decision": decision,
+            "confidence": 50,
+        }
+
+    cases = answer_every_case(reader_a_client, study, answer_for)
+    page = reader_a_client.get(f"/reading/studies/{study.pk}/finished/").content.decode()
+    malignant = sum(case.truth for case in cases)
+    # In the design's order: the diagnosis, then the management decision.
+    assert (
+        f"You named the right class in 2 of 2 cases. Of {malignant} malignant lesions you would "
+        f"have biopsied 0; of {2 - malignant} benign lesions you would have reassured 0."
+    ) in page
+    for row, case in zip(table_rows(page), cases, strict=True):
+        assert row[4] == "Diagnosis: matches Decision: differs"
+        assert ("malignant" if case.truth else "benign") in row[3]

@@ -14,6 +14,7 @@ from readerstudy.reading.ordering import order_extend
 from readerstudy.studies.models import Enrolment, Study
 from tests.factories import PASSWORD
 from tests.support.a11y import AXE, accessibility_violations
+from tests.support.browser import press_keys
 from tests.support.reading import enrol
 from tests.support.realcases import real_study
 
@@ -250,12 +251,6 @@ def start_grading(page, study, reader) -> Enrolment:
     page.goto(f"/reading/studies/{study.pk}/")
     case_heading(page, 1, study.cases.count()).wait_for()
     return enrolment
-
-
-def press_keys(page, keys: str) -> None:
-    """Press each space-separated key at once after the previous one, as a fast typist does."""
-    for key in keys.split(" "):
-        page.keyboard.press(key)
 
 
 def final_answers(enrolment) -> list[tuple[str, int]]:

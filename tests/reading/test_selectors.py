@@ -99,7 +99,7 @@ def test_a_simulated_panel_is_stored_in_the_same_decision_table():
     person = enrol(study, UserFactory(username="person"), pseudonym="R01")
     with pytest.raises(ValueError, match="simulated"):
         decision_record_simulated(enrolment=person, answers=answers)
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match="Give a confidence from 0 to 100"):
         decision_record_simulated(
             enrolment=robot, answers=[SimulatedAnswer(answers[0].case_id, True, 101)]
         )

@@ -304,10 +304,16 @@ class Crawler:
             queue.extend(self.links(got))
 
 
+READER_PROFILE = {"position": "resident", "board_certified": "no", "experience": "<3"}
+
+
 def grade_everything_while_crawling(crawler: Crawler, study: Study) -> None:
     """Crawl, answer the served case (by API and by page form in turn), until finished; then
     crawl the finished study, and once more after the coordinator closed it."""
     grade_page = f"/reading/studies/{study.pk}/"
+    # The study asks for the reader's profile first: the crawler meets the form, then gives it.
+    crawler.crawl("/", "/reading/", grade_page)
+    crawler.post(f"{grade_page}profile/", READER_PROFILE)
     for turn in range(N_CASES + 1):
         crawler.crawl("/", "/reading/", grade_page)
         served = crawler.get(f"/api/v1/reading/studies/{study.pk}/next/").json()
@@ -369,6 +375,7 @@ def test_a_reader_who_crawls_everything_finds_no_canary(
     assert {f"/reading/images/{c}/{v}" for c in case_ids for v in ("", "full/")} <= urls
     assert any(u.endswith(".js") for u in urls) and any(u.endswith(".css") for u in urls)
     assert f"/api/v1/reading/studies/{study.pk}/previous/" in urls, "data-* URLs were followed"
+    assert f"/reading/studies/{study.pk}/profile/" in urls
     assert all(got.status < 500 for got in received)
     problems = []
     for got in received:
@@ -405,6 +412,10 @@ def test_the_grading_page_in_chromium_loads_and_sends_no_canary(
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/")
     page.goto(f"/reading/studies/{study.pk}/")
+    page.get_by_label("Resident in dermatology").check()
+    page.get_by_label("No", exact=True).check()
+    page.get_by_label("Less than 3 years").check()
+    page.get_by_role("button", name="Save and start").click()
     page.get_by_role("heading", name=f"Case 1 of {N_CASES}").wait_for()
     page.get_by_role("button", name="Full resolution").click()
     page.wait_for_function(

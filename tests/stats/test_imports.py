@@ -15,6 +15,9 @@ def test_the_analysis_modules_import_no_django():
         "import readerstudy.stats.study, readerstudy.stats.formats\n"
         "import readerstudy.stats.power, readerstudy.stats.planning\n"
         "import readerstudy.stats.diagnosis_cli\n"
+        "import readerstudy.stats.aided_mrmc, readerstudy.stats.aided_diagnosis\n"
+        "import readerstudy.stats.switching, readerstudy.stats.experience\n"
+        "import readerstudy.stats.simulate_aided\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'django')\n"
         "assert not loaded, loaded\n"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from readerstudy.stats.aided_mrmc import jackknife_fom_covariance
 from readerstudy.stats.mrmc import auc_covariance
 from readerstudy.stats.roc import RocInputError, auc_ci, bootstrap_auc_ci, delong, roc_curve
 from readerstudy.stats.study import study_analysis
@@ -19,6 +20,9 @@ CHECKS = {
     "roc_curve": lambda t, s: roc_curve(t, s),
     "bootstrap_auc_ci": lambda t, s: bootstrap_auc_ci(t, s, n_bootstrap=10),
     "auc_covariance": lambda t, s: auc_covariance(t, np.vstack([s, s])),
+    "jackknife_fom_covariance": lambda t, s: jackknife_fom_covariance(
+        t, np.vstack([s, s]), "auc", refit=True
+    ),
     "study_analysis": lambda t, s: study_analysis(t, s, [], n_bootstrap=10),
 }
 
@@ -27,7 +31,7 @@ CHECKS = {
 def test_a_missing_score_is_refused_in_the_same_words_by_every_method(method):
     scores = SCORES.copy()
     scores[2] = np.nan
-    if method == "auc_covariance":
+    if method in ("auc_covariance", "jackknife_fom_covariance"):
         with pytest.raises(RocInputError, match="ratings contain NaN or infinite values"):
             CHECKS[method](TRUTH, scores)
         return

@@ -16,7 +16,7 @@ TOP_KEYS = {
     "n_cases", "n_positive", "n_negative", "level", "n_bootstrap", "seed", "cnn", "readers",
     "average_reader", "curve_positions", "brinker", "tschandl", "mrmc_readers", "mrmc",
     "partial_readers", "include_partial", "per_reader_matched", "matched_summary",
-    "matched_summary_at_specificity",
+    "matched_summary_at_specificity", "readers_rated",
 }  # fmt: skip
 
 
@@ -146,3 +146,18 @@ def test_the_matched_summary_is_the_mean_and_range_over_the_readers(analysis):
     assert [summary[k] for k in ("beat", "tied", "lost")] == [
         outcomes.count(k) for k in ("beat", "tied", "lost")
     ]
+
+
+def test_readers_without_ratings_keep_their_points_but_have_no_auc_and_no_mrmc(
+    small_study, analysis
+):
+    truth, cnn, readers = small_study
+    unrated = study_analysis(truth, cnn, readers, n_bootstrap=300, seed=1, readers_rated=False)
+    rated, plain = analysis.to_dict(), unrated.to_dict()
+    assert (rated["readers_rated"], plain["readers_rated"]) == (True, False)
+    assert rated["mrmc"] is not None and plain["mrmc"] is None
+    for before, after in zip(rated["readers"], plain["readers"], strict=True):
+        assert after["sensitivity"] == before["sensitivity"]
+        assert after["specificity"] == before["specificity"]
+        assert after["auc"] is None and after["p"] is None
+    assert plain["brinker"] == rated["brinker"]

@@ -25,3 +25,9 @@ def in_first_screen(page: Any, locator: Any) -> bool:
         and page.evaluate("window.scrollY") == 0
         and (box["y"] + box["height"] <= viewport["height"])
     )
+
+
+def press_keys(page: Any, keys: str) -> None:
+    """Press each space-separated key at once after the previous one, as a fast typist does."""
+    for key in keys.split(" "):
+        page.keyboard.press(key)

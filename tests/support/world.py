@@ -104,6 +104,7 @@ class World:
             "study_id": self.study.pk,
             "model_id": self.model_version.pk,
             "job_id": self.import_job.pk,
+            "enrolment_id": self.enrolment_a.pk,
             "public_id": case.public_id,
             "variant": "display",
             "fmt": "csv",

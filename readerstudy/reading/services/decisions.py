@@ -4,7 +4,7 @@ studies that allow changes a new revision per change."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -22,6 +22,7 @@ from readerstudy.reading.services.hotpath import (
     submission_read,
 )
 from readerstudy.reading.services.serving import CaseServing, ServedCaseNotFound, next_case_serve
+from readerstudy.studies.design import ANSWER_FIELDS, DesignAnswerError, study_design
 from readerstudy.studies.models import Enrolment, Study
 
 
@@ -35,19 +36,15 @@ class SubmitOutcome:
 
 
 def _validated(
-    study: Study, decision: str, confidence: object, active_ms: object
-) -> tuple[str, int, int | None]:
+    study: Study, answer: Mapping[str, object], active_ms: object
+) -> tuple[dict[str, object], int | None]:
+    """The answer fields to store, checked against the study's design, and the active time."""
     errors: dict[str, str] = {}
-    if decision not in Decision.Choice.values:
-        errors["decision"] = "Choose biopsy / further testing or reassure."
-    low, high = study.confidence_range
     try:
-        confidence_value = int(confidence)  # type: ignore[call-overload]
-        if str(confidence).strip() != str(confidence_value) or not low <= confidence_value <= high:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors["confidence"] = f"Give a confidence from {low} to {high}."
-        confidence_value = low
+        fields = study_design(study).answer_validate(answer)
+    except DesignAnswerError as error:
+        errors.update(error.errors)
+        fields = {}
     active_value: int | None = None
     if active_ms not in (None, ""):
         try:
@@ -58,7 +55,7 @@ def _validated(
             errors["active_ms"] = "Active time must be a whole number of milliseconds, >= 0."
     if errors:
         raise ValidationError(errors)
-    return decision, confidence_value, active_value
+    return fields, active_value
 
 
 def _active_ms_capped(active_ms: int | None, served_at: datetime, now: datetime) -> int | None:
@@ -73,7 +70,7 @@ def _served_get(*, enrolment: Enrolment, token: str) -> ServedCase | None:
     return (
         ServedCase.objects.filter(token=token, enrolment=enrolment)
         .select_related("case")
-        .only("id", "enrolment_id", "case_id", "served_at", "case__public_id")
+        .only("id", "enrolment_id", "case_id", "served_at", "phase", "case__public_id")
         .first()
     )
 
@@ -82,23 +79,19 @@ def _submission_prepare(
     *,
     enrolment: Enrolment,
     token: str,
-    decision: str,
-    confidence: object,
+    answer: Mapping[str, object],
     active_ms: object,
     lookup: Callable[..., ServedCase | None] = _served_get,
 ) -> tuple[ServedCase, dict[str, object]]:
     """The serving behind ``token`` (found by ``lookup``) and the checked fields of the
     decision to store."""
-    decision, confidence_value, active_value = _validated(
-        enrolment.study, decision, confidence, active_ms
-    )
+    answer_fields, active_value = _validated(enrolment.study, answer, active_ms)
     served = lookup(enrolment=enrolment, token=token)
     if served is None:
         raise ServedCaseNotFound(token)
     now = timezone.now()
     fields = {
-        "decision": decision,
-        "confidence": confidence_value,
+        **answer_fields,
         "active_ms": _active_ms_capped(active_value, served.served_at, now),
         "submitted_at": now,
     }
@@ -112,14 +105,15 @@ def _decision_insert(
     keep first answers final, the case was answered from another serving."""
     latest = None
     if enrolment.study.allow_answer_changes:
-        latest = Decision.objects.filter(enrolment=enrolment, case_id=served.case_id).aggregate(
-            latest=Max("revision")
-        )["latest"]
+        latest = Decision.objects.filter(
+            enrolment=enrolment, case_id=served.case_id, phase=served.phase
+        ).aggregate(latest=Max("revision"))["latest"]
     return Decision.objects.create(
         enrolment=enrolment,
         case_id=served.case_id,
         served=served,
         revision=_revision_next(enrolment, latest),
+        phase=served.phase,
         served_at=served.served_at,
         **fields,
     )
@@ -138,7 +132,9 @@ def _decision_stored_before(*, enrolment: Enrolment, served: ServedCase) -> Deci
         return replayed
     if not enrolment.study.allow_answer_changes:
         # Another serving of the same case was answered first: that answer is final.
-        return Decision.objects.get(enrolment=enrolment, case_id=served.case_id, revision=1)
+        return Decision.objects.get(
+            enrolment=enrolment, case_id=served.case_id, phase=served.phase, revision=1
+        )
     return None
 
 
@@ -150,8 +146,7 @@ def _submit_then(
     *,
     enrolment: Enrolment,
     token: str,
-    decision: str,
-    confidence: object,
+    answer: Mapping[str, object],
     active_ms: object,
     then: Callable[[], T],
 ) -> tuple[SubmitOutcome, T]:
@@ -162,9 +157,8 @@ def _submit_then(
     decision that was already stored.
     """
     served, fields = _submission_prepare(
-        enrolment=enrolment, token=token, decision=decision, confidence=confidence,
-        active_ms=active_ms,
-    )  # fmt: skip
+        enrolment=enrolment, token=token, answer=answer, active_ms=active_ms
+    )
     public_id = served.case.public_id
     for _attempt in range(_ATTEMPTS):
         inserted = False
@@ -187,21 +181,25 @@ def decision_submit(
     *,
     enrolment: Enrolment,
     token: str,
-    decision: str,
-    confidence: object,
+    decision: object = None,
+    confidence: object = None,
+    diagnosis_class: object = None,
+    diagnosis_confidence: object = None,
     active_ms: object = None,
 ) -> SubmitOutcome:
     """Store the reader's answer to the case served with ``token``.
 
+    The answer is checked against the study's design (``studies/design.py``): each question
+    it asks must be answered, on its scale, and nothing it does not ask may be sent.
     Exactly one decision per token: the insert relies on the unique ``served`` column, and a
     refused insert returns the decision already stored (``created=False``) instead of an
     error. In studies that allow changes the decision gets the next revision number; in the
     others the first answer to a case is final, whichever token it came with.
     """
+    answer = _answer(decision, confidence, diagnosis_class, diagnosis_confidence)
     outcome, _ = _submit_then(
-        enrolment=enrolment, token=token, decision=decision, confidence=confidence,
-        active_ms=active_ms, then=lambda: None,
-    )  # fmt: skip
+        enrolment=enrolment, token=token, answer=answer, active_ms=active_ms, then=lambda: None
+    )
     return outcome
 
 
@@ -209,19 +207,22 @@ def decision_submit_and_serve_next(
     *,
     enrolment: Enrolment,
     token: str,
-    decision: str,
-    confidence: object,
+    decision: object = None,
+    confidence: object = None,
+    diagnosis_class: object = None,
+    diagnosis_confidence: object = None,
     active_ms: object = None,
 ) -> tuple[SubmitOutcome, CaseServing]:
     """``decision_submit``, then serve the next case, in one transaction: one commit (one
     flush to disk) per case instead of two, which is most of the cost of a submit.
 
-    On PostgreSQL the common case takes two round trips (``hotpath``); the rest goes the
-    general way below."""
-    if hot_path_available():
+    On PostgreSQL the common case takes two round trips (``hotpath``); the rest, and every
+    AI-assisted study (whose phases the general path serves), goes the general way below."""
+    answer = _answer(decision, confidence, diagnosis_class, diagnosis_confidence)
+    if hot_path_available() and not enrolment.study.aided:
         served, fields = _submission_prepare(
-            enrolment=enrolment, token=token, decision=decision, confidence=confidence,
-            active_ms=active_ms, lookup=submission_read,
+            enrolment=enrolment, token=token, answer=answer, active_ms=active_ms,
+            lookup=submission_read,
         )  # fmt: skip
         facts = submission_facts(served)
         if not facts.answered and facts.order is not None:
@@ -243,6 +244,11 @@ def decision_submit_and_serve_next(
                 serving = stored[1] or next_case_serve(enrolment=enrolment)
                 return SubmitOutcome(stored[0], served.case.public_id, created=True), serving
     return _submit_then(
-        enrolment=enrolment, token=token, decision=decision, confidence=confidence,
-        active_ms=active_ms, then=lambda: next_case_serve(enrolment=enrolment),
+        enrolment=enrolment, token=token, answer=answer, active_ms=active_ms,
+        then=lambda: next_case_serve(enrolment=enrolment),
     )  # fmt: skip
+
+
+def _answer(*values: object) -> dict[str, object]:
+    """The submitted answer fields by name (ANSWER_FIELDS order)."""
+    return dict(zip(ANSWER_FIELDS, values, strict=True))

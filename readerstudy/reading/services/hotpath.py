@@ -13,7 +13,9 @@ case of every reader takes it, so here the common case takes two:
    NOTHING``), then, only if that row went in, the next case's serving unless an unanswered one
    is open already, and return the next case's fields.
 
-Whatever is not the common case goes the general way, so its rules stay in one place: a token
+Studies with AI-assisted reading go the general way too (their cases are served in phases,
+reading/phases.py); here every serving is unaided. Whatever is not the common case goes the
+general way, so its rules stay in one place: a token
 used already (a replay), a refused insert (a race for a revision, or a case answered from
 another serving where first answers are final: nothing was written, so the general path finds
 what stands), an order that must be created or extended, and every database but PostgreSQL
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
-from readerstudy.reading.models import Decision, ReadingOrder, ServedCase
+from readerstudy.reading.models import Decision, Phase, ReadingOrder, ServedCase
 from readerstudy.reading.services.serving import READER_CASE_FIELDS, CaseServing
 from readerstudy.studies.models import Case, Enrolment
 
@@ -187,8 +189,8 @@ def decision_insert_and_serve(
                 ORDER BY s.served_at DESC LIMIT 1
             ),
             new_serving AS (
-                INSERT INTO {served_table} (enrolment_id, case_id, token, served_at)
-                SELECT %s, c.id, %s, %s FROM {case_table} c
+                INSERT INTO {served_table} (enrolment_id, case_id, token, served_at, phase)
+                SELECT %s, c.id, %s, %s, %s FROM {case_table} c
                 WHERE c.id = %s AND EXISTS (SELECT 1 FROM new_decision)
                 AND NOT EXISTS (SELECT 1 FROM open_serving)
                 RETURNING id, token, served_at
@@ -201,7 +203,7 @@ def decision_insert_and_serve(
             LEFT JOIN serving ON true
             """,  # noqa: S608 (table and column names from the models; values are parameters)
             [*decision_values, enrolment.pk, next_id,
-             enrolment.pk, secrets.token_urlsafe(32), timezone.now(), next_id,
+             enrolment.pk, secrets.token_urlsafe(32), timezone.now(), str(Phase.UNAIDED), next_id,
              upcoming_id, next_id],
         )  # fmt: skip
         row = cursor.fetchone()

@@ -7,6 +7,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from readerstudy.reading.models import Decision, ReadingOrder, ServedCase
 from readerstudy.reading.ordering import order_extend
+from readerstudy.reading.phases import UNAIDED, reading_plan
 from readerstudy.studies.models import Case, Enrolment
 
 # What the grading page and the API show of a case: its opaque id and, when the study says so,
@@ -43,10 +45,18 @@ class CaseServing:
     current_answer: Decision | None = None
     # The case after this one in the reader's order, so the page can fetch its image early.
     upcoming_public_id: uuid.UUID | None = None
+    # AI-assisted studies (reading/phases.py): the phase of this serving, and, between the
+    # sessions of a crossover, when the second session opens (case is None meanwhile).
+    phase: str = UNAIDED
+    locked_until: datetime | None = None
 
     @property
     def finished(self) -> bool:
-        return self.case is None
+        return self.case is None and self.locked_until is None
+
+    @property
+    def waiting(self) -> bool:
+        return self.locked_until is not None
 
 
 def reading_order_sync(*, enrolment: Enrolment) -> list[int]:
@@ -97,13 +107,19 @@ def _decided_case_ids(enrolment: Enrolment) -> set[int]:
     )
 
 
-def _open_servings(enrolment: Enrolment) -> QuerySet[ServedCase]:
-    return ServedCase.objects.filter(enrolment=enrolment, decision__isnull=True).order_by(
-        "-served_at"
+def _decided_steps(enrolment: Enrolment) -> set[tuple[int, str]]:
+    return set(
+        Decision.objects.filter(enrolment=enrolment).order_by().values_list("case_id", "phase")
     )
 
 
-def case_serve(*, enrolment: Enrolment, case: Case) -> ServedCase:
+def _open_servings(enrolment: Enrolment, phase: str = UNAIDED) -> QuerySet[ServedCase]:
+    return ServedCase.objects.filter(
+        enrolment=enrolment, phase=phase, decision__isnull=True
+    ).order_by("-served_at")
+
+
+def case_serve(*, enrolment: Enrolment, case: Case, phase: str = UNAIDED) -> ServedCase:
     """A one-time token for showing ``case`` to the reader.
 
     A reload or a second tab gets the same unused token (and the first serving time), so one
@@ -118,22 +134,30 @@ def case_serve(*, enrolment: Enrolment, case: Case) -> ServedCase:
                 case=case,
                 token=case.open_serving_token,
                 served_at=case.open_serving_at,
+                phase=phase,
             )
             if case.open_serving_id
             else None
         )
     else:
-        open_serving = _open_servings(enrolment).filter(case=case).first()
+        open_serving = _open_servings(enrolment, phase).filter(case=case).first()
     if open_serving is not None:
         return open_serving
     return ServedCase.objects.create(
-        enrolment=enrolment, case=case, token=secrets.token_urlsafe(32), served_at=timezone.now()
+        enrolment=enrolment,
+        case=case,
+        token=secrets.token_urlsafe(32),
+        served_at=timezone.now(),
+        phase=phase,
     )
 
 
-def _reader_cases(enrolment: Enrolment, ids: Iterable[int]) -> dict[int, Case]:
-    """The cases with what a reader may see of them, and their open serving (if any)."""
-    open_serving = _open_servings(enrolment).filter(case=OuterRef("pk"))
+def _reader_cases(
+    enrolment: Enrolment, ids: Iterable[int], phase: str = UNAIDED
+) -> dict[int, Case]:
+    """The cases with what a reader may see of them, and their open serving in ``phase`` (if
+    any)."""
+    open_serving = _open_servings(enrolment, phase).filter(case=OuterRef("pk"))
     cases = (
         Case.objects.filter(pk__in=list(ids))
         .only(*READER_CASE_FIELDS)
@@ -147,9 +171,12 @@ def _reader_cases(enrolment: Enrolment, ids: Iterable[int]) -> dict[int, Case]:
 
 
 def next_case_serve(*, enrolment: Enrolment) -> CaseServing:
-    """The first case in the reader's order that they have not answered, served with a token."""
+    """The first case in the reader's order that they have not answered, served with a token
+    (in AI-assisted studies: the reader's next step, see ``reading/phases.py``)."""
     study = enrolment.study
     order = reading_order_sync(enrolment=enrolment)
+    if study.aided:
+        return _next_step_serve(enrolment, order)
     decided = _decided_case_ids(enrolment)
     remaining = [case_id for case_id in order if case_id not in decided]
     done = len(order) - len(remaining)
@@ -168,6 +195,48 @@ def next_case_serve(*, enrolment: Enrolment) -> CaseServing:
         total=len(order),
         can_go_back=can_go_back,
         upcoming_public_id=upcoming,
+    )
+
+
+def _next_step_serve(enrolment: Enrolment, order: list[int]) -> CaseServing:
+    """The next (case, phase) of an AI-assisted study's reader; between crossover sessions,
+    no case and the time the second session opens."""
+    public_ids = None
+    if enrolment.study.ai_assistance == enrolment.study.AiAssistance.CROSSOVER:
+        public_ids = dict(
+            Case.objects.filter(study_id=enrolment.study_id).values_list("pk", "public_id")
+        )
+    plan = reading_plan(enrolment, order, public_ids)
+    decided = _decided_steps(enrolment)
+    remaining = plan.remaining(decided)
+    total = len(plan.steps)
+    done = total - len(remaining)
+    if not remaining:
+        return CaseServing(None, None, total, done, total, can_go_back=False)
+    if plan.washout is not None:
+        first_phase = plan.steps[0][1]
+        last = Decision.objects.filter(enrolment=enrolment, phase=first_phase).aggregate(
+            last=Max("submitted_at")
+        )["last"]
+        opens = plan.locked_until(decided, last)
+        if opens is not None and opens > timezone.now():
+            return CaseServing(None, None, done, done, total, can_go_back=False, locked_until=opens)
+    case_id, phase = remaining[0]
+    upcoming_id = next((c for c, _ in remaining[1:] if c != case_id), None)
+    cases = _reader_cases(enrolment, [case_id], phase)
+    if upcoming_id is not None:
+        cases |= _reader_cases(enrolment, [upcoming_id], phase)
+    case = cases[case_id]
+    served = case_serve(enrolment=enrolment, case=case, phase=phase)
+    return CaseServing(
+        case=case,
+        served=served,
+        number=plan.steps.index((case_id, phase)) + 1,
+        done=done,
+        total=total,
+        can_go_back=False,
+        upcoming_public_id=cases[upcoming_id].public_id if upcoming_id is not None else None,
+        phase=phase,
     )
 
 

@@ -12,15 +12,34 @@ from django.db import transaction
 from django.utils import timezone
 
 from readerstudy.reading.models import Decision, ServedCase
+from readerstudy.studies.design import DesignAnswerError, study_design
 from readerstudy.studies.models import Case, Enrolment
 
 
 @dataclass(frozen=True)
 class SimulatedAnswer:
+    """A simulated answer to the questions of the study's design: the management decision
+    (``biopsy`` and its ``confidence``), the diagnosis (``diagnosis_class``, with its
+    confidence where the study asks one), or both."""
+
     case_id: int
-    biopsy: bool
-    confidence: int
+    biopsy: bool | None = None
+    confidence: int | None = None
     active_ms: int | None = None
+    diagnosis_class: str | None = None
+    diagnosis_confidence: int | None = None
+
+    def answer(self) -> dict[str, object]:
+        """The answer fields as a reader would submit them."""
+        decision = None
+        if self.biopsy is not None:
+            decision = Decision.Choice.BIOPSY if self.biopsy else Decision.Choice.REASSURE
+        return {
+            "decision": decision,
+            "confidence": self.confidence,
+            "diagnosis_class": self.diagnosis_class,
+            "diagnosis_confidence": self.diagnosis_confidence,
+        }
 
 
 @transaction.atomic
@@ -35,15 +54,18 @@ def decision_record_simulated(
     if not enrolment.simulated:
         raise ValueError("decisions can be simulated only for a simulated enrolment")
     answers = list(answers)
-    low, high = enrolment.study.confidence_range
+    design = study_design(enrolment.study)
     study_case_ids = set(
         Case.objects.filter(study_id=enrolment.study_id).values_list("pk", flat=True)
     )
+    fields = []
     for answer in answers:
         if answer.case_id not in study_case_ids:
             raise ValueError(f"case {answer.case_id} is not in study {enrolment.study_id}")
-        if not low <= answer.confidence <= high:
-            raise ValueError(f"confidence {answer.confidence} is outside {low}-{high}")
+        try:
+            fields.append(design.answer_validate(answer.answer()))
+        except DesignAnswerError as error:
+            raise ValueError(f"case {answer.case_id}: {error.errors}") from None
     at = at or timezone.now()
     served = ServedCase.objects.bulk_create(
         [
@@ -62,14 +84,13 @@ def decision_record_simulated(
                 enrolment=enrolment,
                 case_id=answer.case_id,
                 served=serving,
-                decision=Decision.Choice.BIOPSY if answer.biopsy else Decision.Choice.REASSURE,
-                confidence=answer.confidence,
+                **answer_fields,
                 revision=1,
                 served_at=at,
                 submitted_at=at,
                 active_ms=answer.active_ms,
             )
-            for answer, serving in zip(answers, served, strict=True)
+            for answer, answer_fields, serving in zip(answers, fields, served, strict=True)
         ]
     )
     return len(answers)

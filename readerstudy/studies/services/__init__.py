@@ -1,6 +1,7 @@
 """Writes of the studies package, one module per job: a study's life (``lifecycle``), its
 imports (``imports``; ``study_import`` itself is readerstudy.studies.ingest.importer, the one
-service every way of importing calls) and its readers (``enrolment``)."""
+service every way of importing calls) and its readers (``enrolment``)
+and who they are (``profiles``)."""
 
 from readerstudy.studies.ingest.importer import (
     ImportOptions,
@@ -21,6 +22,7 @@ from readerstudy.studies.services.imports import (
 )
 from readerstudy.studies.services.lifecycle import (
     require_biopsy_proven_default,
+    scheme_resolve,
     study_build,
     study_create,
     study_delete,
@@ -28,6 +30,7 @@ from readerstudy.studies.services.lifecycle import (
     study_update,
     task_resolve,
 )
+from readerstudy.studies.services.profiles import reader_profile_save
 
 __all__ = [
     "EnrolmentOutcome",
@@ -39,8 +42,10 @@ __all__ = [
     "import_job_run",
     "import_staging_dir",
     "import_undo",
+    "reader_profile_save",
     "readers_enrol",
     "require_biopsy_proven_default",
+    "scheme_resolve",
     "study_build",
     "study_create",
     "study_delete",

@@ -30,13 +30,8 @@
   var image = document.getElementById("case-image");
   var fullButton = document.getElementById("full-resolution");
   var csrfToken = form.querySelector("input[name=csrfmiddlewaretoken]").value;
-  var percentScale = settings.confidence_scale !== "1-5";
-  var numberInput = document.getElementById("confidence");
-  var rangeInput = document.getElementById("confidence-range");
 
   form.noValidate = true; // this script explains what is missing in the status line
-
-  var DECISION_LABELS = { biopsy: "Biopsy / further testing", reassure: "Reassure" };
 
   function setStatus(text, isError) {
     statusLine.textContent = text;
@@ -179,72 +174,182 @@
     showFullResolution(fullButton.getAttribute("aria-pressed") !== "true");
   });
 
-  /* ---- The answer: decision and confidence. ---- */
-  function selectDecision(value) {
-    var input = document.getElementById("decision-" + value);
-    if (input) input.checked = true;
-  }
-  function currentDecision() {
-    var checked = form.querySelector("input[name=decision]:checked");
-    return checked ? checked.value : null;
-  }
-  /* Until the reader gives a confidence the slider shows no thumb and reads "not set", so a
-   * thumb resting in the middle never passes for an answer of 50. */
-  function showSliderSet(isSet) {
-    rangeInput.classList.toggle("unset", !isSet);
-    if (isSet) rangeInput.removeAttribute("aria-valuetext");
-    else rangeInput.setAttribute("aria-valuetext", "not set");
-  }
-  function setConfidence(value) {
-    if (percentScale) {
-      numberInput.value = String(value);
-      rangeInput.value = String(value);
-      showSliderSet(true);
-    } else {
-      var radio = document.getElementById("confidence-" + value);
-      if (radio) radio.checked = true;
+  /* ---- The answer: the questions of the study's design (settings.questions, described once
+   * in studies/design.py), each with its choices and keys and, where it has one, a confidence
+   * scale. Element ids derive from the answer fields (the page draws one fieldset per
+   * question): a slider scale is "<name>-range" with its number box "<name>", a short scale a
+   * radio "<name>-<value>" per value. ---- */
+  function makeScale(spec) {
+    var number = document.getElementById(spec.name);
+    var range = document.getElementById(spec.name + "-range");
+    var slider = Boolean(range && number);
+    var middle = String(Math.round((spec.min + spec.max) / 2));
+    /* Until the reader gives a confidence the slider shows no thumb and reads "not set", so a
+     * thumb resting in the middle never passes for an answer. */
+    function showSliderSet(isSet) {
+      range.classList.toggle("unset", !isSet);
+      if (isSet) range.removeAttribute("aria-valuetext");
+      else range.setAttribute("aria-valuetext", "not set");
     }
-  }
-  function currentConfidence() {
-    if (percentScale) {
-      if (numberInput.value.trim() === "") return null;
-      var number = Number(numberInput.value);
-      return Number.isInteger(number) ? number : NaN;
-    }
-    var checked = form.querySelector("input[name=confidence]:checked");
-    return checked ? Number(checked.value) : null;
-  }
-  if (percentScale) {
-    rangeInput.addEventListener("input", function () {
-      numberInput.value = rangeInput.value;
-      showSliderSet(true);
-    });
-    numberInput.addEventListener("input", function () {
-      var number = Number(numberInput.value);
-      if (numberInput.value === "") showSliderSet(false);
-      else if (number >= 0 && number <= 100) {
-        rangeInput.value = String(number);
+    function radios() { return form.querySelectorAll("input[type=radio][name='" + spec.name + "']"); }
+    if (slider) {
+      range.addEventListener("input", function () {
+        number.value = range.value;
         showSliderSet(true);
+      });
+      number.addEventListener("input", function () {
+        var value = Number(number.value);
+        if (number.value === "") showSliderSet(false);
+        else if (value >= spec.min && value <= spec.max) {
+          range.value = String(value);
+          showSliderSet(true);
+        }
+      });
+    }
+    return {
+      spec: spec,
+      slider: slider,
+      set: function (value) {
+        if (slider) {
+          number.value = String(value);
+          range.value = String(value);
+          showSliderSet(true);
+          return;
+        }
+        radios().forEach(function (radio) { if (Number(radio.value) === value) radio.checked = true; });
+      },
+      /* null when not given, NaN when not a whole number. */
+      get: function () {
+        if (slider) {
+          if (number.value.trim() === "") return null;
+          var value = Number(number.value);
+          return Number.isInteger(value) ? value : NaN;
+        }
+        var checked = form.querySelector("input[name='" + spec.name + "']:checked");
+        return checked ? Number(checked.value) : null;
+      },
+      valid: function (value) {
+        return value !== null && !Number.isNaN(value) && value >= spec.min && value <= spec.max;
+      },
+      clear: function () {
+        if (slider) {
+          number.value = "";
+          range.value = middle;
+          showSliderSet(false);
+        } else {
+          radios().forEach(function (radio) { radio.checked = false; });
+        }
+      },
+      field: function () {
+        return slider ? number : (form.querySelector("input[name='" + spec.name + "']:checked") || radios()[0]);
       }
-    });
+    };
   }
+
+  function makeQuestion(spec) {
+    function radios() { return form.querySelectorAll("input[type=radio][name='" + spec.name + "']"); }
+    var question = {
+      spec: spec,
+      scale: spec.confidence ? makeScale(spec.confidence) : null,
+      filter: null,
+      value: function () {
+        var checked = form.querySelector("input[name='" + spec.name + "']:checked");
+        return checked ? checked.value : null;
+      },
+      select: function (value) {
+        radios().forEach(function (radio) {
+          if (radio.value !== value) return;
+          radio.checked = true;
+          var item = radio.closest(".choice-item");
+          if (question.filter && item && item.hidden) question.filter.apply("");
+        });
+      },
+      clear: function () {
+        radios().forEach(function (radio) { radio.checked = false; });
+        if (question.scale) question.scale.clear();
+        if (question.filter) question.filter.apply("");
+      }
+    };
+    if (spec.picker === "search") question.filter = makeFilter(spec, question);
+    return question;
+  }
+
+  /* A long list of choices gets a filter box (shown only with this script): typing hides the
+   * choices whose label, code or key does not contain the text, and the count is announced. */
+  function makeFilter(spec, question) {
+    var box = document.getElementById(spec.name + "-filter-box");
+    var input = document.getElementById(spec.name + "-filter");
+    var count = document.getElementById(spec.name + "-filter-count");
+    if (!box || !input) return null;
+    var items = Array.from(document.querySelectorAll("#" + spec.name + "-choices .choice-item"));
+    var total = items.length;
+    function shown() { return items.filter(function (item) { return !item.hidden; }); }
+    var filter = {
+      input: input,
+      apply: function (text) {
+        var query = text.trim().toLowerCase();
+        if (input.value !== text) input.value = text;
+        items.forEach(function (item) {
+          var haystack = (item.textContent + " " + item.getAttribute("data-choice")).toLowerCase();
+          item.hidden = query !== "" && haystack.indexOf(query) === -1;
+        });
+        var visible = shown().length;
+        count.textContent = query === "" ? "All " + total + " shown." :
+          (visible === 0 ? "None of " + total + " matches." : visible + " of " + total + " shown.");
+      },
+      /* Enter in the box picks the one choice left, if one is left and not yet picked (so a
+       * second Enter submits). */
+      pickSingle: function () {
+        var left = shown();
+        if (left.length !== 1 || left[0].querySelector("input").checked) return false;
+        question.select(left[0].getAttribute("data-choice"));
+        lastQuestion = question;
+        return true;
+      }
+    };
+    input.addEventListener("input", function () { filter.apply(input.value); });
+    input.setAttribute("data-filter-for", spec.name);
+    box.hidden = false;
+    return filter;
+  }
+
+  var questions = settings.questions.map(makeQuestion);
+  // Each choice's key (case does not matter) -> its question and value.
+  var keyMap = {};
+  questions.forEach(function (question) {
+    question.spec.choices.forEach(function (choice) {
+      if (choice.key) keyMap[choice.key.toUpperCase()] = { question: question, value: choice.value };
+    });
+  });
+  function questionNamed(name) {
+    return questions.filter(function (question) { return question.spec.name === name; })[0] || null;
+  }
+  // Digits type into the confidence of the question answered last, or else the first scale.
+  var lastQuestion = null;
+  form.addEventListener("change", function (event) {
+    var question = event.target && event.target.type === "radio" ? questionNamed(event.target.name) : null;
+    if (question) lastQuestion = question;
+  });
+  function digitScale() {
+    if (lastQuestion && lastQuestion.scale) return lastQuestion.scale;
+    var first = questions.filter(function (question) { return question.scale; })[0];
+    return first ? first.scale : null;
+  }
+
   /* Typed digits build one number ("7" then "5" is 75) until a pause. The buffer belongs to
-   * the case it was typed on: a new case starts with none. */
-  var digits = { buffer: "", timer: null };
+   * the case and the scale it was typed on: a new case or another scale starts with none. */
+  var digits = { buffer: "", timer: null, scale: null };
   function clearDigits() {
     window.clearTimeout(digits.timer);
     digits.buffer = "";
     digits.timer = null;
+    digits.scale = null;
   }
-  /* Every case change starts from nothing: no decision, no confidence, no typed digits. */
+  /* Every case change starts from nothing: no answer to any question, no typed digits. */
   function clearAnswer() {
     clearDigits();
-    form.querySelectorAll("input[type=radio]").forEach(function (input) { input.checked = false; });
-    if (percentScale) {
-      numberInput.value = "";
-      rangeInput.value = "50";
-      showSliderSet(false);
-    }
+    questions.forEach(function (question) { question.clear(); });
+    lastQuestion = null;
     enterGuard.shownAt = performance.now();
     enterGuard.touched = false;
   }
@@ -256,6 +361,53 @@
     return !enterGuard.touched && performance.now() - enterGuard.shownAt < enterGuard.window;
   }
   form.addEventListener("input", function () { enterGuard.touched = true; });
+
+  /* The answer fields of the design, as given: the choice of each question and, where it has
+   * a scale, its confidence (null when not given). */
+  function currentAnswer() {
+    var answer = {};
+    questions.forEach(function (question) {
+      answer[question.spec.name] = question.value();
+      if (question.scale) answer[question.scale.spec.name] = question.scale.get();
+    });
+    return answer;
+  }
+  function choiceLabel(question, value) {
+    var choice = question.spec.choices.filter(function (c) { return c.value === value; })[0];
+    return choice ? choice.label : String(value);
+  }
+  /* A stored answer in words (the server's words come with a served case's current_answer). */
+  function answerText(answer) {
+    return questions.filter(function (question) {
+      return answer[question.spec.name] !== null && answer[question.spec.name] !== undefined;
+    }).map(function (question) {
+      var text = choiceLabel(question, answer[question.spec.name]);
+      var scale = question.scale;
+      if (scale && answer[scale.spec.name] !== null && answer[scale.spec.name] !== undefined) {
+        text += ", confidence " + answer[scale.spec.name];
+      }
+      return text;
+    }).join("; ");
+  }
+  /* What is missing or wrong, in words; null when every question is answered. (The focus stays
+   * where it is, so the reader's next key still answers.) */
+  function answerProblem(answer) {
+    for (var i = 0; i < questions.length; i++) {
+      var question = questions[i], spec = question.spec;
+      if (answer[spec.name] === null) {
+        var keyed = spec.choices.every(function (c) { return c.key; });
+        var text = spec.choices.length <= 3 && keyed ?
+          "Choose " + spec.choices.map(function (c) { return c.label + " (" + c.key + ")"; }).join(" or ") + "." :
+          "Choose a " + spec.legend.toLowerCase() + ".";
+        return text;
+      }
+      var scale = question.scale;
+      if (scale && !scale.valid(answer[scale.spec.name])) {
+        return scale.spec.legend + " Give a confidence from " + scale.spec.min + " to " + scale.spec.max + ".";
+      }
+    }
+    return null;
+  }
 
   /* ---- Showing a served case. ---- */
   function setText(id, value) {
@@ -287,10 +439,14 @@
       setText("clinical-site", item.clinical.site || "not recorded");
     }
     clearAnswer();
-    if (item.current_answer) {
-      selectDecision(item.current_answer.decision);
-      setConfidence(item.current_answer.confidence);
-      revisitAnswer.textContent = DECISION_LABELS[item.current_answer.decision] + ", confidence " + item.current_answer.confidence;
+    var given = item.current_answer;
+    if (given) {
+      questions.forEach(function (question) {
+        if (given[question.spec.name] !== null) question.select(given[question.spec.name]);
+        var scale = question.scale;
+        if (scale && given[scale.spec.name] !== null) scale.set(given[scale.spec.name]);
+      });
+      revisitAnswer.textContent = given.text;
       revisitNote.classList.remove("hidden");
     } else {
       revisitNote.classList.add("hidden");
@@ -360,66 +516,66 @@
   var confirmButton = document.getElementById("contradiction-confirm");
   var pendingAnswer = null;
 
-  function contradiction(decision, confidence) {
-    return settings.contradictory_answers.filter(function (answer) {
-      return answer.decision === decision && answer.confidence === confidence;
+  /* The contradictory answers the study lists (settings.contradictory_answers: answer fields
+   * and the question to ask) that this answer is. */
+  function contradiction(answer) {
+    return settings.contradictory_answers.filter(function (listed) {
+      return Object.keys(listed).every(function (field) {
+        return field === "question" || answer[field] === listed[field];
+      });
     })[0] || null;
   }
-  function askToConfirm(answer) {
+  function askToConfirm(answer, listed) {
     clearDigits(); // digits typed after going back start a new number
-    pendingAnswer = answer;
-    dialogQuestion.textContent = answer.question;
+    pendingAnswer = { answer: answer, listed: listed };
+    dialogQuestion.textContent = listed.question;
     setStatus("", false);
     dialog.showModal();
     confirmButton.focus();
   }
   confirmButton.addEventListener("click", function () {
-    var answer = pendingAnswer;
+    var pending = pendingAnswer;
     pendingAnswer = null;
     dialog.close();
-    if (answer) sendAnswer(answer.decision, answer.confidence);
+    if (pending) sendAnswer(pending.answer);
   });
   document.getElementById("contradiction-back").addEventListener("click", function () {
     dialog.close();
   });
   dialog.addEventListener("close", function () {
     if (!pendingAnswer) return; // confirmed
+    var fields = Object.keys(pendingAnswer.listed);
     pendingAnswer = null;
     setStatus("Not saved. Change the decision or the confidence, then submit.", false);
-    var field = percentScale ? numberInput : form.querySelector("input[name=confidence]:checked");
+    // Back to the confidence that contradicts the choice.
+    var question = questions.filter(function (q) {
+      return q.scale && fields.indexOf(q.scale.spec.name) !== -1;
+    })[0];
+    var field = question ? question.scale.field() : null;
     (field || heading).focus();
   });
 
   function submitAnswer() {
     if (busy || dialog.open) return; // a second click while the first is on its way does nothing
-    var decision = currentDecision();
-    var confidence = currentConfidence();
-    var low = settings.confidence_min, high = settings.confidence_max;
-    if (!decision) {
-      setStatus("Choose Biopsy / further testing (B) or Reassure (R).", true);
+    var answer = currentAnswer();
+    var problem = answerProblem(answer);
+    if (problem) {
+      setStatus(problem, true);
       return;
     }
-    if (confidence === null || Number.isNaN(confidence) || confidence < low || confidence > high) {
-      setStatus("Give your confidence that the lesion is malignant, from " + low + " to " + high + ".", true);
-      return;
-    }
-    var contradictory = contradiction(decision, confidence);
-    if (contradictory) askToConfirm(contradictory);
-    else sendAnswer(decision, confidence);
+    var listed = contradiction(answer);
+    if (listed) askToConfirm(answer, listed);
+    else sendAnswer(answer);
   }
 
-  function sendAnswer(decision, confidence) {
+  /* Sends the answer fields of the design (and nothing else) with the case's token. */
+  function sendAnswer(answer) {
     if (busy) return;
     busy = true;
     submitButton.disabled = true;
     setStatus("Saving…", false);
     var token = tokenInput.value;
-    var body = JSON.stringify({
-      token: token,
-      decision: decision,
-      confidence: confidence,
-      active_ms: activeTimer.total()
-    });
+    var body = JSON.stringify(Object.assign({ token: token }, answer, { active_ms: activeTimer.total() }));
     request(root.getAttribute("data-submit-url"), {
       method: "POST",
       credentials: "same-origin",
@@ -429,8 +585,9 @@
       activeTimer.forget(token);
       var stored = result.decision;
       var note = "Saved.";
-      if (result.replayed && (stored.decision !== decision || stored.confidence !== confidence)) {
-        note = "That case had already been answered (" + DECISION_LABELS[stored.decision] + ", " + stored.confidence + "); that answer is kept.";
+      var differs = Object.keys(answer).some(function (field) { return stored[field] !== answer[field]; });
+      if (result.replayed && differs) {
+        note = "That case had already been answered (" + answerText(stored) + "); that answer is kept.";
       }
       render(result.next);
       setStatus(note + " " + result.next.progress.done + " of " + result.next.progress.total + " answered.", false);
@@ -483,15 +640,19 @@
     loadServing(root.getAttribute("data-next-url"), "Reload the page to continue.");
   });
 
-  /* ---- Keyboard shortcuts: B, R, digits, Enter, +, -, F. ---- */
+  /* ---- Keyboard shortcuts: each choice's key (settings.questions), digits, Enter, +, -, F. ---- */
   function typeDigit(digit) {
-    if (!percentScale) {
-      if (Number(digit) >= settings.confidence_min && Number(digit) <= settings.confidence_max) setConfidence(Number(digit));
+    var scale = digitScale();
+    if (!scale) return;
+    if (!scale.slider) {
+      if (scale.valid(Number(digit))) scale.set(Number(digit));
       return;
     }
+    if (digits.scale !== scale) clearDigits();
     window.clearTimeout(digits.timer);
-    digits.buffer = Number(digits.buffer + digit) > 100 ? digit : digits.buffer + digit;
-    setConfidence(Number(digits.buffer));
+    digits.scale = scale;
+    digits.buffer = Number(digits.buffer + digit) > scale.spec.max ? digit : digits.buffer + digit;
+    scale.set(Number(digits.buffer));
     digits.timer = window.setTimeout(clearDigits, 1500);
   }
 
@@ -507,9 +668,13 @@
       return;
     }
     enterGuard.touched = true;
-    if (key === "b" || key === "B") selectDecision("biopsy");
-    else if (key === "r" || key === "R") selectDecision("reassure");
-    else typeDigit(key);
+    var choice = keyMap[key.toUpperCase()];
+    if (choice) {
+      choice.question.select(choice.value);
+      lastQuestion = choice.question;
+    } else if (/^[0-9]$/.test(key)) {
+      typeDigit(key);
+    }
   }
 
   /* Keys held during a save or load: on the case that appeared, in the order they were typed;
@@ -529,8 +694,22 @@
     }
     var target = event.target;
     var tag = target && target.tagName;
-    var typing = tag === "TEXTAREA" || (tag === "INPUT" && (target.type === "number" || target.type === "text"));
+    var typing = tag === "TEXTAREA" || (tag === "INPUT" && ["number", "text", "search"].indexOf(target.type) !== -1);
     var key = event.key;
+    var filter = target && target.getAttribute && target.getAttribute("data-filter-for");
+    if (filter && (key === "Enter" || key === "Escape")) {
+      var question = questionNamed(filter);
+      if (key === "Escape") {
+        if (target.value !== "") { question.filter.apply(""); event.preventDefault(); }
+        return;
+      }
+      // Enter in a filter box picks the one choice left; otherwise it submits, as anywhere.
+      if (question.filter.pickSingle()) {
+        enterGuard.touched = true;
+        event.preventDefault();
+        return;
+      }
+    }
     if (key === "Enter") {
       if (tag === "BUTTON" || tag === "A" || tag === "TEXTAREA") return; // let them do their own thing
       event.preventDefault();
@@ -538,7 +717,7 @@
       return;
     }
     if (typing) return;
-    if (/^[bBrR0-9]$/.test(key)) { answerKey(key); event.preventDefault(); }
+    if (key.length === 1 && (keyMap[key.toUpperCase()] || /^[0-9]$/.test(key))) { answerKey(key); event.preventDefault(); }
     else if (key === "+" || key === "=") { zoomCentre(1.5); event.preventDefault(); }
     else if (key === "-" || key === "_") { zoomCentre(1 / 1.5); event.preventDefault(); }
     else if (key === "f" || key === "F") { showFullResolution(fullButton.getAttribute("aria-pressed") !== "true"); event.preventDefault(); }

@@ -31,6 +31,7 @@ from readerstudy.demo.study import (
 )
 from readerstudy.scoring.selectors import study_scoring_progress_get
 from readerstudy.scoring.services import study_scoring_enqueue
+from readerstudy.studies.design import DESIGNS, MANAGEMENT
 from readerstudy.studies.ingest.selection import sample_parse
 
 
@@ -60,7 +61,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sample",
             default=None,
-            help="held-out HAM10000 cases per diagnosis (default mel=80,nv=120)",
+            help="held-out HAM10000 cases per diagnosis (default mel=80,nv=120; for the "
+            "diagnosis designs akiec=20,bcc=25,bkl=30,df=4,mel=40,nv=60,vasc=5)",
+        )
+        parser.add_argument(
+            "--design",
+            choices=list(DESIGNS),
+            default=MANAGEMENT,
+            help="what the readers answer: management (default: the melanoma-vs-nevus "
+            "study), diagnosis (the seven HAM10000 classes of 184 held-out lesions) or "
+            "diagnosis_management (both); each design is its own demo study",
         )
         parser.add_argument(
             "--acknowledge-confounds",
@@ -113,13 +123,15 @@ class Command(BaseCommand):
                     raise CommandError(
                         f"the worker did not answer; see {settings.VAR_DIR / 'log' / 'worker.log'}"
                     )
-                study = demo_study_get()
+                design = str(options["design"])
+                study = demo_study_get(design)
                 if study is None:
                     self.stdout.write("Importing the demo images ...")
                     study = demo_study_create(
                         coordinator=coordinator,
                         data=data,
                         sample=sample,
+                        design=design,
                         progress=ProgressLines(self.stdout.write, unit="image"),
                     )
                 # Scored before it opens, so that the confound audit sees the CNN's scores.

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from classifier.taxonomy import load_taxonomy
 from readerstudy.accounts.roles import Role
+from readerstudy.studies.design import BUILT_IN_SCHEMES, DESIGNS, MANAGEMENT
 from readerstudy.studies.ingest.issues import ImportRejected
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
@@ -19,6 +20,7 @@ from readerstudy.studies.models import ImportJob, Study
 from readerstudy.studies.services import (
     ImportOptions,
     ImportSource,
+    scheme_resolve,
     study_build,
     study_import,
     task_resolve,
@@ -39,6 +41,24 @@ class Command(BaseCommand):
             required=True,
             help="a built-in task (" + ", ".join(load_taxonomy().tasks) + ") or the path of "
             "a custom task's JSON mapping file",
+        )
+        parser.add_argument(
+            "--design",
+            choices=list(DESIGNS),
+            default=MANAGEMENT,
+            help="what readers answer: " + "; ".join(f"{k}: {v}" for k, v in DESIGNS.items()),
+        )
+        parser.add_argument(
+            "--classes",
+            help="the diagnosis classes of a design that asks a diagnosis: "
+            + ", ".join(BUILT_IN_SCHEMES)
+            + " (default ham7) or the path of a JSON grouping file",
+        )
+        parser.add_argument("--diagnosis-question", default="", help="the diagnosis question")
+        parser.add_argument(
+            "--ask-diagnosis-confidence",
+            action="store_true",
+            help="readers give a confidence with their diagnosis",
         )
         parser.add_argument("--images", required=True, type=Path, help="a folder or a .zip")
         parser.add_argument(
@@ -87,7 +107,21 @@ class Command(BaseCommand):
                 if options.get("sample")
                 else None
             )
+            design = str(options["design"])
+            classes = str(options.get("classes") or "")
+            scheme = None
+            if design != MANAGEMENT:
+                if classes.endswith(".json") or (classes and Path(classes).is_file()):
+                    scheme = scheme_resolve(path=Path(classes))
+                else:
+                    scheme = scheme_resolve(name=classes or "ham7")
+            elif classes:
+                raise ValueError("--classes needs a --design that asks a diagnosis")
             study = study_build(
+                design=design,
+                scheme=scheme,
+                diagnosis_question=str(options["diagnosis_question"]),
+                ask_diagnosis_confidence=bool(options["ask_diagnosis_confidence"]),
                 name=str(options["name"]),
                 task=task,
                 modality=str(options["modality"]),
