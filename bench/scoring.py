@@ -129,6 +129,7 @@ def breakdown(log: str, seconds: float, raw: float, n_cases: int) -> dict[str, f
         "end to end": seconds,
         "raw forward alone": alone,
         "gap": seconds - alone,
+        "forward in the worker": forward,
         "forward slower than alone (decoding shares the cores)": forward - alone,
         "waiting for decoded images": waited,
         "database (plan, attempts, scores)": database,
@@ -234,6 +235,13 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     print("where the median round's seconds went:")
     for name, value in parts.items():
         print(f"  {name:<70} {value:6.2f} s")
+    # Against the network's own time in the worker, which the raw rate measured in this process
+    # should equal; on a busy machine the two can differ by more than the pipeline costs.
+    print(
+        f"pipeline        {parts['forward in the worker'] / parts['end to end']:7.2f} of the "
+        "end-to-end time was the worker's forward pass (1.0: Celery, broker, decoding and "
+        "database cost nothing)"
+    )
 
 
 if __name__ == "__main__":
