@@ -14,10 +14,12 @@ from django.core.management import call_command
 
 from readerstudy.analysis.aided import aided_analysis, aided_analysis_get
 from readerstudy.analysis.aided_data import aided_data_get
+from readerstudy.stats.aided_diagnosis import aided_diagnosis
 from readerstudy.stats.aided_mrmc import aided_mrmc
 from readerstudy.stats.switching import switching_analysis
 from tests.factories import StudyFactory
 from tests.support.aided import build_aided_panel_study, build_tiny_aided_study
+from tests.support.browser import browser_login
 
 pytestmark = pytest.mark.django_db
 
@@ -218,3 +220,61 @@ def test_the_ratings_exports_carry_both_phases_back_into_analyze(
     decisions = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert {row["phase"] for row in decisions} == {"unaided", "aided"}
     assert sum(row["phase"] == "aided" for row in decisions) == 4 * 60 + 30
+
+
+def test_a_diagnosis_study_switches_on_the_classes_against_the_shown_top_class(
+    coordinator, analyst_client
+) -> None:
+    """Counted by hand from TINY_CLASSES: on the faulty case the AI showed the CNN's least
+    likely class, and only a switch to that class counts as misled."""
+    tiny = build_tiny_aided_study(coordinator=coordinator, diagnosis=True)
+    body = analyst_client.get(f"/api/v1/analysis/studies/{tiny.study.pk}/aided/").json()
+    switching = body["questions"]["diagnosis"]["switching"]
+    expected = {(True, True): (2, 0, 2), (True, False): (5, 1, 4), (False, True): (1, 1, 1)}
+    expected[(False, False)] = (4, 2, 1)
+    for (reader_correct, ai_correct), (n, switched, aided_correct) in expected.items():
+        cell = _cell(switching, reader_correct, ai_correct)
+        assert (cell["n"], cell["switched"], cell["aided_correct"]) == (n, switched, aided_correct)
+    assert (switching["misled"]["events"], switching["misled"]["opportunities"]) == (1, 5)
+    assert (switching["helped"]["events"], switching["helped"]["opportunities"]) == (1, 1)
+    # The management question is analysed alongside, as in the management study.
+    assert body["questions"]["management"]["switching"]["misled"]["events"] == 1
+
+    data = aided_data_get(tiny.study)
+    truth = np.asarray(["mel", "nv", "mel", "nv"], dtype=object)
+    expected_diagnosis = aided_diagnosis(
+        truth,
+        data.diagnosis["unaided"],
+        data.diagnosis["aided"],
+        data.classes,
+        readers=["R01", "R02", "R03"],
+    )
+    block = body["diagnosis"]
+    assert block["accuracy"]["unaided"] == pytest.approx(expected_diagnosis.accuracy.unaided)
+    assert block["accuracy"]["aided"] == pytest.approx(expected_diagnosis.accuracy.aided)
+    assert block["accuracy"]["change"]["ci"] == pytest.approx(
+        list(expected_diagnosis.accuracy.change.ci)
+    )
+    assert block["mean_recall"]["change"]["mean"] == pytest.approx(
+        expected_diagnosis.mean_recall.change.mean
+    )
+    assert block["accuracy"]["unaided"] == pytest.approx((3 / 4 + 2 / 4 + 2 / 4) / 3)
+    html = analyst_client.get(f"/analysis/studies/{tiny.study.pk}/aided/").content.decode()
+    assert 'id="aided-diagnosis"' in html and 'id="switching-diagnosis"' in html
+
+
+@pytest.mark.browser
+def test_the_ai_assistance_page_draws_each_reader_as_an_arrow_in_chromium(
+    coordinator, page, analyst, password, artifacts
+) -> None:
+    """Under the strict CSP (the page fixture fails on any console error or violation)."""
+    built = build_aided_panel_study(coordinator=coordinator)
+    browser_login(page, "analyst", password)
+    page.goto(f"/analysis/studies/{built.study.pk}/")
+    page.locator("#aided-link").click()
+    page.wait_for_selector("#aided-figure .main-svg")
+    assert page.locator("#aided-figure .annotation-arrow-g").count() == 6
+    assert page.get_by_text("CNN alone (AUC").first.is_visible()
+    assert page.locator("#mrmc-auc td").count() == 4
+    assert page.get_by_text("No analysis by experience: no reader profiles.").is_visible()
+    page.screenshot(path=str(artifacts / "aided-analysis-page.png"), full_page=True)

@@ -13,6 +13,7 @@ from readerstudy.reading.services import SimulatedAnswer, decision_record_simula
 from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.stats.simulate import simulate_cnn_scores, simulate_reader_panel
 from readerstudy.stats.simulate_aided import simulate_aided_reading
+from readerstudy.studies.design import scheme_builtin
 from readerstudy.studies.models import Case, Study
 from tests.factories import (
     CaseFactory,
@@ -32,6 +33,14 @@ TINY_DECISIONS = {
     "R01": ([1, 0, 0, 0], [1, 1, 0, 0]),
     "R02": ([0, 0, 1, 1], [1, 0, 1, 0]),
     "R03": ([1, 1, 1, 1], [1, 1, 1, 1]),
+}
+# For the diagnosis-then-management study: each reader's (unaided, aided) classes. "AI" marks
+# the class the AI showed on the faulty case 1 (the CNN's least likely class, whatever the
+# scheme's order makes it).
+TINY_CLASSES = {
+    "R01": (["mel", "nv", "nv", "nv"], ["mel", "AI", "nv", "nv"]),
+    "R02": (["nv", "nv", "mel", "mel"], ["mel", "nv", "mel", "nv"]),
+    "R03": (["mel", "bkl", "mel", "bkl"], ["mel", "mel", "mel", "bkl"]),
 }
 
 
@@ -69,14 +78,18 @@ def _aided_cases(coordinator, truth, cnn, faulty, **study_fields) -> tuple[Study
     return study, cases
 
 
-def _answer(enrolment, cases, decisions, ratings, phase) -> None:
+def _answer(enrolment, cases, decisions, ratings, phase, classes=None) -> None:
     decision_record_simulated(
         enrolment=enrolment,
         answers=[
             SimulatedAnswer(
-                case_id=case.pk, biopsy=bool(d), confidence=round(float(r)), phase=str(phase)
+                case_id=case.pk,
+                biopsy=bool(d),
+                confidence=round(float(r)),
+                phase=str(phase),
+                diagnosis_class=None if classes is None else classes[k],
             )
-            for case, d, r in zip(cases, decisions, ratings, strict=True)
+            for k, (case, d, r) in enumerate(zip(cases, decisions, ratings, strict=True))
         ],
     )
 
@@ -90,11 +103,18 @@ def _enrol(study, number: int):
     )
 
 
-def build_tiny_aided_study(*, coordinator) -> AidedStudy:
+def build_tiny_aided_study(*, coordinator, diagnosis: bool = False) -> AidedStudy:
     """Four cases, three readers (TINY_DECISIONS); the ratings follow the decisions, a
-    little apart per case so that the AUCs are not all ties."""
+    little apart per case so that the AUCs are not all ties. ``diagnosis``: the study asks
+    the seven HAM10000 classes first (TINY_CLASSES), then the management decision."""
     truth = np.asarray(TINY_TRUTH)
-    study, cases = _aided_cases(coordinator, TINY_TRUTH, TINY_CNN, TINY_FAULTY)
+    design = {}
+    if diagnosis:
+        scheme = scheme_builtin("ham7")
+        design = {"design": "diagnosis_management", "diagnosis_scheme": scheme.to_dict()}
+    study, cases = _aided_cases(coordinator, TINY_TRUTH, TINY_CNN, TINY_FAULTY, **design)
+    # The class the AI showed on the faulty case: the CNN's least likely (mel/nv only scored).
+    least_likely = [c for c in (scheme_builtin("ham7").codes) if c not in ("mel", "nv")][-1]
     decisions = {Phase.UNAIDED: [], Phase.AIDED: []}
     ratings = {Phase.UNAIDED: [], Phase.AIDED: []}
     for number, (reader, phases) in enumerate(sorted(TINY_DECISIONS.items()), start=1):
@@ -102,7 +122,11 @@ def build_tiny_aided_study(*, coordinator) -> AidedStudy:
         assert enrolment.pseudonym == reader
         for phase, answer in zip((Phase.UNAIDED, Phase.AIDED), phases, strict=True):
             rating = [(70 if d else 30) + 5 * k - 3 * number for k, d in enumerate(answer)]
-            _answer(enrolment, cases, answer, rating, phase)
+            classes = None
+            if diagnosis:
+                given = TINY_CLASSES[reader][0 if phase == Phase.UNAIDED else 1]
+                classes = [least_likely if c == "AI" else c for c in given]
+            _answer(enrolment, cases, answer, rating, phase, classes)
             decisions[phase].append(answer)
             ratings[phase].append(rating)
     return AidedStudy(
