@@ -307,9 +307,8 @@ def aided_analysis(
     the tests read the same dict). ``bands``: each reader's (pseudonym's) experience band."""
     complete = data.complete
     names = [data.name(p, identities) for p, c in zip(data.readers, complete, strict=True) if c]
-    counted = (
-        complete | data.paired.any(axis=1) if include_partial else complete
-    ) & data.paired.any(axis=1)
+    has_pairs = np.asarray(data.paired.any(axis=1), dtype=bool)
+    counted = has_pairs if include_partial else complete & has_pairs
     counted_names = [
         data.name(p, identities) for p, c in zip(data.readers, counted, strict=True) if c
     ]

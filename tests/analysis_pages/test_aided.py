@@ -32,10 +32,12 @@ def _cell(switching: dict, reader_correct: bool, ai_correct: bool) -> dict:
     )
 
 
-def test_the_switching_table_counts_readings_against_the_ai_as_shown(coordinator) -> None:
+@pytest.mark.parametrize("design", ["sequential", "crossover"])
+def test_the_switching_table_counts_readings_against_the_ai_as_shown(coordinator, design) -> None:
     """Counted by hand from TINY_DECISIONS: case 1 is faulty, so the AI shown (0.88, "mel")
-    is wrong on a nevus the CNN (0.12) got right."""
-    tiny = build_tiny_aided_study(coordinator=coordinator)
+    is wrong on a nevus the CNN (0.12) got right. A crossover study's two sessions are
+    compared the same way."""
+    tiny = build_tiny_aided_study(coordinator=coordinator, ai_assistance=design)
     _, result = aided_analysis_get(tiny.study)
     switching = result["questions"]["management"]["switching"]
     # (n, switched, right when aided) per cell.

@@ -103,15 +103,17 @@ def _enrol(study, number: int):
     )
 
 
-def build_tiny_aided_study(*, coordinator, diagnosis: bool = False) -> AidedStudy:
+def build_tiny_aided_study(
+    *, coordinator, diagnosis: bool = False, ai_assistance: str = "sequential"
+) -> AidedStudy:
     """Four cases, three readers (TINY_DECISIONS); the ratings follow the decisions, a
     little apart per case so that the AUCs are not all ties. ``diagnosis``: the study asks
     the seven HAM10000 classes first (TINY_CLASSES), then the management decision."""
     truth = np.asarray(TINY_TRUTH)
-    design = {}
+    design: dict[str, object] = {"ai_assistance": ai_assistance}
     if diagnosis:
         scheme = scheme_builtin("ham7")
-        design = {"design": "diagnosis_management", "diagnosis_scheme": scheme.to_dict()}
+        design |= {"design": "diagnosis_management", "diagnosis_scheme": scheme.to_dict()}
     study, cases = _aided_cases(coordinator, TINY_TRUTH, TINY_CNN, TINY_FAULTY, **design)
     # The class the AI showed on the faulty case: the CNN's least likely (mel/nv only scored).
     least_likely = [c for c in (scheme_builtin("ham7").codes) if c not in ("mel", "nv")][-1]
