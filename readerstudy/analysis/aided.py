@@ -30,10 +30,11 @@ import numpy as np
 from django.core.cache import cache
 
 from readerstudy.analysis.aided_data import (
+    AI_POSITIVE_AT,
     EXPERIENCE_BANDS,
     AidedData,
     aided_data_get,
-    reader_experience_band,
+    study_experience_bands,
 )
 from readerstudy.analysis.selectors import ANALYSIS_CACHE_SECONDS, study_fingerprint
 from readerstudy.reading.phases import AIDED, UNAIDED
@@ -47,7 +48,7 @@ from readerstudy.stats.readers import wilson_ci
 from readerstudy.stats.roc import RocInputError, auc_ci, roc_curve
 from readerstudy.stats.study import json_safe
 from readerstudy.stats.switching import switching_analysis
-from readerstudy.studies.models import Enrolment, Study
+from readerstudy.studies.models import Study
 
 
 def _plain(value: Any) -> Any:
@@ -346,7 +347,7 @@ def aided_analysis(
         ],
         "partial_readers": partial,
         "cnn": None,
-        "ai_positive_at": 0.5,
+        "ai_positive_at": AI_POSITIVE_AT,
     }
     if data.n_cases and 0 < int(data.truth.sum()) < data.n_cases:
         curve = roc_curve(data.truth, data.cnn)
@@ -375,14 +376,6 @@ def aided_analysis(
     by_name = {data.name(p, identities): (bands or {}).get(p) for p in data.readers}
     result["experience"] = _experience(by_name, changes, measure)
     return dict(json_safe(result))
-
-
-def study_experience_bands(study: Study) -> dict[str, str | None]:
-    """Pseudonym -> the reader's experience band (None without a profile)."""
-    return {
-        enrolment.pseudonym: reader_experience_band(enrolment)
-        for enrolment in Enrolment.objects.filter(study=study)
-    }
 
 
 def aided_analysis_get(

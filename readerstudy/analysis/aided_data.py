@@ -51,6 +51,14 @@ def reader_experience_band(enrolment: Enrolment) -> str | None:
     return str(band) if band in EXPERIENCE_BANDS else None
 
 
+def study_experience_bands(study: Study) -> dict[str, str | None]:
+    """Pseudonym -> the reader's experience band (None without a profile)."""
+    return {
+        enrolment.pseudonym: reader_experience_band(enrolment)
+        for enrolment in Enrolment.objects.filter(study=study)
+    }
+
+
 @dataclass(frozen=True)
 class AidedData:
     """An AI-assisted study's readers x cases answers in both phases, on the scored cases.
