@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from readerstudy.analysis import api
+from readerstudy.analysis import aided_views, api
 
 urlpatterns = [
     path("analysis/studies/<int:study_id>/", api.StudyAnalysisAPI.as_view(), name="analysis-study"),
@@ -15,6 +15,11 @@ urlpatterns = [
         "analysis/studies/<int:study_id>/exports/<str:fmt>/",
         api.StudyExportAPI.as_view(),
         name="analysis-study-export",
+    ),
+    path(
+        "analysis/studies/<int:study_id>/aided/",
+        aided_views.StudyAidedAnalysisAPI.as_view(),
+        name="analysis-study-aided",
     ),
     path(
         "analysis/studies/<int:study_id>/compare/",

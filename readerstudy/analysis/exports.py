@@ -15,6 +15,7 @@ import numpy as np
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from readerstudy.analysis.aided_data import AidedData, aided_data_get, aided_ratings_table
 from readerstudy.analysis.diagnosis import diagnosis_analysis_get, diagnosis_export_dict
 from readerstudy.analysis.insight import (
     gallery_report_section,
@@ -265,7 +266,7 @@ def reader_rows(
     return rows
 
 
-def _case_columns(data: StudyData) -> dict[str, dict[str, str]]:
+def _case_columns(data: StudyData | AidedData) -> dict[str, dict[str, str]]:
     """The ratings' case numbers mapped to the case ids of the decisions CSV and the
     image set's own ids."""
     columns: dict[str, dict[str, str]] = {"case_id": {}, "source_id": {}}
@@ -315,7 +316,15 @@ def export_bytes(
     if fmt == "json":
         return json.dumps(analysis_dict(data, analysis, identities=identities), indent=2).encode()
     if fmt in ("imrmc", "ratings"):
-        table = ratings_table(data, identities=identities)
+        # An AI-assisted study's ratings are its two phases as modalities (unaided, aided).
+        columns_of: StudyData | AidedData = data
+        if study.aided:
+            columns_of = aided_data_get(study)
+            table = aided_ratings_table(
+                columns_of, identities=identities, include_partial=include_partial
+            )
+        else:
+            table = ratings_table(data, identities=identities)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "ratings"
             if fmt == "imrmc":
@@ -324,7 +333,7 @@ def export_bytes(
                 name = " ".join(study.name.split())
                 write_imrmc(table, path, description=f"readerstudy: {name}")
             else:
-                write_long_csv(table, path, case_columns=_case_columns(data))
+                write_long_csv(table, path, case_columns=_case_columns(columns_of))
             return path.read_bytes()
     if fmt == "html":
         sections = []

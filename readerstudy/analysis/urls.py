@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from readerstudy.analysis import diagnosis_views, insight_views, planning_views, views
+from readerstudy.analysis import aided_views, diagnosis_views, insight_views, planning_views, views
 
 app_name = "analysis"
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("studies/<int:study_id>/", views.study_analysis_page, name="study"),
     path("studies/<int:study_id>/diagnosis/", diagnosis_views.diagnosis_page, name="diagnosis"),
     path("studies/<int:study_id>/data.json", views.study_analysis_data, name="study_data"),
+    path("studies/<int:study_id>/aided/", aided_views.aided_page, name="aided"),
     path("studies/<int:study_id>/export/<str:fmt>/", views.study_export, name="export"),
     path("studies/<int:study_id>/tsne.json", insight_views.tsne_data, name="tsne_data"),
     path("studies/<int:study_id>/errors/", insight_views.errors_page, name="errors"),

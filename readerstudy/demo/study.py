@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -24,8 +25,11 @@ from classifier.taxonomy import load_taxonomy
 from readerstudy.accounts.roles import Role
 from readerstudy.accounts.services import user_roles_add
 from readerstudy.demo.accounts import DemoLogin, demo_logins_path
+from readerstudy.reading.models import Phase
 from readerstudy.reading.services import SimulatedAnswer, decision_record_simulated
-from readerstudy.stats.simulate import simulate_reader_panel
+from readerstudy.scoring.selectors import study_cnn_probabilities
+from readerstudy.stats.simulate import SimulatedPanel, simulate_reader_panel
+from readerstudy.stats.simulate_aided import simulate_aided_reading
 from readerstudy.stats.simulate_classes import simulate_class_answers
 from readerstudy.studies.design import (
     DIAGNOSIS,
@@ -46,6 +50,9 @@ from readerstudy.studies.services import (
 )
 
 DEMO_STUDY_NAME = "Demo: melanoma vs nevus (dermoscopy, biopsy-proven)"
+# The AI-assisted demo (issue 18): the melanoma-vs-nevus management study read sequentially,
+# each case unaided and then with the CNN's output, with a faulty-AI check.
+AIDED = "aided"
 # The diagnosis demos ask the seven HAM10000 classes (Tschandl et al., Lancet Oncol 2019) of
 # every biopsy-proven held-out lesion class; the task malignant-vs-benign takes all seven,
 # and gives the CNN's ROC curve.
@@ -53,7 +60,24 @@ DEMO_STUDY_NAMES = {
     MANAGEMENT: DEMO_STUDY_NAME,
     DIAGNOSIS: "Demo: seven-class diagnosis (dermoscopy, biopsy-proven)",
     DIAGNOSIS_MANAGEMENT: "Demo: diagnosis, then management (dermoscopy, biopsy-proven)",
+    AIDED: "Demo: AI-assisted reading (sequential, melanoma vs nevus, dermoscopy)",
 }
+# What ``demo --design`` offers: the study designs, and the AI-assisted demo.
+DEMO_DESIGNS: tuple[str, ...] = (MANAGEMENT, DIAGNOSIS, DIAGNOSIS_MANAGEMENT, AIDED)
+# Tschandl et al. (Nat Med 2020) inverted the AI's output on a share of cases to measure
+# over-reliance; the demo does so on one case in ten, disclosed in its consent text.
+DEMO_FAULTY_AI_PERCENT = 10
+DEMO_CONSENT_TEXT = (
+    "This is a demonstration study of AI-assisted reading. You answer each case on your own "
+    "first; that answer is locked. Then you see the CNN's output and answer again. On some "
+    "cases the output shown is deliberately wrong, to measure how far readers rely on the AI."
+)
+# How far the simulated readers lean on the CNN's shown output (stats.simulate_aided: the
+# reader's weight on the AI's evidence is 0.5 ** exp(...), 0 ignoring it and 1 adopting it):
+# at 0.5 the typical reader moves halfway toward the AI, the weaker readers more, so the
+# switching table shows readers both helped and misled (Maron et al. 2020 reported 39% of
+# right answers switched to a wrong AI answer).
+DEMO_AUTOMATION_BIAS = 0.5
 # Held-out biopsy-proven lesions per class: akiec 34, bcc 49, bkl 73, df 4, mel 92, nv 205,
 # vasc 5. The sample keeps every rare class whole.
 DEMO_DIAGNOSIS_SAMPLE = {"akiec": 20, "bcc": 25, "bkl": 30, "df": 4, "mel": 40, "nv": 60, "vasc": 5}
@@ -152,7 +176,14 @@ def demo_study_create(
     DEMO_DIAGNOSIS_SAMPLE for the designs that ask a diagnosis)."""
     manifest = Path(settings.VAR_DIR) / "demo" / "ham10000-heldout.csv"
     heldout_manifest_write(data, manifest)
-    diagnosis = design != MANAGEMENT
+    diagnosis = design in (DIAGNOSIS, DIAGNOSIS_MANAGEMENT)
+    assistance: dict[str, Any] = {}
+    if design == AIDED:
+        assistance = {
+            "ai_assistance": str(Study.AiAssistance.SEQUENTIAL),
+            "faulty_ai_percent": DEMO_FAULTY_AI_PERCENT,
+            "consent_text": DEMO_CONSENT_TEXT,
+        }
     study = study_build(
         name=DEMO_STUDY_NAMES[design],
         task=task_resolve(name="malignant-vs-benign" if diagnosis else "melanoma-vs-nevus"),
@@ -160,8 +191,9 @@ def demo_study_create(
         created_by=coordinator,
         show_clinical_info=True,
         show_feedback=True,
-        design=design,
+        design=design if design != AIDED else MANAGEMENT,
         scheme=scheme_resolve(name="ham7") if diagnosis else None,
+        **assistance,
     )
     default_sample = DEMO_DIAGNOSIS_SAMPLE if diagnosis else DEMO_SAMPLE
     imported = study_import(
@@ -211,7 +243,10 @@ def demo_readers_enrol(*, study, logins: list[DemoLogin], coordinator: User) -> 
 def demo_panel_ensure(*, study, n_readers: int, coordinator: User) -> int:
     """Add a simulated reader panel (once): Roe-Metz readers calibrated to Brinker 2019.
 
-    Returns the number of simulated readers added (0 when the panel exists)."""
+    In an AI-assisted study each reader also answers every case with the CNN
+    (``_simulated_aided``), so the CNN must have scored the study first (the demo scores it
+    before it opens). Returns the number of simulated readers added (0 when the panel
+    exists)."""
     if n_readers <= 0 or Enrolment.objects.filter(study=study, simulated=True).exists():
         return 0
     cases = list(
@@ -231,6 +266,7 @@ def demo_panel_ensure(*, study, n_readers: int, coordinator: User) -> int:
     )
     design = study_design(study)
     classes = _simulated_classes(design, [d for _, _, d in cases], n_readers)
+    aided = _simulated_aided(study, [pk for pk, _, _ in cases], truth, panel, (low, high))
     for number, reader in enumerate(panel.reader_inputs()):
         with transaction.atomic():
             # No usable password: nobody can log in as a simulated reader.
@@ -255,21 +291,66 @@ def demo_panel_ensure(*, study, n_readers: int, coordinator: User) -> int:
                 saved_by=coordinator,
             )
             management = design.management is not None
-            decision_record_simulated(
-                enrolment=enrolment,
-                answers=[
+            answers = [
+                SimulatedAnswer(
+                    case_id=cases[int(index)][0],
+                    biopsy=bool(decision) if management else None,
+                    confidence=round(float(rating)) if management else None,
+                    diagnosis_class=classes[number][int(index)] if classes else None,
+                )
+                for index, decision, rating in zip(
+                    reader.case_index, reader.decision, reader.rating, strict=True
+                )
+            ]
+            if aided is not None:
+                answers += [
                     SimulatedAnswer(
                         case_id=cases[int(index)][0],
-                        biopsy=bool(decision) if management else None,
-                        confidence=round(float(rating)) if management else None,
-                        diagnosis_class=classes[number][int(index)] if classes else None,
+                        biopsy=bool(aided[0][number, index]),
+                        confidence=round(float(aided[1][number, index])),
+                        phase=str(Phase.AIDED),
                     )
-                    for index, decision, rating in zip(
-                        reader.case_index, reader.decision, reader.rating, strict=True
-                    )
-                ],
-            )
+                    for index in reader.case_index
+                ]
+            decision_record_simulated(enrolment=enrolment, answers=answers)
     return n_readers
+
+
+def _simulated_aided(
+    study: Study,
+    case_ids: list[int],
+    truth: np.ndarray,
+    panel: SimulatedPanel,
+    scale: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The panel's aided decisions and ratings (readers x cases) in an AI-assisted management
+    study: the unaided answers moved toward the CNN's output as shown (inverted on the
+    faulty-AI cases) with DEMO_AUTOMATION_BIAS (``stats.simulate_aided``). A case the CNN
+    could not score showed no output, so its aided answer stays the unaided one. None for a
+    study read unaided."""
+    if not study.aided:
+        return None
+    scores = study_cnn_probabilities(study)
+    faulty = set(
+        Case.objects.filter(study=study, ai_output_inverted=True).values_list("pk", flat=True)
+    )
+    decision = panel.decision.astype(bool).copy()
+    rating = panel.rating.astype(np.float64).copy()
+    scored = np.asarray([pk in scores for pk in case_ids], dtype=bool)
+    if scored.any() and 0 < truth[scored].sum() < scored.sum():
+        moved = simulate_aided_reading(
+            truth[scored],
+            decision[:, scored],
+            rating[:, scored],
+            np.asarray([scores[pk] for pk, s in zip(case_ids, scored, strict=True) if s]),
+            automation_bias=DEMO_AUTOMATION_BIAS,
+            seed=DEMO_SEED,
+            rating_scale=scale,
+            faulty=np.asarray([pk in faulty for pk, s in zip(case_ids, scored, strict=True) if s]),
+        )
+        decision[:, scored] = moved.decision
+        rating[:, scored] = moved.rating
+    return decision, rating
 
 
 def _simulated_classes(

@@ -25,6 +25,7 @@ from readerstudy.studies.design import (
     ANSWER_FIELDS,
     MALIGNANCY_WORDS,
     MANAGEMENT,
+    ClassScheme,
     Confidence,
     Question,
     StudyDesign,
@@ -256,21 +257,36 @@ def ai_output(study: Study, case: Case) -> dict[str, Any]:
         Case.objects.filter(pk=case.pk).values_list("ai_output_inverted", flat=True).first()
     )
     probability, fine = output
-    shown["probability"] = round(1.0 - probability if inverted else probability, 3)
+    shown["probability"] = shown_probability(probability, inverted=inverted)
     scheme = study_design(study).scheme
     if scheme is not None and fine:
-        by_class = scheme.class_probabilities(fine)
-        ranked = sorted(scheme.codes, key=lambda code: -by_class[code])
-        if inverted:
-            top, bottom = ranked[0], ranked[-1]
-            by_class[top], by_class[bottom] = by_class[bottom], by_class[top]
-            ranked = sorted(scheme.codes, key=lambda code: -by_class[code])
         labels = {c.code: c.label for c in scheme.classes}
         shown["top_classes"] = [
-            {"code": code, "label": labels[code], "probability": round(by_class[code], 3)}
-            for code in ranked[:AI_TOP_CLASSES]
+            {"code": code, "label": labels[code], "probability": round(value, 3)}
+            for code, value in shown_class_ranking(scheme, fine, inverted=inverted)[:AI_TOP_CLASSES]
         ]
     return shown
+
+
+def shown_probability(probability: float, *, inverted: bool) -> float:
+    """The CNN's probability as the aided phase shows it: 1 - p on a faulty-AI case, rounded
+    to three decimals (what the reader reads; the analysis takes its answer from this)."""
+    return round(1.0 - probability if inverted else probability, 3)
+
+
+def shown_class_ranking(
+    scheme: ClassScheme, fine: Mapping[str, float], *, inverted: bool
+) -> list[tuple[str, float]]:
+    """The scheme's classes with the probabilities the aided phase shows, most likely first:
+    Esteva's summed probabilities, with the most and least likely classes' probabilities
+    swapped on a faulty-AI case (so the first class shown is then the CNN's least likely)."""
+    by_class = scheme.class_probabilities(fine)
+    ranked = sorted(scheme.codes, key=lambda code: -by_class[code])
+    if inverted:
+        top, bottom = ranked[0], ranked[-1]
+        by_class[top], by_class[bottom] = by_class[bottom], by_class[top]
+        ranked = sorted(scheme.codes, key=lambda code: -by_class[code])
+    return [(code, by_class[code]) for code in ranked]
 
 
 def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:

@@ -257,6 +257,22 @@ def case_cnn_output_get(study: Study, case_id: int) -> tuple[float, dict[str, fl
     return float(probability), {str(k): float(v) for k, v in (fine or {}).items()}
 
 
+def study_cnn_fine_probabilities(
+    study: Study, model_version: ModelVersion | None = None
+) -> dict[int, dict[str, float]]:
+    """Case id -> the algorithm's training-class probabilities (``case_cnn_output_get``'s
+    second half for every case at once), from ``model_version`` (default: the study's
+    algorithm); cases it has not scored are missing, and a score imported as P(positive) only
+    maps to {}."""
+    model_version = model_version or study_algorithm_get(study)
+    if model_version is None:
+        return {}
+    rows = CnnScore.objects.filter(model_version=model_version, case__study=study).values_list(
+        "case_id", "fine_probabilities"
+    )
+    return {case_id: {str(k): float(v) for k, v in (fine or {}).items()} for case_id, fine in rows}
+
+
 def study_embeddings(study: Study, model_version: ModelVersion) -> tuple[list[int], np.ndarray]:
     """Case ids and their penultimate-layer features (float32 rows) for one model."""
     rows = list(

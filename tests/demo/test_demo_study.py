@@ -5,22 +5,31 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from PIL import Image
 
 from classifier import DEFAULT_SPLIT
 from classifier.data import split_lesion_ids
+from readerstudy.analysis.aided import aided_analysis_get
 from readerstudy.demo.study import (
+    AIDED,
     DEMO_DIAGNOSIS_SAMPLE,
+    DEMO_FAULTY_AI_PERCENT,
     DEMO_SAMPLE,
+    DEMO_STUDY_NAMES,
     demo_data_locate,
     demo_panel_ensure,
     demo_study_create,
     demo_study_open,
 )
+from readerstudy.reading.models import ServedCase
 from readerstudy.reading.selectors import decision_final_list
+from readerstudy.scoring.selectors import study_algorithm_get, study_cnn_probabilities
+from readerstudy.scoring.worker import case_chunk_score
 from readerstudy.studies.confounds import study_confound_audit
 from readerstudy.studies.design import study_design
 from readerstudy.studies.models import ConfoundAcknowledgement
@@ -127,3 +136,48 @@ def test_the_seven_class_demo_has_every_class_and_a_panel_that_names_classes(
     else:
         assert {row["biopsy"] for row in rows} == {True, False}
         assert all(row["confidence"] is not None for row in rows)
+
+
+def test_the_aided_demo_reads_each_case_unaided_then_with_the_cnn_and_exports_both(
+    coordinator, settings, tmp_path
+) -> None:
+    """``demo --design aided``: the melanoma-vs-nevus study read sequentially with a faulty-AI
+    check; scored by the shipped CNN (here in this process) before it opens, then a panel
+    whose aided answers lean on the CNN's output as shown."""
+    settings.VAR_DIR = tmp_path
+    study = demo_study_create(
+        coordinator=coordinator, data=demo_data_locate(shared_data()), design=AIDED
+    )
+    assert study.name == DEMO_STUDY_NAMES[AIDED]
+    assert (study.design, study.ai_assistance) == ("management", "sequential")
+    assert study.faulty_ai_percent == DEMO_FAULTY_AI_PERCENT and study.consent_text
+    model_version = study_algorithm_get(study)
+    case_ids = list(study.cases.values_list("pk", flat=True))
+    assert case_chunk_score(model_version=model_version, case_ids=case_ids) == len(case_ids)
+    study = demo_study_open(study=study, coordinator=coordinator, acknowledge_confounds=True)
+    faulty = set(study.cases.filter(ai_output_inverted=True).values_list("pk", flat=True))
+    assert len(faulty) == round(len(case_ids) * DEMO_FAULTY_AI_PERCENT / 100)
+
+    assert demo_panel_ensure(study=study, n_readers=8, coordinator=coordinator) == 8
+    unaided = list(decision_final_list(study, phase="unaided"))
+    aided = list(decision_final_list(study, phase="aided"))
+    assert len(unaided) == len(aided) == 8 * len(case_ids)
+    served = ServedCase.objects.filter(enrolment__study=study)
+    assert served.filter(phase="aided").count() == served.filter(phase="unaided").count()
+    # The aided answers moved toward the CNN's output as shown (inverted on faulty cases).
+    scores = study_cnn_probabilities(study)
+    shown = {pk: (1 - p if pk in faulty else p) >= 0.5 for pk, p in scores.items()}
+
+    def agreement(rows: list[dict]) -> float:
+        return sum(row["biopsy"] == shown[row["case_id"]] for row in rows) / len(rows)
+
+    assert agreement(aided) > agreement(unaided) + 0.05
+    _, result = aided_analysis_get(study)
+    assert result["readers"] == [f"R{n:02d}" for n in range(1, 9)]
+    assert result["questions"]["management"]["faulty_switching"]["misled"]["events"] > 0
+
+    out = tmp_path / "ratings.csv"
+    call_command("export_report", study.pk, format="ratings", out=out, stdout=StringIO())
+    rows = list(csv.DictReader(out.open()))
+    assert {row["modality"] for row in rows} == {"unaided", "aided"}
+    assert len(rows) == 2 * 8 * len(case_ids)

@@ -103,6 +103,17 @@ def test_a_simulated_panel_is_stored_in_the_same_decision_table():
         decision_record_simulated(
             enrolment=robot, answers=[SimulatedAnswer(answers[0].case_id, True, 101)]
         )
+    # A study read unaided takes no aided answer; an AI-assisted one stores both phases.
+    aided = [SimulatedAnswer(answers[0].case_id, True, 90, phase="aided")]
+    with pytest.raises(ValueError, match="aided answer in a study read unaided"):
+        decision_record_simulated(enrolment=robot, answers=aided)
+    study.ai_assistance = "sequential"
+    study.save(update_fields=["ai_assistance"])
+    assert decision_record_simulated(enrolment=robot, answers=aided) == 1
+    stored = Decision.objects.get(enrolment=robot, phase="aided")
+    assert (stored.served.phase, stored.confidence) == ("aided", 90)
+    assert [row["confidence"] for row in decision_final_list(study, phase="aided")] == [90]
+    assert len(decision_final_list(study)) == 5
 
 
 @pytest.mark.django_db

@@ -131,6 +131,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "analysis:planning_export": page(POST=STAFF),
     "analysis:study": page(GET=S_STAFF),
     "analysis:study_data": page(GET=S_STAFF),
+    "analysis:aided": page(GET=S_STAFF),
     "analysis:export": page(GET=S_STAFF),
     "analysis:tsne_data": page(GET=S_STAFF),
     "analysis:errors": page(GET=S_STAFF),
@@ -166,6 +167,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "api:scoring-study-scores": api(POST=S_CHANGE),
     "api:scoring-study-algorithm": api(GET=S_STAFF, POST=S_STAFF),
     "api:analysis-study-compare": api(GET=S_STAFF),
+    "api:analysis-study-aided": api(GET=S_STAFF),
     "api:analysis-study": api(GET=S_STAFF),
     "api:analysis-study-export": api(GET=S_STAFF),
 }

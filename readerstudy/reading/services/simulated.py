@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from readerstudy.reading.models import Decision, ServedCase
+from readerstudy.reading.models import Decision, Phase, ServedCase
 from readerstudy.studies.design import DesignAnswerError, study_design
 from readerstudy.studies.models import Case, Enrolment
 
@@ -28,6 +28,7 @@ class SimulatedAnswer:
     active_ms: int | None = None
     diagnosis_class: str | None = None
     diagnosis_confidence: int | None = None
+    phase: str = str(Phase.UNAIDED)
 
     def answer(self) -> dict[str, object]:
         """The answer fields as a reader would submit them."""
@@ -48,8 +49,9 @@ def decision_record_simulated(
 ) -> int:
     """Store a simulated reader's answers (demo, power checks) in the same Decision table.
 
-    Only for enrolments marked ``simulated``; each answer becomes revision 1 with its own
-    serving row. Returns the number of decisions stored.
+    Only for enrolments marked ``simulated``; each answer becomes revision 1 of its phase
+    with its own serving row of that phase (an aided answer only in an AI-assisted study).
+    Returns the number of decisions stored.
     """
     if not enrolment.simulated:
         raise ValueError("decisions can be simulated only for a simulated enrolment")
@@ -62,6 +64,10 @@ def decision_record_simulated(
     for answer in answers:
         if answer.case_id not in study_case_ids:
             raise ValueError(f"case {answer.case_id} is not in study {enrolment.study_id}")
+        if answer.phase not in Phase.values:
+            raise ValueError(f"case {answer.case_id}: unknown phase {answer.phase!r}")
+        if answer.phase == Phase.AIDED and not enrolment.study.aided:
+            raise ValueError(f"case {answer.case_id}: an aided answer in a study read unaided")
         try:
             fields.append(design.answer_validate(answer.answer()))
         except DesignAnswerError as error:
@@ -74,6 +80,7 @@ def decision_record_simulated(
                 case_id=answer.case_id,
                 token=secrets.token_urlsafe(32),
                 served_at=at,
+                phase=answer.phase,
             )
             for answer in answers
         ]
@@ -86,6 +93,7 @@ def decision_record_simulated(
                 served=serving,
                 **answer_fields,
                 revision=1,
+                phase=answer.phase,
                 served_at=at,
                 submitted_at=at,
                 active_ms=answer.active_ms,

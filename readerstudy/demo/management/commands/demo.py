@@ -20,6 +20,9 @@ from readerstudy.demo.processes import (
     wait_for_http,
 )
 from readerstudy.demo.study import (
+    DEMO_AUTOMATION_BIAS,
+    DEMO_DESIGNS,
+    DEMO_FAULTY_AI_PERCENT,
     DemoDataMissing,
     demo_data_locate,
     demo_panel_ensure,
@@ -31,7 +34,7 @@ from readerstudy.demo.study import (
 )
 from readerstudy.scoring.selectors import study_scoring_progress_get
 from readerstudy.scoring.services import study_scoring_enqueue
-from readerstudy.studies.design import DESIGNS, MANAGEMENT
+from readerstudy.studies.design import MANAGEMENT
 from readerstudy.studies.ingest.selection import sample_parse
 
 
@@ -66,11 +69,15 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--design",
-            choices=list(DESIGNS),
+            choices=list(DEMO_DESIGNS),
             default=MANAGEMENT,
             help="what the readers answer: management (default: the melanoma-vs-nevus "
-            "study), diagnosis (the seven HAM10000 classes of 184 held-out lesions) or "
-            "diagnosis_management (both); each design is its own demo study",
+            "study), diagnosis (the seven HAM10000 classes of 184 held-out lesions), "
+            "diagnosis_management (both), or aided (the melanoma-vs-nevus study read "
+            "sequentially, unaided and then with the CNN, with a "
+            f"{DEMO_FAULTY_AI_PERCENT}%% faulty-AI check and a simulated panel whose aided "
+            f"answers lean on the CNN with automation bias {DEMO_AUTOMATION_BIAS}); each "
+            "design is its own demo study",
         )
         parser.add_argument(
             "--acknowledge-confounds",
@@ -199,6 +206,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  study:    {url}studies/{study.pk}/")
             self.stdout.write(f"  grading:  {url}reading/")
             self.stdout.write(f"  analysis: {url}analysis/studies/{study.pk}/")
+            if study.aided:
+                self.stdout.write(f"  with AI:  {url}analysis/studies/{study.pk}/aided/")
         self.stdout.write(f"Logins (also in {demo_logins_path()}):")
         for login in logins:
             self.stdout.write(f"  {login.role.value:<12} {login.username:<14} {login.password}")

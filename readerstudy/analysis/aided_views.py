@@ -1,0 +1,126 @@
+"""The AI-assistance page of an AI-assisted study and its JSON API: unaided against aided
+reading (``analysis.aided``). The same people see it as the study's ROC page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from readerstudy.accounts.permissions import IsCoordinatorOrAnalyst
+from readerstudy.analysis.aided import aided_analysis_get
+from readerstudy.analysis.api import AnalysisQuerySerializer
+from readerstudy.analysis.csp import plotly_page
+from readerstudy.studies.access import study_for_staff_or_404
+from readerstudy.studies.models import Study
+
+NOT_AIDED = (
+    "This study is read unaided only, so there is nothing to compare: AI-assisted reading "
+    "(sequential, or crossover with a washout) is chosen when the study is set up."
+)
+
+
+def _flag(request: HttpRequest, name: str) -> bool:
+    return request.GET.get(name) in ("1", "true", "on")
+
+
+def _not_aided(study: Study) -> dict[str, Any]:
+    """What the page and the API answer for a study read unaided only."""
+    return {
+        "study": {"id": study.pk, "name": study.name, "ai_assistance": study.ai_assistance},
+        "unavailable": NOT_AIDED,
+    }
+
+
+def _reader_changes(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per MRMC reader: their change in each figure of merit (None where missing)."""
+    blocks = result["mrmc"]["blocks"]
+    by_metric = {
+        metric: {row["reader"]: row for row in block.get("reader_changes") or []}
+        for metric, block in blocks.items()
+    }
+    return [
+        {"reader": reader, "changes": [by_metric[metric].get(reader) for metric in blocks]}
+        for reader in result["readers"]
+    ]
+
+
+def _diagnosis_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    block = result.get("diagnosis") or {}
+    if "accuracy" not in block:
+        return []
+    return [("Accuracy", block["accuracy"]), ("Mean recall", block["mean_recall"])]
+
+
+@plotly_page
+@login_required
+@require_GET
+def aided_page(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = study_for_staff_or_404(request.user, study_id)
+    identities, include_partial = _flag(request, "identities"), _flag(request, "partial")
+    found = aided_analysis_get(study, identities=identities, include_partial=include_partial)
+    if found is None:
+        return render(request, "analysis/aided.html", {"study": study, "not_aided": NOT_AIDED})
+    result = found[1]
+    # plotly loads only where a figure is drawn, never with the web pages' own imports.
+    from readerstudy.analysis.aided_figures import aided_roc_figure, experience_figure
+    from readerstudy.analysis.figures import figure_json
+
+    roc = aided_roc_figure(result)
+    experience = experience_figure(result)
+    figures = {
+        "roc": None if roc is None else figure_json(roc),
+        "experience": None if experience is None else figure_json(experience),
+    }
+    query = "&".join(
+        f"{name}=1" for name, on in (("identities", identities), ("partial", include_partial)) if on
+    )
+    return render(
+        request,
+        "analysis/aided.html",
+        {
+            "study": study,
+            "result": result,
+            "mrmc": result["mrmc"]["blocks"],
+            "reader_changes": _reader_changes(result),
+            "diagnosis_rows": _diagnosis_rows(result),
+            "figures": figures,
+            "identities": identities,
+            "include_partial": include_partial,
+            "api_query": f"?{query}" if query else "",
+        },
+    )
+
+
+class StudyAidedAnalysisAPI(APIView):
+    """An AI-assisted study's unaided-against-aided analysis: Obuchowski-Rockette-Hillis MRMC
+    on AUC, sensitivity and specificity with per-reader changes, the switching tables against
+    the AI as shown (Maron 2020) overall and on faulty-AI cases (Tschandl 2020), the
+    diagnosis accuracy and mean recall, and the benefit by experience band. A study read
+    unaided only answers its id and name with ``unavailable`` saying why."""
+
+    permission_classes = [IsCoordinatorOrAnalyst]
+
+    @extend_schema(
+        operation_id="analysis_study_aided",
+        parameters=[AnalysisQuerySerializer],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        study = study_for_staff_or_404(request.user, study_id)
+        query = AnalysisQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        found = aided_analysis_get(
+            study,
+            identities=query.validated_data["identities"],
+            include_partial=query.validated_data["partial"],
+        )
+        return Response(_not_aided(study) if found is None else found[1])
