@@ -132,6 +132,9 @@ EXPECTATIONS: dict[str, Expect] = {
     "analysis:study": page(GET=S_STAFF),
     "analysis:study_data": page(GET=S_STAFF),
     "analysis:aided": page(GET=S_STAFF),
+    # The world's study asks no diagnosis: its diagnosis analysis is a 404 for everyone (the
+    # staff of a diagnosis study reach it: tests/analysis_pages/test_diagnosis.py).
+    "analysis:diagnosis": page(GET=()),
     "analysis:export": page(GET=S_STAFF),
     "analysis:tsne_data": page(GET=S_STAFF),
     "analysis:errors": page(GET=S_STAFF),
@@ -168,6 +171,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "api:scoring-study-algorithm": api(GET=S_STAFF, POST=S_STAFF),
     "api:analysis-study-compare": api(GET=S_STAFF),
     "api:analysis-study-aided": api(GET=S_STAFF),
+    "api:analysis-study-diagnosis": api(GET=()),
     "api:analysis-study": api(GET=S_STAFF),
     "api:analysis-study-export": api(GET=S_STAFF),
 }
