@@ -39,6 +39,8 @@ def test_closing_from_the_page_asks_for_confirmation_first(open_study, coordinat
 def test_a_closed_study_can_be_reopened_and_readers_grade_again(
     open_study, coordinator_client, reader_a_client
 ) -> None:
+    # Grading, not profiles: the reader goes straight to the cases.
+    Study.objects.filter(pk=open_study.pk).update(require_reader_profile=False)
     study_status_set(study=open_study, status=Study.Status.CLOSED)
     detail = coordinator_client.get(f"/studies/{open_study.pk}/").content.decode()
     assert "Reopen for grading" in detail
