@@ -11,9 +11,9 @@ import plotly.graph_objects as go
 
 from readerstudy.analysis.figures import (
     AVERAGE_COLOUR,
-    CNN_COLOUR,
     READER_COLOUR,
     SIMULATED_COLOUR,
+    cnn_curve_add,
 )
 
 UNAIDED_COLOUR = "#7f8c8d"
@@ -33,27 +33,7 @@ def aided_roc_figure(result: dict[str, Any]) -> go.Figure | None:
     if cnn is None:
         return None
     figure = go.Figure()
-    lo, hi = cnn["ci"]
-    figure.add_trace(
-        go.Scatter(
-            x=cnn["roc"]["fpr"],
-            y=cnn["roc"]["tpr"],
-            mode="lines",
-            line={"color": CNN_COLOUR, "width": 3},
-            name=f"CNN alone (AUC {cnn['auc']:.3f}, 95% CI {lo:.3f}-{hi:.3f})",
-            hovertemplate="CNN<br>1 - specificity %{x:.3f}<br>sensitivity %{y:.3f}<extra></extra>",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line={"color": "#9aa5ab", "dash": "dot", "width": 1},
-            name="Chance",
-            hoverinfo="skip",
-        )
-    )
+    cnn_curve_add(figure, cnn, cnn["ci"], label="CNN alone")
     points = [
         p
         for p in result.get("points", [])

@@ -19,6 +19,7 @@ from readerstudy.accounts.permissions import IsCoordinatorOrAnalyst
 from readerstudy.analysis.aided import aided_analysis_get
 from readerstudy.analysis.api import AnalysisQuerySerializer
 from readerstudy.analysis.csp import plotly_page
+from readerstudy.analysis.views import query_flag
 from readerstudy.studies.access import study_for_staff_or_404
 from readerstudy.studies.models import Study
 
@@ -26,10 +27,6 @@ NOT_AIDED = (
     "This study is read unaided only, so there is nothing to compare: AI-assisted reading "
     "(sequential, or crossover with a washout) is chosen when the study is set up."
 )
-
-
-def _flag(request: HttpRequest, name: str) -> bool:
-    return request.GET.get(name) in ("1", "true", "on")
 
 
 def _not_aided(study: Study) -> dict[str, Any]:
@@ -65,7 +62,7 @@ def _diagnosis_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 @require_GET
 def aided_page(request: HttpRequest, study_id: int) -> HttpResponse:
     study = study_for_staff_or_404(request.user, study_id)
-    identities, include_partial = _flag(request, "identities"), _flag(request, "partial")
+    identities, include_partial = query_flag(request, "identities"), query_flag(request, "partial")
     found = aided_analysis_get(study, identities=identities, include_partial=include_partial)
     if found is None:
         return render(request, "analysis/aided.html", {"study": study, "not_aided": NOT_AIDED})

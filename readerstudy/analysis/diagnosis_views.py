@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from readerstudy.analysis.csp import plotly_page
 from readerstudy.analysis.diagnosis import DiagnosisData, diagnosis_analysis_get
-from readerstudy.analysis.views import subgroup_or_400
+from readerstudy.analysis.views import export_query, query_flag, subgroup_or_400
 from readerstudy.studies.access import study_for_staff_or_404
 from readerstudy.studies.models import Study
 from readerstudy.studies.selectors import subgroup_enrolment_ids
@@ -23,19 +23,6 @@ from readerstudy.studies.subgroups import (
     SUBGROUP_PARAMETERS,
     ReaderSubgroup,
 )
-
-
-def _flag(request: HttpRequest, name: str) -> bool:
-    return request.GET.get(name) in ("1", "true", "on")
-
-
-def _export_query(
-    identities: bool, include_partial: bool, subgroup: ReaderSubgroup = EVERYONE
-) -> str:
-    """The page's choices as the query string of its export links ("" or "?...")."""
-    flags = [name for name, on in (("identities", identities), ("partial", include_partial)) if on]
-    parts = [f"{name}=1" for name in flags] + ([subgroup.query] if subgroup.query else [])
-    return "?" + "&".join(parts) if parts else ""
 
 
 def reader_subgroup(study: Study, subgroup: ReaderSubgroup) -> Collection[int] | None:
@@ -74,8 +61,8 @@ def reader_rows(result: dict[str, Any], data: DiagnosisData) -> list[dict[str, A
 def diagnosis_context(
     request: HttpRequest, study: Study, subgroup: ReaderSubgroup = EVERYONE
 ) -> dict[str, Any]:
-    identities = _flag(request, "identities")
-    include_partial = _flag(request, "partial")
+    identities = query_flag(request, "identities")
+    include_partial = query_flag(request, "partial")
     found = diagnosis_analysis_get(
         study,
         identities=identities,
@@ -93,7 +80,7 @@ def diagnosis_context(
         "include_partial": include_partial,
         "subgroup": subgroup,
         "subgroup_choices": {name: SUBGROUP_LABELS[name] for name in SUBGROUP_PARAMETERS},
-        "export_query": _export_query(identities, include_partial, subgroup),
+        "export_query": export_query(identities, include_partial, subgroup),
     }
     if result is None:
         return context

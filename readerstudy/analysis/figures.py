@@ -31,26 +31,17 @@ def _ci(ci: Any) -> str:
     return f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}%"
 
 
-def roc_figure(
-    data: StudyData,
-    analysis: StudyAnalysis,
-    *,
-    identities: bool = False,
-    reader_curves: bool = False,
-) -> go.Figure:
-    """CNN curve (AUC with DeLong CI in the legend), readers, average reader, and the CNN's
-    operating points at the readers' mean sensitivity (Brinker) and specificity (Tschandl)."""
-    result = analysis.to_dict()
-    cnn = result["cnn"]
-    figure = go.Figure()
-    lo, hi = cnn["delong_ci"]
+def cnn_curve_add(figure: go.Figure, cnn: dict[str, Any], ci: Any, *, label: str) -> None:
+    """The CNN's empirical ROC curve, with its AUC and 95% CI in the legend, and the chance
+    diagonal: the ground of every figure that places readers on the CNN's curve."""
+    lo, hi = ci
     figure.add_trace(
         go.Scatter(
             x=cnn["roc"]["fpr"],
             y=cnn["roc"]["tpr"],
             mode="lines",
             line={"color": CNN_COLOUR, "width": 3},
-            name=f"CNN (AUC {cnn['auc']:.3f}, 95% CI {lo:.3f}-{hi:.3f})",
+            name=f"{label} (AUC {cnn['auc']:.3f}, 95% CI {lo:.3f}-{hi:.3f})",
             hovertemplate="CNN<br>1 - specificity %{x:.3f}<br>sensitivity %{y:.3f}<extra></extra>",
         )
     )
@@ -64,6 +55,21 @@ def roc_figure(
             hoverinfo="skip",
         )
     )
+
+
+def roc_figure(
+    data: StudyData,
+    analysis: StudyAnalysis,
+    *,
+    identities: bool = False,
+    reader_curves: bool = False,
+) -> go.Figure:
+    """CNN curve (AUC with DeLong CI in the legend), readers, average reader, and the CNN's
+    operating points at the readers' mean sensitivity (Brinker) and specificity (Tschandl)."""
+    result = analysis.to_dict()
+    cnn = result["cnn"]
+    figure = go.Figure()
+    cnn_curve_add(figure, cnn, cnn["delong_ci"], label="CNN")
     readers_by_name = {reader.reader: reader for reader in data.readers}
     for simulated in (False, True):
         rows = [

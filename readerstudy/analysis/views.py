@@ -45,7 +45,8 @@ from readerstudy.studies.subgroups import (
 )
 
 
-def _flag(request: HttpRequest, name: str) -> bool:
+def query_flag(request: HttpRequest, name: str) -> bool:
+    """A page's on/off choice in the query string (``?partial=1``, ``?identities=true``)."""
     return request.GET.get(name) in ("1", "true", "on")
 
 
@@ -80,8 +81,8 @@ def _tables_context(
     subgroup: ReaderSubgroup = EVERYONE,
 ) -> dict:
     """The page's context, from one analysis context (built once for the request)."""
-    identities = _flag(request, "identities")
-    include_partial = _flag(request, "partial")
+    identities = query_flag(request, "identities")
+    include_partial = query_flag(request, "partial")
     built = analysis_context_get(
         study, fingerprint=fingerprint, include_partial=include_partial, subgroup=subgroup
     )
@@ -100,7 +101,7 @@ def _tables_context(
             {**row.to_dict(), "query": row.query}
             for row in subgroup_rows_get(data, include_partial=include_partial)
         ],
-        "export_query": _export_query(identities, include_partial, subgroup),
+        "export_query": export_query(identities, include_partial, subgroup),
         "scoring": study_scoring_progress_get(study),
         "fingerprint": built.fingerprint,
         "poll_url": reverse("analysis:study_data", args=[study.pk])
@@ -116,7 +117,7 @@ def _tables_context(
         from readerstudy.analysis.figures import figure_json, roc_figure  # plotly, on demand
 
         figure = roc_figure(
-            data, analysis, identities=identities, reader_curves=_flag(request, "curves")
+            data, analysis, identities=identities, reader_curves=query_flag(request, "curves")
         )
         if comparison is not None:
             add_second_curve(figure, comparison)
@@ -124,7 +125,7 @@ def _tables_context(
     return context
 
 
-def _export_query(
+def export_query(
     identities: bool, include_partial: bool, subgroup: ReaderSubgroup = EVERYONE
 ) -> str:
     """The page's choices as the query string of its export links ("" or "?...")."""
@@ -200,8 +201,8 @@ def study_export(request: HttpRequest, study_id: int, fmt: str) -> HttpResponse:
     return export_response(
         study,
         fmt,
-        identities=_flag(request, "identities"),
-        include_partial=_flag(request, "partial"),
+        identities=query_flag(request, "identities"),
+        include_partial=query_flag(request, "partial"),
         subgroup=subgroup,
     )
 
