@@ -73,7 +73,15 @@ DECISION_COLUMNS = [
 
 # The readers CSV: who each reader was (their profile), by pseudonym; "name" only when
 # identities are asked for.
-READER_COLUMNS = ["reader", "simulated", "position", "board_certified", "experience", "notes"]
+READER_COLUMNS = [
+    "reader",
+    "simulated",
+    "position",
+    "board_certified",
+    "experience",
+    "notes",
+    "consented_at",
+]
 
 CNN_READER = "CNN"
 
@@ -150,8 +158,9 @@ def decisions_csv_lines(
 def readers_csv(
     study: Study, *, identities: bool = False, subgroup: ReaderSubgroup = EVERYONE
 ) -> str:
-    """Every reader of the study (or of ``subgroup``) with their profile, by pseudonym (by
-    account name with ``identities``); blank fields for a reader without a profile."""
+    """Every reader of the study (or of ``subgroup``) with their profile and when they agreed
+    to the consent text, by pseudonym (by account name with ``identities``); blank fields for
+    a reader without a profile or consent."""
     members = None
     if not subgroup.everyone:
         members = set(subgroup.enrolments(study.enrolments.all()).values_list("pk", flat=True))
@@ -169,6 +178,7 @@ def readers_csv(
                 "" if certified is None else int(certified),
                 profile.experience if profile else "",
                 profile.notes if profile else "",
+                enrolment.consented_at.isoformat() if enrolment.consented_at else "",
             ]
         )
     buffer = io.StringIO()

@@ -28,12 +28,13 @@ from readerstudy.reading.presenters import serving_payload, study_settings
 from readerstudy.studies.design import DESIGNS
 from readerstudy.studies.models import Enrolment, Study
 from readerstudy.studies.selectors import (
+    reader_consent_missing,
     reader_profile_get,
     reader_profile_initial,
     reader_profile_missing,
 )
 from readerstudy.studies.serializers import ReaderProfileSerializer
-from readerstudy.studies.services import reader_profile_save
+from readerstudy.studies.services import enrolment_consent_give, reader_profile_save
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -125,7 +126,10 @@ class AiOutputSerializer(serializers.Serializer):
 class ServedCaseSerializer(serializers.Serializer):
     id = serializers.UUIDField(help_text="The case's opaque id")
     token = serializers.CharField(help_text="One-time token: send it back with the answer")
-    number = serializers.IntegerField(help_text="Place of the case in this reader's order")
+    number = serializers.IntegerField(
+        help_text="Place of the case in this reader's order (AI-assisted studies: in the "
+        "session, out of case_total)"
+    )
     served_at = serializers.DateTimeField()
     image_url = serializers.CharField()
     full_image_url = serializers.CharField()
@@ -136,6 +140,16 @@ class ServedCaseSerializer(serializers.Serializer):
     phase = serializers.ChoiceField(
         choices=Phase.choices, help_text="aided: answer again, now with the CNN's output"
     )
+    session = serializers.IntegerField(
+        allow_null=True, help_text="Crossover studies: the reader's session, 1 or 2"
+    )
+    phase_note = serializers.CharField(
+        allow_blank=True, help_text="AI-assisted studies: what this step is, in words"
+    )
+    unaided_answer = serializers.CharField(
+        allow_null=True,
+        help_text="Sequential studies, aided phase: the reader's locked unaided answer, in words",
+    )
     ai = AiOutputSerializer(
         allow_null=True, help_text="The CNN's output, only in the aided phase of a case"
     )
@@ -143,6 +157,10 @@ class ServedCaseSerializer(serializers.Serializer):
 
 class CaseServingSerializer(serializers.Serializer):
     finished = serializers.BooleanField()
+    case_total = serializers.IntegerField(
+        help_text="Cases in the reader's order (AI-assisted studies: in one session; progress "
+        "counts answers, two per case)"
+    )
     waiting_until = serializers.DateTimeField(
         allow_null=True,
         help_text="Crossover studies: the second session opens then (no case until then)",
@@ -234,6 +252,18 @@ class ReaderProfileRequired(APIException):
         )
 
 
+class ReaderConsentRequired(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "reader_consent_required"
+
+    def __init__(self, study_id: int) -> None:
+        super().__init__(
+            "This study asks you to agree to its consent text before your first case: read it "
+            f"at /api/v1/reading/studies/{study_id}/consent/ and POST there to agree, or open "
+            f"/reading/studies/{study_id}/consent/."
+        )
+
+
 def _enrolment(request: Request, study_id: int) -> Enrolment:
     enrolment = selectors.grading_enrolment_get(user=request.user, study_id=study_id)
     if enrolment is None:
@@ -271,11 +301,15 @@ class NextCaseAPI(APIView):
         operation_id="reading_next_case",
         responses=CaseServingSerializer,
         summary="The next unanswered case, with its one-time token",
-        description="409 (code reader_profile_required) while the study asks for the reader's "
-        "profile and it has not been given (see reading_profile_save).",
+        description="409 (code reader_consent_required) until the reader agrees to the study's "
+        "consent text (see reading_consent_give); then 409 (code reader_profile_required) while "
+        "the study asks for the reader's profile and it has not been given (see "
+        "reading_profile_save).",
     )
     def get(self, request: Request, study_id: int) -> Response:
         enrolment = _enrolment(request, study_id)
+        if reader_consent_missing(enrolment):
+            raise ReaderConsentRequired(study_id)
         if reader_profile_missing(enrolment):
             raise ReaderProfileRequired(study_id)
         serving = services.next_case_serve(enrolment=enrolment)
@@ -370,6 +404,56 @@ class ReadingProgressAPI(APIView):
         return Response({"done": done, "total": total, "finished": total > 0 and done >= total})
 
 
+class ReaderConsentSerializer(serializers.Serializer):
+    required = serializers.BooleanField(
+        help_text="The study shows a consent text to agree to before the first case"
+    )
+    text = serializers.CharField(allow_blank=True, help_text="The consent text, as shown")
+    consented_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the reader agreed; null while they have not"
+    )
+
+
+def _consent_state(enrolment: Enrolment) -> dict[str, object]:
+    return {
+        "required": bool(enrolment.study.consent_text.strip()),
+        "text": enrolment.study.consent_text,
+        "consented_at": enrolment.consented_at,
+    }
+
+
+class ReaderConsentAPI(APIView):
+    """The study's consent text and whether the reader has agreed to it (once, recorded with
+    its time; the text cannot change once the study is open)."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        operation_id="reading_consent_get",
+        responses=ReaderConsentSerializer,
+        summary="The study's consent text and when the reader agreed to it",
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        return Response(_consent_state(_enrolment(request, study_id)))
+
+    @extend_schema(
+        operation_id="reading_consent_give",
+        request=None,
+        responses={
+            200: ReaderConsentSerializer,
+            400: OpenApiResponse(description="The study shows no consent text"),
+        },
+        summary="Agree to the study's consent text (a repeat keeps the first time)",
+    )
+    def post(self, request: Request, study_id: int) -> Response:
+        enrolment = _enrolment(request, study_id)
+        try:
+            enrolment = enrolment_consent_give(enrolment=enrolment)
+        except DjangoValidationError as error:
+            raise ValidationError({"detail": error.messages}) from None
+        return Response(_consent_state(enrolment))
+
+
 class ReaderProfileStateSerializer(serializers.Serializer):
     saved = serializers.BooleanField(help_text="False: not given yet for this study")
     required = serializers.BooleanField(help_text="The study asks for it before the first case")
@@ -407,12 +491,17 @@ class ReaderProfileAPI(APIView):
         request=ReaderProfileSerializer,
         responses={
             201: ReaderProfileStateSerializer,
-            409: OpenApiResponse(description="Given already: the coordinator edits it"),
+            409: OpenApiResponse(
+                description="Given already (the coordinator edits it), or the study's consent "
+                "text is not agreed to yet"
+            ),
         },
         summary="Give the reader's profile (once) before the first case",
     )
     def put(self, request: Request, study_id: int) -> Response:
         enrolment = _enrolment(request, study_id)
+        if reader_consent_missing(enrolment):
+            raise ReaderConsentRequired(study_id)
         if reader_profile_get(enrolment) is not None:
             raise ProfileGiven()
         body = ReaderProfileSerializer(data=request.data)

@@ -22,6 +22,11 @@ urlpatterns = [
         name="reading-decisions",
     ),
     path(
+        "reading/studies/<int:study_id>/consent/",
+        api.ReaderConsentAPI.as_view(),
+        name="reading-consent",
+    ),
+    path(
         "reading/studies/<int:study_id>/profile/",
         api.ReaderProfileAPI.as_view(),
         name="reading-profile",

@@ -8,6 +8,7 @@ app_name = "reading"
 urlpatterns = [
     path("", views.reader_home, name="home"),
     path("studies/<int:study_id>/", views.grade, name="grade"),
+    path("studies/<int:study_id>/consent/", profile_views.reader_consent, name="consent"),
     path("studies/<int:study_id>/profile/", profile_views.reader_profile, name="profile"),
     path("studies/<int:study_id>/back/", views.grade_back, name="back"),
     path("studies/<int:study_id>/finished/", views.finished, name="finished"),

@@ -31,7 +31,7 @@ from readerstudy.reading.presenters import (
 )
 from readerstudy.studies.design import ANSWER_FIELDS, study_design
 from readerstudy.studies.media import case_image_response, image_view
-from readerstudy.studies.selectors import reader_profile_missing
+from readerstudy.studies.selectors import reader_consent_missing, reader_profile_missing
 
 # As everywhere: a user without the role learns nothing, not even that the page exists.
 reader_required = role_required(Role.READER)
@@ -80,6 +80,8 @@ def grade(request: HttpRequest, study_id: int) -> HttpResponse:
     enrolment = selectors.grading_enrolment_get(user=request.user, study_id=study_id)
     if enrolment is None:
         return _not_gradable(request, study_id)
+    if reader_consent_missing(enrolment):
+        return redirect("reading:consent", study_id=study_id)
     if reader_profile_missing(enrolment):
         return redirect("reading:profile", study_id=study_id)
     if request.method == "POST":

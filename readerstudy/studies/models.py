@@ -232,6 +232,9 @@ class Enrolment(models.Model):
         related_name="+",
     )
     enrolled_at = models.DateTimeField(auto_now_add=True)
+    # When the reader agreed to the study's consent text (shown before their first case; the
+    # text cannot change once the study is open, so the time says what they agreed to).
+    consented_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["study", "pseudonym"]

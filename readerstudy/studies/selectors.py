@@ -155,6 +155,11 @@ def reader_profile_missing(enrolment: Enrolment) -> bool:
     )
 
 
+def reader_consent_missing(enrolment: Enrolment) -> bool:
+    """Whether the study shows a consent text that this reader has not agreed to yet."""
+    return bool(enrolment.study.consent_text.strip()) and enrolment.consented_at is None
+
+
 PROFILE_FIELDS = ("position", "board_certified", "experience", "notes")
 
 

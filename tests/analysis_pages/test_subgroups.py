@@ -227,6 +227,7 @@ def test_the_readers_csv_gives_each_profile_by_pseudonym(profiled_study, analyst
         "board_certified",
         "experience",
         "notes",
+        "consented_at",
     ]
     by_reader = {row["reader"]: row for row in rows}
     assert sorted(by_reader) == [f"R0{n}" for n in range(1, 7)]
@@ -237,6 +238,7 @@ def test_the_readers_csv_gives_each_profile_by_pseudonym(profiled_study, analyst
         "board_certified": "1",
         "experience": ">10",
         "notes": "",
+        "consented_at": "",
     }
     assert by_reader["R03"]["board_certified"] == "0"
     assert (

@@ -11,6 +11,7 @@ from readerstudy.studies.ingest.importer import (
 )
 from readerstudy.studies.services.enrolment import (
     EnrolmentOutcome,
+    enrolment_consent_give,
     enrolment_create,
     readers_enrol,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "ImportOptions",
     "ImportResult",
     "ImportSource",
+    "enrolment_consent_give",
     "enrolment_create",
     "import_job_create",
     "import_job_run",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from readerstudy.accounts.roles import Role, has_role
 from readerstudy.accounts.services import password_set_path, user_create
@@ -132,3 +133,15 @@ def readers_enrol(
                 )
             )
     return outcomes
+
+
+def enrolment_consent_give(*, enrolment: Enrolment) -> Enrolment:
+    """Record that the reader agreed to the study's consent text: the first agreement counts
+    (a second click, or a second tab, keeps the first time)."""
+    if not enrolment.study.consent_text.strip():
+        raise ValidationError("this study shows no consent text")
+    Enrolment.objects.filter(pk=enrolment.pk, consented_at__isnull=True).update(
+        consented_at=timezone.now()
+    )
+    enrolment.refresh_from_db(fields=["consented_at"])
+    return enrolment
