@@ -289,6 +289,22 @@ def shown_class_ranking(
     return [(code, by_class[code]) for code in ranked]
 
 
+def phase_note(study: Study, serving: CaseServing) -> str:
+    """What the grading page says about the step being answered in an AI-assisted study
+    ("" in a study without AI assistance)."""
+    if not study.aided:
+        return ""
+    if serving.session is not None:
+        aid = "with the CNN's output" if serving.phase == AIDED else "on your own, without the CNN"
+        return f"Session {serving.session} of 2: you read these cases {aid}."
+    if serving.phase == AIDED:
+        return "Second answer: the same case, now with the CNN's output. Answer again."
+    return (
+        "First answer: on your own. When you submit it, it is locked and the CNN's output "
+        "is shown for a second answer."
+    )
+
+
 def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
     progress = {
         "done": serving.done,
@@ -308,6 +324,16 @@ def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
             "full_image_url": image_url(case.public_id, "full"),
             "clinical": clinical_info(case) if study.show_clinical_info else None,
             "phase": serving.phase,
+            "session": serving.session,
+            "phase_note": phase_note(study, serving),
+            # The reader's own locked first answer, shown beside the CNN in a sequential study.
+            "unaided_answer": (
+                study_design(study).answer_text(
+                    {name: getattr(serving.unaided_answer, name) for name in ANSWER_FIELDS}
+                )
+                if serving.unaided_answer is not None
+                else None
+            ),
             # The CNN's output reaches a reader only in an aided phase.
             "ai": ai_output(study, case) if serving.phase == AIDED else None,
             "current_answer": (
@@ -324,6 +350,7 @@ def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
         }
     return {
         "finished": serving.finished,
+        "case_total": serving.cases if serving.cases is not None else serving.total,
         "waiting_until": serving.locked_until.isoformat() if serving.locked_until else None,
         "progress": progress,
         "case": case_payload,

@@ -54,15 +54,21 @@ def test_a_sequential_reader_answers_each_case_unaided_then_with_the_cnn(reader_
     seen = []
     first = next_case(reader_a_client, study)
     assert first["progress"] == {"done": 0, "total": 8, "finished": False}
+    assert first["case_total"] == 4  # cases; progress counts answers, two per case
     item = first
     for step in range(8):
         case = item["case"]
         phase = "unaided" if step % 2 == 0 else "aided"
         assert case["phase"] == phase
+        assert case["number"] == step // 2 + 1
         case_pk = public[uuid.UUID(case["id"])]
         if phase == "unaided":
-            assert case["ai"] is None
+            assert case["ai"] is None and case["unaided_answer"] is None
+            assert case["phase_note"].startswith("First answer: on your own")
         else:
+            # Beside the CNN, the reader's own locked first answer, in words.
+            assert "Reassure" in case["unaided_answer"] and "60" in case["unaided_answer"]
+            assert case["phase_note"].startswith("Second answer")
             assert case["id"] == seen[-1][0]  # the same case, now aided
             assert case["ai"]["available"] is True
             assert case["ai"]["probability"] == pytest.approx(cnn[case_pk], abs=1e-3)
@@ -125,6 +131,8 @@ def test_faulty_ai_cases_are_chosen_once_at_opening_and_shown_inverted(reader_a,
     )
     assert len(inverted) == 2
     EnrolmentFactory(study=study, reader=reader_a)
+    # The disclosure is agreed to before the first case.
+    assert reader_a_client.post(f"/api/v1/reading/studies/{study.pk}/consent/").status_code == 200
     public = dict(Case.objects.filter(study=study).values_list("public_id", "pk"))
     item = next_case(reader_a_client, study)
     shown = {}

@@ -49,6 +49,12 @@ class CaseServing:
     # sessions of a crossover, when the second session opens (case is None meanwhile).
     phase: str = UNAIDED
     locked_until: datetime | None = None
+    # AI-assisted studies: how many cases the session has (``number`` is then the case's place
+    # in its session, ``total`` the reader's steps), which crossover session this is (1 or 2),
+    # and in a sequential aided step the reader's locked unaided answer to the case.
+    cases: int | None = None
+    session: int | None = None
+    unaided_answer: Decision | None = None
 
     @property
     def finished(self) -> bool:
@@ -228,15 +234,32 @@ def _next_step_serve(enrolment: Enrolment, order: list[int]) -> CaseServing:
         cases |= _reader_cases(enrolment, [upcoming_id], phase)
     case = cases[case_id]
     served = case_serve(enrolment=enrolment, case=case, phase=phase)
+    step = plan.steps.index((case_id, phase))
+    unaided_answer = None
+    session = None
+    if plan.washout is None:
+        number = order.index(case_id) + 1
+        if phase != UNAIDED:
+            unaided_answer = (
+                Decision.objects.filter(enrolment=enrolment, case_id=case_id, phase=UNAIDED)
+                .order_by("-revision")
+                .first()
+            )
+    else:
+        session = 1 if step < plan.first_session else 2
+        number = step + 1 if session == 1 else step - plan.first_session + 1
     return CaseServing(
         case=case,
         served=served,
-        number=plan.steps.index((case_id, phase)) + 1,
+        number=number,
         done=done,
         total=total,
         can_go_back=False,
         upcoming_public_id=cases[upcoming_id].public_id if upcoming_id is not None else None,
         phase=phase,
+        cases=len(order),
+        session=session,
+        unaided_answer=unaided_answer,
     )
 
 

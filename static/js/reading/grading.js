@@ -438,6 +438,8 @@
       setText("clinical-sex", item.clinical.sex || "not recorded");
       setText("clinical-site", item.clinical.site || "not recorded");
     }
+    renderPhase(item);
+    renderAi(item);
     clearAnswer();
     var given = item.current_answer;
     if (given) {
@@ -457,6 +459,53 @@
       var ahead = new Image();
       ahead.src = next.upcoming_image_url;
     }
+  }
+
+  /* ---- AI-assisted studies: what this step is, and in an aided phase the CNN's output (the
+   * panel the page draws for the first case, redrawn here for each next one). ---- */
+  function percent(probability) { return Math.round(probability * 100) + "%"; }
+  function show(id, visible) {
+    var element = document.getElementById(id);
+    if (element) element.hidden = !visible;
+  }
+  function renderPhase(item) {
+    setText("phase-note", item.phase_note || "");
+    show("phase-note", Boolean(item.phase_note));
+    var note = document.getElementById("phase-note");
+    if (note) note.className = "phase-note phase-" + (item.phase || "unaided");
+  }
+  function renderAi(item) {
+    var ai = item.ai;
+    show("ai-panel", Boolean(ai));
+    if (!ai) return;
+    setText("ai-unaided-answer-text", item.unaided_answer || "");
+    show("ai-unaided-answer", Boolean(item.unaided_answer));
+    show("ai-unavailable", !ai.available);
+    show("ai-probability-block", ai.available && ai.probability !== null);
+    if (ai.probability !== null) {
+      setText("ai-positive-label", String(ai.positive_label).toLowerCase());
+      setText("ai-probability", percent(ai.probability));
+      document.getElementById("ai-meter").value = ai.probability;
+    }
+    var list = document.getElementById("ai-top-classes");
+    list.textContent = "";
+    (ai.top_classes || []).forEach(function (entry) {
+      var li = document.createElement("li");
+      var label = document.createElement("span");
+      label.className = "ai-class";
+      label.textContent = entry.label;
+      var value = document.createElement("span");
+      value.className = "ai-class-probability";
+      value.textContent = percent(entry.probability);
+      li.appendChild(label);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(value);
+      list.appendChild(li);
+    });
+    show("ai-classes-block", (ai.top_classes || []).length > 0);
+    var saliency = document.getElementById("ai-saliency");
+    if (ai.saliency_url) saliency.src = ai.saliency_url; else saliency.removeAttribute("src");
+    show("ai-saliency-figure", Boolean(ai.saliency_url));
   }
 
   /* ---- Talking to the API, with retries that the one-time token makes safe. ---- */
