@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from django.core.management import call_command
 from django.test import Client
 
@@ -37,6 +38,13 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> None:
     by the step that follows migrate."""
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         call_command("register_shipped_model", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def no_memoised_analyses() -> None:
+    """Each test starts without the analyses an earlier one memoised in this process: the
+    memo's keys are made of ids, and ids repeat between tests once a flush resets them."""
+    caches["default"].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,12 @@ import pytest
 from django.test import Client
 from PIL import Image
 
+from classifier.taxonomy import load_taxonomy
+from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.studies.design import scheme_builtin
 from readerstudy.studies.models import Case
-from tests.factories import StudyFactory
+from readerstudy.studies.services import study_status_set
+from tests.factories import StudyFactory, cnn_scores_create
 from tests.support.reading import enrol
 from tests.support.realcases import (
     DX_LABELS,
@@ -241,3 +244,59 @@ def test_served_images_are_re_encoded_without_the_originals_metadata(reader_a, r
         assert not image.getexif(), variant
         assert not {"comment", "xmp", "exif", "icc_profile"} & set(image.info), variant
         assert body != data
+
+
+@pytest.mark.django_db
+def test_in_an_aided_study_the_cnn_output_reaches_a_reader_only_in_the_aided_phase(
+    reader_a, reader_a_client
+):
+    """The rule of AI-assisted reading, crawled: every page, API answer and image of an
+    unaided step is free of the CNN's output; each aided step carries its case's output; no
+    step carries a canary."""
+    study = StudyFactory(
+        task=TASK,
+        task_definition=load_taxonomy().task(TASK).to_dict(),
+        status="draft",
+        ai_assistance="sequential",
+    )
+    cases = canary_cases(study, 4)
+    probabilities = [0.8137, 0.0719, 0.4477, 0.6623]
+    cnn_scores_create(
+        cases, model_version_active_get(TASK), probabilities, [[0.0, 1.0]] * len(cases)
+    )
+    study = study_status_set(study=study, status="open", acknowledged_by=study.created_by)
+    enrol(study, reader_a)
+    shown = {
+        str(c.public_id): f"{p:.3f}".encode() for c, p in zip(cases, probabilities, strict=True)
+    }
+
+    steps = {"unaided": 0, "aided": 0}
+    while True:
+        page = reader_a_client.get(f"/reading/studies/{study.pk}/", follow=True)
+        served = reader_a_client.get(f"/api/v1/reading/studies/{study.pk}/next/")
+        item = served.json()
+        if item["finished"]:
+            break
+        case = item["case"]
+        images = [
+            reader_a_client.get(case["image_url"]),
+            reader_a_client.get(case["full_image_url"]),
+        ]
+        bodies = [page.content, served.content, *(b"".join(i.streaming_content) for i in images)]
+        phase = case["phase"]
+        steps[phase] += 1
+        for body in bodies:
+            assert CANARY.encode() not in body
+        if phase == "unaided":
+            for body in bodies:
+                for probability in shown.values():
+                    assert probability not in body, f"the CNN's {probability!r} in an unaided step"
+            assert case["ai"] is None
+        else:
+            assert shown[case["id"]] in page.content and shown[case["id"]] in served.content
+        reader_a_client.post(
+            f"/api/v1/reading/studies/{study.pk}/decisions/",
+            {"token": case["token"], "decision": "biopsy", "confidence": 50},
+            content_type="application/json",
+        )
+    assert steps == {"unaided": 4, "aided": 4}
