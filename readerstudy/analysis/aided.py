@@ -14,6 +14,9 @@ reading of the same readers and cases, from the pure statistics.
 - Benefit by experience (``stats.experience``): each reader's change against the experience
   band of their profile.
 
+Everything may be restricted to a subgroup of readers by their profile (``ReaderSubgroup``,
+as the ROC and diagnosis pages are); the CNN stays the same on the same cases.
+
 Readers who have not answered every scored case in both phases are left out (named, with
 their counts), as the ROC page leaves partial readers out of MRMC; ``include_partial`` counts
 their paired answers in the switching tables and the figure, never in MRMC or the paired
@@ -49,6 +52,7 @@ from readerstudy.stats.roc import RocInputError, auc_ci, roc_curve
 from readerstudy.stats.study import json_safe
 from readerstudy.stats.switching import switching_analysis
 from readerstudy.studies.models import Study
+from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
 
 
 def _plain(value: Any) -> Any:
@@ -268,19 +272,25 @@ def _points(data: AidedData, rows: np.ndarray, names: list[str]) -> list[dict[st
 
 
 def _experience(
-    bands: dict[str, str | None], changes: dict[str, float], measure: str
+    bands: dict[str, str | None],
+    changes: dict[str, float],
+    measure: str,
+    order: tuple[str, ...] = EXPERIENCE_BANDS,
 ) -> dict[str, Any]:
+    """Each reader's change by band over the bands of ``order`` (a subgroup of one band has
+    that band alone); the trend and the Jonckheere-Terpstra test need readers in two bands."""
     rows: list[dict[str, Any]] = [
         {"reader": reader, "band": bands.get(reader), "change": change}
         for reader, change in changes.items()
     ]
-    with_band = [row for row in rows if row["band"] is not None]
+    with_band = [row for row in rows if row["band"] in order]
     block: dict[str, Any] = {
         "measure": measure,
-        "bands": list(EXPERIENCE_BANDS),
+        "bands": list(order),
         "readers": with_band,
-        "without_profile": len(rows) - len(with_band),
+        "without_profile": sum(1 for row in rows if row["band"] is None),
         "result": None,
+        "trend_unavailable": None,
     }
     if not with_band:
         block["unavailable"] = "no reader profiles" if rows else "no readers to compare"
@@ -290,9 +300,13 @@ def _experience(
         benefit_by_experience(
             [row["change"] for row in with_band],
             [row["band"] for row in with_band],
-            order=EXPERIENCE_BANDS,
+            order=order,
         )
     )
+    if len({row["band"] for row in with_band}) < 2:
+        # One band: no order to test (the permutation test would answer p = 1).
+        block["result"]["trend"] = block["result"]["jonckheere"] = None
+        block["trend_unavailable"] = "the readers are all in one experience band"
     return block
 
 
@@ -339,6 +353,7 @@ def aided_analysis(
         "faulty_cases": int(data.faulty.sum()),
         "reader_identities": "names" if identities else "pseudonyms",
         "include_partial": include_partial,
+        "subgroup": {**data.subgroup.as_dict(), "label": data.subgroup.label},
         "readers": names,
         "simulated_readers": [
             data.name(p, identities)
@@ -374,22 +389,28 @@ def aided_analysis(
             row["reader"]: row["accuracy_change"] for row in result["diagnosis"]["per_reader"]
         }
     by_name = {data.name(p, identities): (bands or {}).get(p) for p in data.readers}
-    result["experience"] = _experience(by_name, changes, measure)
+    order = EXPERIENCE_BANDS if data.subgroup.experience is None else (data.subgroup.experience,)
+    result["experience"] = _experience(by_name, changes, measure, order)
     return dict(json_safe(result))
 
 
 def aided_analysis_get(
-    study: Study, *, identities: bool = False, include_partial: bool = False
+    study: Study,
+    *,
+    identities: bool = False,
+    include_partial: bool = False,
+    subgroup: ReaderSubgroup = EVERYONE,
 ) -> tuple[AidedData, dict[str, Any]] | None:
-    """The study's arrays and its AI-assistance analysis, cached until a decision, a score or
-    a case is added (or a reader's band changes); None for a study read unaided only."""
+    """The study's arrays and its AI-assistance analysis, of the readers of ``subgroup``,
+    cached until a decision, a score, a case or a reader's profile is added or changed; None
+    for a study read unaided only."""
     if not study.aided:
         return None
-    data = aided_data_get(study)
+    data = aided_data_get(study, subgroup=subgroup)
     bands = study_experience_bands(study)
     digest = hashlib.sha256(repr(sorted(bands.items())).encode()).hexdigest()[:12]
     key = (
-        f"aided:{study_fingerprint(study, data.model_version)}:{int(identities)}:"
+        f"aided:{study_fingerprint(study, data.model_version, subgroup)}:{int(identities)}:"
         f"{int(include_partial)}:{digest}"
     )
     result = cache.get(key)

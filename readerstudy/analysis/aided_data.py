@@ -30,6 +30,8 @@ from readerstudy.scoring.selectors import (
 from readerstudy.stats.formats import RatingsTable
 from readerstudy.studies.design import study_design
 from readerstudy.studies.models import Case, Enrolment, Study
+from readerstudy.studies.selectors import subgroup_enrolment_ids
+from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
 
 PHASES = (UNAIDED, AIDED)
 # The AI's answer to the management question: the shown probability at or above one half
@@ -66,7 +68,7 @@ class AidedData:
     Per phase: ``answered`` (bool), ``biopsy`` (bool, False where unanswered or the design
     asks no management decision), ``rating`` (the confidence of malignancy, NaN where
     missing) and ``diagnosis`` (the class, None where missing). Readers are by pseudonym
-    in ``readers`` order."""
+    in ``readers`` order, only those of ``subgroup``."""
 
     study: Study
     model_version: ModelVersion | None
@@ -86,6 +88,7 @@ class AidedData:
     diagnosis: dict[str, np.ndarray]
     asks_management: bool
     n_cases_total: int
+    subgroup: ReaderSubgroup = EVERYONE
 
     @property
     def n_cases(self) -> int:
@@ -116,9 +119,11 @@ class AidedData:
         return bool(label and label.simulated)
 
 
-def aided_data_get(study: Study, model_version: ModelVersion | None = None) -> AidedData:
-    """Both phases' last answers of every reader on the cases the study's algorithm scored,
-    and the CNN's output as it was shown."""
+def aided_data_get(
+    study: Study, model_version: ModelVersion | None = None, subgroup: ReaderSubgroup = EVERYONE
+) -> AidedData:
+    """Both phases' last answers of every reader (of ``subgroup``) on the cases the study's
+    algorithm scored, and the CNN's output as it was shown."""
     model_version = model_version or study_algorithm_get(study)
     rows = list(
         Case.objects.filter(study=study)
@@ -146,13 +151,19 @@ def aided_data_get(study: Study, model_version: ModelVersion | None = None) -> A
             dtype=object,
         )
     enrolments = Enrolment.objects.filter(study=study).select_related("reader")
+    members = subgroup_enrolment_ids(study, subgroup)
+    if members is not None:
+        enrolments = enrolments.filter(pk__in=members)
     labels = {
         e.pseudonym: ReaderLabel(e.pseudonym, e.reader.get_username(), e.simulated)
         for e in enrolments
     }
     answers: dict[str, dict[str, dict[int, dict[str, Any]]]] = {p: {} for p in PHASES}
     for phase in PHASES:
-        for row in decision_final_list(study, phase=phase).iterator(chunk_size=5000):
+        rows_of_phase = decision_final_list(study, phase=phase)
+        if members is not None:
+            rows_of_phase = rows_of_phase.filter(enrolment_id__in=members)
+        for row in rows_of_phase.iterator(chunk_size=5000):
             position = index.get(row["case_id"])
             if position is not None:
                 answers[phase].setdefault(row["pseudonym"], {})[position] = row
@@ -192,6 +203,7 @@ def aided_data_get(study: Study, model_version: ModelVersion | None = None) -> A
         diagnosis=diagnosis,
         asks_management=design.management is not None,
         n_cases_total=len(rows),
+        subgroup=subgroup,
     )
 
 

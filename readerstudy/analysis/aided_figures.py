@@ -27,8 +27,9 @@ def _pct(value: float | None) -> str:
 
 def aided_roc_figure(result: dict[str, Any]) -> go.Figure | None:
     """The CNN's ROC curve (truth against its probability, on the scored cases) and, for each
-    reader, an arrow from the unaided (1 - specificity, sensitivity) point to the aided one;
-    None until the CNN has scored cases of both classes."""
+    reader (of the analysis's subgroup, named in the title), an arrow from the unaided
+    (1 - specificity, sensitivity) point to the aided one; None until the CNN has scored cases
+    of both classes."""
     cnn = result.get("cnn")
     if cnn is None:
         return None
@@ -105,9 +106,12 @@ def aided_roc_figure(result: dict[str, Any]) -> go.Figure | None:
                     ),
                 )
             )
+    subgroup = result.get("subgroup") or {}
+    # Only a filter names itself: every reader is the figure's default.
+    readers = f"readers ({subgroup['label']})" if set(subgroup) - {"label"} else "readers"
     figure.update_layout(
         title={
-            "text": f"{result['study']['name']}: readers without and with the CNN "
+            "text": f"{result['study']['name']}: {readers} without and with the CNN "
             f"({result['cases_scored']} cases)<br>each arrow runs from a reader's unaided "
             "point to their aided point",
             "font": {"size": 15},

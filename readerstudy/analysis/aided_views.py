@@ -19,7 +19,7 @@ from readerstudy.accounts.permissions import IsCoordinatorOrAnalyst
 from readerstudy.analysis.aided import aided_analysis_get
 from readerstudy.analysis.api import AnalysisQuerySerializer
 from readerstudy.analysis.csp import plotly_page
-from readerstudy.analysis.views import query_flag
+from readerstudy.analysis.views import export_query, query_flag, subgroup_context, subgroup_or_400
 from readerstudy.studies.access import study_for_staff_or_404
 from readerstudy.studies.models import Study
 
@@ -62,11 +62,16 @@ def _diagnosis_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 @require_GET
 def aided_page(request: HttpRequest, study_id: int) -> HttpResponse:
     study = study_for_staff_or_404(request.user, study_id)
+    subgroup = subgroup_or_400(request)
+    if isinstance(subgroup, HttpResponse):
+        return subgroup
     identities, include_partial = query_flag(request, "identities"), query_flag(request, "partial")
-    found = aided_analysis_get(study, identities=identities, include_partial=include_partial)
+    found = aided_analysis_get(
+        study, identities=identities, include_partial=include_partial, subgroup=subgroup
+    )
     if found is None:
         return render(request, "analysis/aided.html", {"study": study, "not_aided": NOT_AIDED})
-    result = found[1]
+    data, result = found
     # plotly loads only where a figure is drawn, never with the web pages' own imports.
     from readerstudy.analysis.aided_figures import aided_roc_figure, experience_figure
     from readerstudy.analysis.figures import figure_json
@@ -77,22 +82,21 @@ def aided_page(request: HttpRequest, study_id: int) -> HttpResponse:
         "roc": None if roc is None else figure_json(roc),
         "experience": None if experience is None else figure_json(experience),
     }
-    query = "&".join(
-        f"{name}=1" for name, on in (("identities", identities), ("partial", include_partial)) if on
-    )
     return render(
         request,
         "analysis/aided.html",
         {
             "study": study,
             "result": result,
+            "readers_with_answers": len(data.readers),
             "mrmc": result["mrmc"]["blocks"],
             "reader_changes": _reader_changes(result),
             "diagnosis_rows": _diagnosis_rows(result),
             "figures": figures,
             "identities": identities,
             "include_partial": include_partial,
-            "api_query": f"?{query}" if query else "",
+            **subgroup_context(subgroup),
+            "export_query": export_query(identities, include_partial, subgroup),
         },
     )
 
@@ -101,8 +105,9 @@ class StudyAidedAnalysisAPI(APIView):
     """An AI-assisted study's unaided-against-aided analysis: Obuchowski-Rockette-Hillis MRMC
     on AUC, sensitivity and specificity with per-reader changes, the switching tables against
     the AI as shown (Maron 2020) overall and on faulty-AI cases (Tschandl 2020), the
-    diagnosis accuracy and mean recall, and the benefit by experience band. A study read
-    unaided only answers its id and name with ``unavailable`` saying why."""
+    diagnosis accuracy and mean recall, and the benefit by experience band; ``position`` and
+    ``experience`` restrict it to a subgroup of readers. A study read unaided only answers
+    its id and name with ``unavailable`` saying why."""
 
     permission_classes = [IsCoordinatorOrAnalyst]
 
@@ -119,5 +124,6 @@ class StudyAidedAnalysisAPI(APIView):
             study,
             identities=query.validated_data["identities"],
             include_partial=query.validated_data["partial"],
+            subgroup=query.subgroup(),
         )
         return Response(_not_aided(study) if found is None else found[1])

@@ -13,16 +13,11 @@ from django.views.decorators.http import require_GET
 
 from readerstudy.analysis.csp import plotly_page
 from readerstudy.analysis.diagnosis import DiagnosisData, diagnosis_analysis_get
-from readerstudy.analysis.views import export_query, query_flag, subgroup_or_400
+from readerstudy.analysis.views import export_query, query_flag, subgroup_context, subgroup_or_400
 from readerstudy.studies.access import study_for_staff_or_404
 from readerstudy.studies.models import Study
 from readerstudy.studies.selectors import subgroup_enrolment_ids
-from readerstudy.studies.subgroups import (
-    EVERYONE,
-    SUBGROUP_LABELS,
-    SUBGROUP_PARAMETERS,
-    ReaderSubgroup,
-)
+from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
 
 
 def reader_subgroup(study: Study, subgroup: ReaderSubgroup) -> Collection[int] | None:
@@ -78,8 +73,7 @@ def diagnosis_context(
         "result": result,
         "identities": identities,
         "include_partial": include_partial,
-        "subgroup": subgroup,
-        "subgroup_choices": {name: SUBGROUP_LABELS[name] for name in SUBGROUP_PARAMETERS},
+        **subgroup_context(subgroup),
         "export_query": export_query(identities, include_partial, subgroup),
     }
     if result is None:

@@ -329,7 +329,7 @@ def export_bytes(
         # An AI-assisted study's ratings are its two phases as modalities (unaided, aided).
         columns_of: StudyData | AidedData = data
         if study.aided:
-            columns_of = aided_data_get(study)
+            columns_of = aided_data_get(study, subgroup=subgroup)
             table = aided_ratings_table(
                 columns_of, identities=identities, include_partial=include_partial
             )

@@ -60,6 +60,15 @@ def subgroup_or_400(request: HttpRequest) -> ReaderSubgroup | HttpResponse:
         return render(request, "analysis/bad_query.html", {"problems": problems}, status=400)
 
 
+def subgroup_context(subgroup: ReaderSubgroup) -> dict[str, object]:
+    """What ``analysis/partials/_subgroup_fields.html`` reads: the chosen subgroup and the
+    choices of each parameter."""
+    return {
+        "subgroup": subgroup,
+        "subgroup_choices": {name: SUBGROUP_LABELS[name] for name in SUBGROUP_PARAMETERS},
+    }
+
+
 @role_required(Role.ANALYST, Role.COORDINATOR)
 @require_GET
 def study_list(request: HttpRequest) -> HttpResponse:
@@ -95,8 +104,7 @@ def _tables_context(
         "analysis": None if analysis is None else analysis.to_dict(),
         "identities": identities,
         "include_partial": include_partial,
-        "subgroup": subgroup,
-        "subgroup_choices": {name: SUBGROUP_LABELS[name] for name in SUBGROUP_PARAMETERS},
+        **subgroup_context(subgroup),
         "subgroup_rows": [
             {**row.to_dict(), "query": row.query}
             for row in subgroup_rows_get(data, include_partial=include_partial)

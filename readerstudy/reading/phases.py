@@ -12,7 +12,9 @@ sees the CNN's output (``reading/presenters.py`` ``ai_output``):
 
 A reader's steps are a pure function of their stored order and their seed, so the plan is the
 same in every process and after every login; what is done is what the database holds (one
-decision per case, phase and revision, revision 1 being the first answer).
+decision per case, phase and revision, revision 1 being the first answer). When the second
+crossover session opens is one reading of it (``second_session_opens``), for the grading flow
+and the readers' home page alike.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from readerstudy.reading.models import Phase
+from django.db.models import Max
+
+from readerstudy.reading.models import Decision, Phase
 from readerstudy.reading.ordering import case_sort_key
 from readerstudy.studies.models import Enrolment, Study
 
@@ -59,6 +63,26 @@ def second_session_order(
     return sorted(order, key=lambda case_id: case_sort_key(seed, public_ids[case_id]))  # type: ignore[arg-type]
 
 
+def crossover_session_phases(enrolment: Enrolment) -> tuple[str, str]:
+    """The phases of a crossover reader's first and second sessions."""
+    return (AIDED, UNAIDED) if crossover_aided_first(enrolment) else (UNAIDED, AIDED)
+
+
+def second_session_opens(enrolment: Enrolment) -> datetime | None:
+    """When a crossover reader's second session opens: the study's washout after their last
+    answer of the first session. None outside a crossover study and before any first-session
+    answer; whether the first session is complete is the caller's to say
+    (``ReadingPlan.locked_until``, the home page's count of answers)."""
+    study = enrolment.study
+    if study.ai_assistance != Study.AiAssistance.CROSSOVER:
+        return None
+    first, _ = crossover_session_phases(enrolment)
+    last = Decision.objects.filter(enrolment=enrolment, phase=first).aggregate(
+        last=Max("submitted_at")
+    )["last"]
+    return None if last is None else last + timedelta(days=study.washout_days)
+
+
 @dataclass(frozen=True)
 class ReadingPlan:
     """A reader's steps, (case id, phase), in the order they are answered."""
@@ -66,21 +90,19 @@ class ReadingPlan:
     steps: list[tuple[int, str]]
     # Crossover: how many steps the first session has (all of them otherwise).
     first_session: int
-    washout: timedelta | None
+    # Crossover: the second session waits out the washout after the first.
+    washout: bool
 
     def remaining(self, decided: set[tuple[int, str]]) -> list[tuple[int, str]]:
         return [step for step in self.steps if step not in decided]
 
-    def locked_until(
-        self, decided: set[tuple[int, str]], last_first_session_answer: datetime | None
-    ) -> datetime | None:
-        """When the second crossover session opens, while it is not open yet; else None."""
-        if self.washout is None or last_first_session_answer is None:
+    def locked_until(self, enrolment: Enrolment, decided: set[tuple[int, str]]) -> datetime | None:
+        """When the second crossover session opens (``second_session_opens``), once the
+        first session is done; else None. Whether that is still to come is the caller's."""
+        first_session_done = all(step in decided for step in self.steps[: self.first_session])
+        if not (self.washout and first_session_done):
             return None
-        first = self.steps[: self.first_session]
-        if any(step not in decided for step in first):
-            return None
-        return last_first_session_answer + self.washout
+        return second_session_opens(enrolment)
 
 
 def reading_plan(
@@ -91,10 +113,10 @@ def reading_plan(
     study = enrolment.study
     if study.ai_assistance == Study.AiAssistance.SEQUENTIAL:
         steps = [(case_id, phase) for case_id in order for phase in (UNAIDED, AIDED)]
-        return ReadingPlan(steps, len(steps), None)
+        return ReadingPlan(steps, len(steps), washout=False)
     if study.ai_assistance == Study.AiAssistance.CROSSOVER:
-        first, second = (AIDED, UNAIDED) if crossover_aided_first(enrolment) else (UNAIDED, AIDED)
+        first, second = crossover_session_phases(enrolment)
         later = second_session_order(enrolment, order, public_ids or {})
         steps = [(case_id, first) for case_id in order] + [(case_id, second) for case_id in later]
-        return ReadingPlan(steps, len(order), timedelta(days=study.washout_days))
-    return ReadingPlan([(case_id, UNAIDED) for case_id in order], len(order), None)
+        return ReadingPlan(steps, len(order), washout=True)
+    return ReadingPlan([(case_id, UNAIDED) for case_id in order], len(order), washout=False)

@@ -11,7 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import (
@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS, DECISION_EXPORT_FIELDS
 from readerstudy.reading.models import Decision, Phase, ReadingOrder
-from readerstudy.reading.phases import AIDED, UNAIDED, crossover_aided_first, study_phase_count
+from readerstudy.reading.phases import second_session_opens, study_phase_count
 from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.design import ANSWER_FIELDS
@@ -166,14 +166,9 @@ def second_session_opens_get(enrolment: Enrolment, *, cases: int, done: int) -> 
     """In a crossover study, once the reader has answered every case of their first session
     and none of the second: when the second session opens (the last first-session answer plus
     the washout). None otherwise."""
-    study = enrolment.study
-    if study.ai_assistance != Study.AiAssistance.CROSSOVER or cases == 0 or done != cases:
+    if cases == 0 or done != cases:
         return None
-    first = AIDED if crossover_aided_first(enrolment) else UNAIDED
-    last = Decision.objects.filter(enrolment=enrolment, phase=first).aggregate(
-        last=Max("submitted_at")
-    )["last"]
-    return last + timedelta(days=study.washout_days) if last else None
+    return second_session_opens(enrolment)
 
 
 def reader_progress_get(enrolment: Enrolment) -> tuple[int, int]:

@@ -17,6 +17,8 @@ from readerstudy.analysis.aided_data import aided_data_get
 from readerstudy.stats.aided_diagnosis import aided_diagnosis
 from readerstudy.stats.aided_mrmc import aided_mrmc
 from readerstudy.stats.switching import switching_analysis
+from readerstudy.studies.models import Enrolment
+from readerstudy.studies.services import reader_profile_save
 from tests.factories import StudyFactory
 from tests.support.aided import build_aided_panel_study, build_tiny_aided_study
 from tests.support.browser import browser_login
@@ -263,6 +265,130 @@ def test_a_diagnosis_study_switches_on_the_classes_against_the_shown_top_class(
     assert block["accuracy"]["unaided"] == pytest.approx((3 / 4 + 2 / 4 + 2 / 4) / 3)
     html = analyst_client.get(f"/analysis/studies/{tiny.study.pk}/aided/").content.decode()
     assert 'id="aided-diagnosis"' in html and 'id="switching-diagnosis"' in html
+
+
+def _profile(study, profiles: dict[str, tuple[str, str]]) -> None:
+    for pseudonym, (position, experience) in profiles.items():
+        reader_profile_save(
+            enrolment=Enrolment.objects.get(study=study, pseudonym=pseudonym),
+            position=position,
+            experience=experience,
+        )
+
+
+def test_the_ai_assistance_analysis_of_a_subgroup_counts_only_its_readers(
+    coordinator, analyst_client
+) -> None:
+    """Counted by hand from TINY_DECISIONS for R01 and R03 alone: R01 switched away from a
+    right answer on the faulty case (misled), R03 never changed; R02's help on case 0 and
+    switch on case 3 are not theirs."""
+    tiny = build_tiny_aided_study(coordinator=coordinator)
+    study = tiny.study
+    _profile(
+        study,
+        {"R01": ("attending", ">10"), "R02": ("resident", "<3"), "R03": ("attending", "3-10")},
+    )
+    api = f"/api/v1/analysis/studies/{study.pk}/aided/"
+    body = analyst_client.get(api, {"position": "attending"}).json()
+    assert body["readers"] == ["R01", "R03"]
+    assert body["subgroup"] == {
+        "position": "attending",
+        "label": "Attending (consultant) dermatologist",
+    }
+    assert body["mrmc"]["blocks"]["auc"]["readers"] == ["R01", "R03"]
+    switching = body["questions"]["management"]["switching"]
+    expected = {(True, True): (2, 0, 2), (True, False): (3, 1, 2), (False, False): (3, 0, 0)}
+    for (reader_correct, ai_correct), (n, switched, aided_correct) in expected.items():
+        cell = _cell(switching, reader_correct, ai_correct)
+        assert (cell["n"], cell["switched"], cell["aided_correct"]) == (n, switched, aided_correct)
+    assert _cell(switching, False, True)["n"] == 0
+    assert (switching["misled"]["events"], switching["misled"]["opportunities"]) == (1, 3)
+    assert switching["helped"]["opportunities"] == 0
+    assert [p["reader"] for p in body["points"]] == ["R01", "R03"]
+    # Every reader without the filter, as before.
+    assert analyst_client.get(api).json()["readers"] == ["R01", "R02", "R03"]
+
+    page = analyst_client.get(f"/analysis/studies/{study.pk}/aided/?position=attending")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Subgroup: Attending (consultant) dermatologist" in html
+    assert '<option value="attending" selected>' in html
+    # The export links (and the JSON of the analysis) keep the subgroup.
+    assert f"/api/v1/analysis/studies/{study.pk}/aided/?position=attending" in html
+    assert f"/analysis/studies/{study.pk}/export/ratings/?position=attending" in html
+    roc = page.context["figures"]["roc"]
+    assert len(roc["layout"]["annotations"]) == 2
+    assert "readers (Attending (consultant) dermatologist)" in roc["layout"]["title"]["text"]
+    # The ratings of both phases, of the subgroup's readers alone.
+    ratings = analyst_client.get(f"/analysis/studies/{study.pk}/export/ratings/?position=attending")
+    rows = list(csv.DictReader(io.StringIO(ratings.content.decode())))
+    assert {row["reader"] for row in rows} == {"R01", "R03"}
+    assert len(rows) == 2 * 2 * len(tiny.cases)
+    # The ROC page's link carries its subgroup to this page.
+    roc_page = analyst_client.get(f"/analysis/studies/{study.pk}/?position=attending")
+    assert f"/analysis/studies/{study.pk}/aided/?position=attending" in roc_page.content.decode()
+
+
+def test_benefit_by_experience_of_one_band_shows_that_band_alone(
+    coordinator, analyst_client
+) -> None:
+    built = build_aided_panel_study(coordinator=coordinator)
+    study = built.study
+    bands = ["<3", "<3", "3-10", "3-10", ">10", ">10"]
+    _profile(study, {f"R{n:02d}": ("resident", band) for n, band in enumerate(bands, start=1)})
+    body = analyst_client.get(
+        f"/api/v1/analysis/studies/{study.pk}/aided/", {"experience": "<3"}
+    ).json()
+    assert body["readers"] == ["R01", "R02"]
+    expected = aided_mrmc(
+        built.truth,
+        built.ratings["unaided"][:2].astype(float),
+        built.ratings["aided"][:2].astype(float),
+        metric="auc",
+        readers=["R01", "R02"],
+    )
+    auc = body["mrmc"]["blocks"]["auc"]
+    assert auc["mean_change"] == pytest.approx(expected.mean_change, abs=1e-12)
+    block = body["experience"]
+    assert block["bands"] == ["<3"] and block["without_profile"] == 0
+    (band,) = block["result"]["bands"]
+    assert band["band"] == "<3" and band["change"]["n"] == 2
+    assert band["change"]["mean"] == pytest.approx(expected.mean_change, abs=1e-12)
+    assert block["result"]["trend"] is None and block["result"]["jonckheere"] is None
+    assert block["trend_unavailable"] == "the readers are all in one experience band"
+    # Every band, and their trend, without the filter.
+    everyone = analyst_client.get(f"/api/v1/analysis/studies/{study.pk}/aided/").json()
+    assert [b["change"]["n"] for b in everyone["experience"]["result"]["bands"]] == [2, 2, 2]
+    assert everyone["experience"]["result"]["trend"]["n"] == 6
+
+    page = analyst_client.get(f"/analysis/studies/{study.pk}/aided/?experience=%3C3")
+    html = page.content.decode()
+    assert "Subgroup: Dermoscopy experience less than 3 years" in html
+    assert 'id="experience-one-band"' in html and "Jonckheere" not in html
+    experience = page.context["figures"]["experience"]
+    assert experience["layout"]["xaxis"]["categoryarray"] == ["under 3"]
+
+
+def test_a_subgroup_outside_the_choices_is_refused_and_an_empty_one_says_so(
+    coordinator, analyst_client
+) -> None:
+    """As on the ROC and diagnosis pages: a 400 naming the parameter (the API in DRF's
+    field errors, the page in words), and a message where no reader belongs."""
+    tiny = build_tiny_aided_study(coordinator=coordinator)
+    study = tiny.study
+    _profile(study, {"R01": ("attending", ">10")})
+    api = analyst_client.get(f"/api/v1/analysis/studies/{study.pk}/aided/?position=chief")
+    assert api.status_code == 400 and list(api.json()) == ["position"]
+    page = analyst_client.get(f"/analysis/studies/{study.pk}/aided/?experience=11")
+    assert page.status_code == 400
+    assert "experience: " in page.content.decode() and "choose one of" in page.content.decode()
+    empty = analyst_client.get(f"/analysis/studies/{study.pk}/aided/?position=resident")
+    assert empty.status_code == 200 and 'id="subgroup-empty"' in empty.content.decode()
+    body = analyst_client.get(
+        f"/api/v1/analysis/studies/{study.pk}/aided/", {"position": "resident"}
+    ).json()
+    assert body["readers"] == [] and body["partial_readers"] == []
+    assert body["mrmc"]["unavailable"].startswith("needs two readers")
 
 
 @pytest.mark.browser

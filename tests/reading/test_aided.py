@@ -16,7 +16,7 @@ from django.utils import timezone
 from readerstudy.accounts.roles import Role
 from readerstudy.reading.models import Decision
 from readerstudy.reading.phases import crossover_aided_first
-from readerstudy.reading.selectors import decision_final_list
+from readerstudy.reading.selectors import decision_final_list, reader_study_list
 from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.studies.models import Case
 from readerstudy.studies.services import study_status_set, study_update
@@ -182,12 +182,26 @@ def test_crossover_arms_are_balanced_and_the_second_session_waits_for_the_washou
     opens = timezone.datetime.fromisoformat(item["waiting_until"])
     last = Decision.objects.filter(enrolment=enrolments[0]).latest("submitted_at").submitted_at
     assert opens == last + timedelta(days=28)
+    # The home page names the same moment as the grading flow.
+    (line,) = reader_study_list(user=readers[0])
+    assert line.opens_at == opens
     home = client.get("/reading/").content.decode()
     assert "Your second session opens on" in home
     assert (
         "Your second session opens on"
         in client.get(f"/reading/studies/{study.pk}/").content.decode()
     )
+
+    # The other arm waits from the last answer of its own first phase, on both pages.
+    other = logged_in(readers[1])
+    item = next_case(other, study)
+    for _ in range(4):
+        assert item["case"]["phase"] == second_phase
+        item = submit(other, study, item["case"]["token"], "biopsy", 40).json()["next"]
+    last = Decision.objects.filter(enrolment=enrolments[1]).latest("submitted_at").submitted_at
+    assert timezone.datetime.fromisoformat(item["waiting_until"]) == last + timedelta(days=28)
+    (line,) = reader_study_list(user=readers[1])
+    assert line.opens_at == last + timedelta(days=28)
 
     # Time travel: the first session ended 29 days ago.
     Decision.objects.filter(enrolment=enrolments[0]).update(

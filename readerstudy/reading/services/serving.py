@@ -219,14 +219,9 @@ def _next_step_serve(enrolment: Enrolment, order: list[int]) -> CaseServing:
     done = total - len(remaining)
     if not remaining:
         return CaseServing(None, None, total, done, total, can_go_back=False)
-    if plan.washout is not None:
-        first_phase = plan.steps[0][1]
-        last = Decision.objects.filter(enrolment=enrolment, phase=first_phase).aggregate(
-            last=Max("submitted_at")
-        )["last"]
-        opens = plan.locked_until(decided, last)
-        if opens is not None and opens > timezone.now():
-            return CaseServing(None, None, done, done, total, can_go_back=False, locked_until=opens)
+    opens = plan.locked_until(enrolment, decided)
+    if opens is not None and opens > timezone.now():
+        return CaseServing(None, None, done, done, total, can_go_back=False, locked_until=opens)
     case_id, phase = remaining[0]
     upcoming_id = next((c for c, _ in remaining[1:] if c != case_id), None)
     cases = _reader_cases(enrolment, [case_id], phase)
