@@ -232,7 +232,7 @@ def _next_step_serve(enrolment: Enrolment, order: list[int]) -> CaseServing:
     step = plan.steps.index((case_id, phase))
     unaided_answer = None
     session = None
-    if plan.washout is None:
+    if not plan.washout:
         number = order.index(case_id) + 1
         if phase != UNAIDED:
             unaided_answer = (
