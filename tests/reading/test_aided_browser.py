@@ -81,7 +81,7 @@ def test_a_sequential_reader_answers_alone_then_again_beside_the_cnn(page, reade
     assert "malignant" in page.locator("#ai-probability-block").inner_text()
     assert page.locator("#ai-meter").get_attribute("value") is not None
     locked = page.locator("#ai-unaided-answer")
-    assert locked.is_visible() and "70" in locked.inner_text() and "locked" in locked.inner_text()
+    assert locked.is_visible() and "70" in locked.inner_text() and "(locked)" in locked.inner_text()
     # The form starts empty: the second answer is given, not carried over.
     assert not page.locator("#decision-biopsy").is_checked()
     assert page.get_by_label(PERCENT_LABEL).input_value() == ""
@@ -94,6 +94,7 @@ def test_a_sequential_reader_answers_alone_then_again_beside_the_cnn(page, reade
     case_heading(page, 2, 2).wait_for()
     page.get_by_text("First answer: on your own").wait_for()
     assert not page.locator("#ai-panel").is_visible()
+    assert not page.locator("#ai-unaided-answer").is_visible()
     second_case = shown_case_id(page)
     assert second_case != first_case
     _answer(page, "reassure", "20")

@@ -473,13 +473,13 @@
     show("phase-note", Boolean(item.phase_note));
     var note = document.getElementById("phase-note");
     if (note) note.className = "phase-note phase-" + (item.phase || "unaided");
+    setText("ai-unaided-answer-text", item.unaided_answer || "");
+    show("ai-unaided-answer", Boolean(item.unaided_answer));
   }
   function renderAi(item) {
     var ai = item.ai;
     show("ai-panel", Boolean(ai));
     if (!ai) return;
-    setText("ai-unaided-answer-text", item.unaided_answer || "");
-    show("ai-unaided-answer", Boolean(item.unaided_answer));
     show("ai-unavailable", !ai.available);
     show("ai-probability-block", ai.available && ai.probability !== null);
     if (ai.probability !== null) {
