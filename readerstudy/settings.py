@@ -433,7 +433,7 @@ CACHES: dict[str, dict[str, object]] = {
 }
 if READERSTUDY_CACHE_URL:
     CACHES["sessions"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "readerstudy.core.cache.RedisCache",
         "LOCATION": READERSTUDY_CACHE_URL,
         "KEY_PREFIX": "readerstudy-session",
         "TIMEOUT": SESSION_COOKIE_AGE,
@@ -444,7 +444,7 @@ if READERSTUDY_CACHE_URL:
     # timeout bounds the one race that forgetting cannot close: a request that read a user's
     # groups just before a change committed and stores them just after.
     CACHES["roles"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "readerstudy.core.cache.RedisCache",
         "LOCATION": READERSTUDY_CACHE_URL,
         "KEY_PREFIX": "readerstudy-roles",
         "TIMEOUT": 300,
