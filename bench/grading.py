@@ -532,6 +532,19 @@ def report(result: dict) -> None:
         print(f"  e.g. {example}")
 
 
+def measure(name: str, baseline_name: str, baseline_key: str, pause: float, duration: float,
+            base: str, sessions: list, usernames: list[str], images: list[bytes],
+            baseline_duration: float, cpu: CpuMeter) -> dict[str, dict]:  # fmt: skip
+    """One measuring block: the no-op baseline with ``pause``, then grading a fresh study with
+    the same pause, each reported as it ends; keyed as ``ratios`` reads them."""
+    baseline_result = run_baseline(baseline_name, base, sessions, pause, baseline_duration, cpu)
+    report_baseline(baseline_result)
+    setup = study_create(name, usernames, images)
+    result = run_phase(name, base, setup, sessions, pause, duration, cpu)
+    report(result)
+    return {baseline_key: baseline_result, name: result}
+
+
 def main() -> None:
     args = parse_args()
     env = bench_environment(args.database_url)
@@ -566,25 +579,16 @@ def main() -> None:
         print(f"{len(sessions)} readers logged in", flush=True)
         by_phase: dict[str, dict] = {}
         if args.phase in ("both", "paced"):
-            by_phase["baseline_paced"] = run_baseline(
-                "paced", base, sessions, args.pause, args.baseline_duration, cpu
-            )
-            report_baseline(by_phase["baseline_paced"])
-            setup = study_create("paced", usernames, images)
-            by_phase["paced"] = run_phase(
-                "paced", base, setup, sessions, args.pause, args.duration, cpu
-            )
-            report(by_phase["paced"])
+            by_phase.update(
+                measure("paced", "paced", "baseline_paced", args.pause, args.duration,
+                        base, sessions, usernames, images, args.baseline_duration, cpu)
+            )  # fmt: skip
         if args.phase in ("both", "saturation"):
-            by_phase["baseline_saturated"] = run_baseline(
-                "saturated", base, sessions, 0.0, args.baseline_duration, cpu
-            )
-            report_baseline(by_phase["baseline_saturated"])
-            setup = study_create("saturation", usernames, images)
-            by_phase["saturation"] = run_phase(
-                "saturation", base, setup, sessions, 0.0, args.saturation_duration, cpu
-            )
-            report(by_phase["saturation"])
+            by_phase.update(
+                measure("saturation", "saturated", "baseline_saturated", 0.0,
+                        args.saturation_duration, base, sessions, usernames, images,
+                        args.baseline_duration, cpu)
+            )  # fmt: skip
         targets = ratios(by_phase)
         report_ratios(targets)
         results = [*by_phase.values(), {"round_trips": trips, "targets": targets}]

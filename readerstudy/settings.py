@@ -433,15 +433,26 @@ CACHES: dict[str, dict[str, object]] = {
 }
 if READERSTUDY_CACHE_URL:
     CACHES["sessions"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "readerstudy.core.cache.RedisCache",
         "LOCATION": READERSTUDY_CACHE_URL,
         "KEY_PREFIX": "readerstudy-session",
         "TIMEOUT": SESSION_COOKIE_AGE,
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
     SESSION_CACHE_ALIAS = "sessions"
+    # Users' roles (accounts/roles.py), forgotten by every change of group membership. The
+    # timeout bounds the one race that forgetting cannot close: a request that read a user's
+    # groups just before a change committed and stores them just after.
+    CACHES["roles"] = {
+        "BACKEND": "readerstudy.core.cache.RedisCache",
+        "LOCATION": READERSTUDY_CACHE_URL,
+        "KEY_PREFIX": "readerstudy-roles",
+        "TIMEOUT": 300,
+    }
 else:
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    # No cache that every process shares: roles come from the database with the user.
+    CACHES["roles"] = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
 
 # Headless Chromium that renders figures to PNG/SVG (kaleido); nothing is downloaded.
 READERSTUDY_CHROMIUM = env_path("READERSTUDY_CHROMIUM", Path("/usr/bin/chromium"))

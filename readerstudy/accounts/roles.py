@@ -6,13 +6,21 @@
 
 Superusers act as every role. A user may hold several roles, but reader-facing pages never
 show anything that depends on the others.
+
+Where Redis runs, a user's roles are kept there (the ``roles`` cache), so that a signed-in
+request reads only the user's own row from the database. Every change of group membership
+forgets the members' roles at once and again when it commits (``roles_forget``, called from the
+signal handlers in apps.py), so the next request of every web process reads them afresh.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import caches
+from django.db import transaction
 
 if TYPE_CHECKING:  # annotations only: apps.py imports Role before the models are loaded
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -33,8 +41,11 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[Role]:
         return frozenset(Role)
     cached = getattr(user, "_readerstudy_roles", None)
     if cached is None:
+        cached = roles_cached(user, roles_cache_entry(user.pk))
+    if cached is None:
         names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
         cached = roles_remember(user, names)
+        roles_cache_fill(user, cached)
     return cached
 
 
@@ -46,6 +57,58 @@ def roles_remember(user: AbstractBaseUser, group_names: set[str]) -> frozenset[R
     roles = frozenset(role for role in Role if role.value in group_names)
     user._readerstudy_roles = roles  # type: ignore[attr-defined]
     return roles
+
+
+# The settings' cache alias: Redis shared by every web process, or a dummy without Redis (a
+# per-process cache could not be told that another process changed a user's groups).
+ROLES_CACHE = "roles"
+
+
+def _roles_key(user_pk: Any) -> str:
+    return f"user:{user_pk}"
+
+
+def _roles_owner(user: AbstractBaseUser) -> str:
+    """Who the cached roles belong to beyond the id: a database that was recreated (a test run,
+    a restored backup) reuses ids, and its users must not inherit cached roles."""
+    return f"{user.get_username()}|{getattr(user, 'date_joined', '')}"
+
+
+RolesEntry = tuple[str, list[str]]
+
+
+def roles_cache_entry(user_pk: Any) -> RolesEntry | None:
+    """What the roles cache holds for a user id (see roles_cached)."""
+    return caches[ROLES_CACHE].get(_roles_key(user_pk))  # type: ignore[no-any-return]
+
+
+def roles_cached(user: AbstractBaseUser, entry: RolesEntry | None) -> frozenset[Role] | None:
+    """The user's roles in ``entry``, what ``roles_cache_entry`` read for the user's id (kept on
+    ``user`` for this request), or None when it holds none of this user's."""
+    if entry is None or entry[0] != _roles_owner(user):
+        return None
+    roles = frozenset(Role(value) for value in entry[1])
+    user._readerstudy_roles = roles  # type: ignore[attr-defined]
+    return roles
+
+
+def roles_cache_fill(user: AbstractBaseUser, roles: frozenset[Role]) -> None:
+    caches[ROLES_CACHE].set(
+        _roles_key(user.pk), (_roles_owner(user), sorted(role.value for role in roles))
+    )
+
+
+def roles_forget(user_pks: Iterable[Any]) -> None:
+    """Drop the cached roles of these users now, and again once the change commits: a request
+    that read the old groups while the change was still open may have cached them meanwhile.
+    (One that read them just before the commit and writes just after it keeps them until the
+    cache's TIMEOUT: a few milliseconds' race bounded by minutes.)"""
+    keys = [_roles_key(pk) for pk in user_pks]
+    if not keys:
+        return
+    cache = caches[ROLES_CACHE]
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:

@@ -53,7 +53,6 @@ def user_create(
 
 def user_roles_add(*, user: User, roles: Iterable[Role]) -> None:
     user.groups.add(*Group.objects.filter(name__in=[Role(r).value for r in roles]))
-    user.__dict__.pop("_readerstudy_roles", None)
 
 
 def api_token_regenerate(*, user: User) -> Token:

@@ -206,6 +206,57 @@ class DecisionSubmitSerializer(serializers.Serializer):
     )
 
 
+_SUBMIT_INTEGERS = ("confidence", "diagnosis_confidence", "active_ms")
+
+
+def _plain_text(value: object, max_length: int) -> bool:
+    """A string that a CharField would take as it is: printable ASCII (no NUL, no surrogate),
+    not blank, no surrounding whitespace, not too long."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= max_length
+        and value.isascii()
+        and value.isprintable()
+        and value == value.strip()
+    )
+
+
+def _submit_fields_plain(data: object) -> dict[str, object] | None:
+    """The fields of a submit that DecisionSubmitSerializer would validate to the same values,
+    when the body is plainly well formed (a JSON object of the exact types); None otherwise,
+    and the serializer then validates it (with its messages). Building a serializer's fields
+    cost more CPU than the rest of the request's Python; the design (in the service) checks
+    the answer in both cases."""
+    if type(data) is not dict:
+        return None
+    token = data.get("token")
+    if not _plain_text(token, 64):
+        return None
+    fields: dict[str, object] = {"token": token}
+    if "decision" in data:
+        decision = data["decision"]
+        if decision is not None and (
+            type(decision) is not str or decision not in Decision.Choice.values
+        ):
+            return None
+        fields["decision"] = decision
+    if "diagnosis_class" in data:
+        code = data["diagnosis_class"]
+        if code is not None and not _plain_text(code, 32):
+            return None
+        fields["diagnosis_class"] = code
+    for name in _SUBMIT_INTEGERS:
+        if name in data:
+            value = data[name]
+            if value is not None and type(value) is not int:
+                return None
+            fields[name] = value
+    active_ms = fields.get("active_ms")
+    if isinstance(active_ms, int) and active_ms < 0:
+        return None
+    return fields
+
+
 class DecisionSerializer(serializers.Serializer):
     """A stored decision: its case and DECISION_ANSWER_COLUMNS (reading.columns)."""
 
@@ -367,11 +418,14 @@ class DecisionSubmitAPI(APIView):
     )
     def post(self, request: Request, study_id: int) -> Response:
         enrolment = _enrolment(request, study_id)
-        body = DecisionSubmitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        fields = _submit_fields_plain(request.data)
+        if fields is None:
+            body = DecisionSubmitSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            fields = body.validated_data
         try:
             outcome, serving = services.decision_submit_and_serve_next(
-                enrolment=enrolment, **body.validated_data
+                enrolment=enrolment, **fields
             )
         except services.ServedCaseNotFound:
             raise NotFound("No such case was served to you.") from None

@@ -9,12 +9,14 @@ and the feedback page judges each answer with the design (``feedback_lines``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.urls import reverse
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from readerstudy.reading.models import Decision
 from readerstudy.reading.phases import AIDED
@@ -33,12 +35,29 @@ from readerstudy.studies.design import (
 )
 from readerstudy.studies.models import Case, Study
 
+# Stands for the varying argument of a URL reversed once (see _url): never a real id.
+_PLACEHOLDER_ID = "00000000-0000-0000-0000-00000000cafe"
+_PLACEHOLDER_PK = 987654321987
+
+
+@functools.lru_cache(maxsize=64)
+def _url_template(name: str, placeholder: object, prefix: str, urlconf: str) -> str:
+    return reverse(name, args=[placeholder], urlconf=urlconf)
+
+
+def _url(name: str, argument: object, placeholder: object) -> str:
+    """``reverse(name, args=[argument])``, reversed once per process and script prefix: every
+    served case names three of them, and reversing walks the resolver each time."""
+    urlconf = get_urlconf() or settings.ROOT_URLCONF
+    template = _url_template(name, placeholder, get_script_prefix(), urlconf)
+    return template.replace(str(placeholder), str(argument), 1)
+
 
 def image_url(case_public_id: object, variant: str = "display") -> str:
     name = {"display": "reading:image", "full": "reading:image_full"}.get(
         variant, "reading:image_thumbnail"
     )
-    return reverse(name, args=[case_public_id])
+    return _url(name, case_public_id, _PLACEHOLDER_ID)
 
 
 def clinical_info(case: Case) -> dict[str, Any]:
@@ -358,7 +377,7 @@ def serving_payload(serving: CaseServing, study: Study) -> dict[str, Any]:
         "upcoming_image_url": (
             image_url(serving.upcoming_public_id) if serving.upcoming_public_id else None
         ),
-        "finish_url": reverse("reading:finished", args=[study.pk]),
+        "finish_url": _url("reading:finished", study.pk, _PLACEHOLDER_PK),
     }
 
 

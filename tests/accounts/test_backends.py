@@ -1,17 +1,28 @@
-"""The authentication backend loads a user's roles with the user, in one query."""
+"""The authentication backend loads a user's roles with the user, in one query, and where
+Redis runs takes them from the roles cache."""
 
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Group
+from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from readerstudy.accounts.backends import RoleModelBackend
-from readerstudy.accounts.roles import Role, user_roles
+from readerstudy.accounts.roles import ROLES_CACHE, Role, user_roles
 from tests.factories import UserFactory
+from tests.support.env import require
+
+
+def require_roles_cache() -> None:
+    require(
+        settings.CACHES[ROLES_CACHE]["BACKEND"].endswith("RedisCache"),
+        "roles are cached only where Redis runs",
+    )
 
 
 @pytest.mark.django_db
@@ -50,3 +61,55 @@ def test_a_signed_in_request_loads_the_user_with_the_backend(reader_a_client: Cl
     sql = [query["sql"] for query in queries]
     assert not any('FROM "auth_group"' in statement for statement in sql), sql
     assert sum('FROM "auth_user"' in statement for statement in sql) == 1, sql
+
+
+@pytest.mark.django_db
+def test_cached_roles_spare_the_group_tables(reader_a, reader_a_client: Client) -> None:
+    require_roles_cache()
+    caches[ROLES_CACHE].delete(f"user:{reader_a.pk}")
+    with CaptureQueriesContext(connection) as first:
+        assert reader_a_client.get("/api/v1/reading/studies/").status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        assert reader_a_client.get("/api/v1/reading/studies/").status_code == 200
+    assert any('"auth_group"' in query["sql"] for query in first)
+    assert not any('"auth_group"' in query["sql"] for query in second), second.captured_queries
+    assert len(second) == len(first)
+
+
+@pytest.mark.django_db
+def test_every_change_of_membership_reaches_the_next_request(
+    reader_a, reader_a_client: Client
+) -> None:
+    require_roles_cache()
+    reader = Group.objects.get(name=Role.READER.value)
+    analyst = Group.objects.get(name=Role.ANALYST.value)
+    studies = "/api/v1/reading/studies/"
+    assert reader_a_client.get(studies).status_code == 200
+    reader_a.groups.clear()
+    assert reader_a_client.get(studies).status_code == 404
+    reader.user_set.add(reader_a)
+    assert reader_a_client.get(studies).status_code == 200
+    reader.user_set.remove(reader_a)
+    assert reader_a_client.get(studies).status_code == 404
+    reader_a.groups.set([reader, analyst])
+    assert reader_a_client.get(studies).status_code == 200
+    analyst.user_set.clear()
+    assert reader_a_client.get("/api/v1/accounts/me/").json()["roles"] == ["Reader"]
+    # A group renamed, and one deleted, take their role with them.
+    reader.name = "Reader (retired)"
+    reader.save()
+    assert reader_a_client.get(studies).status_code == 404
+    reader.name = Role.READER.value
+    reader.save()
+    assert reader_a_client.get(studies).status_code == 200
+    reader.delete()
+    assert reader_a_client.get(studies).status_code == 404
+
+
+@pytest.mark.django_db
+def test_roles_cached_for_a_user_id_of_another_database_are_not_taken(reader_a) -> None:
+    """A recreated database (a test run, a restored backup) reuses user ids."""
+    require_roles_cache()
+    caches[ROLES_CACHE].set(f"user:{reader_a.pk}", ("reader_a|2001-01-01", ["Coordinator"]))
+    loaded = RoleModelBackend().get_user(reader_a.pk)
+    assert user_roles(loaded) == {Role.READER}

@@ -11,9 +11,10 @@ import sys
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.cache import caches
 from django.test import Client
 
-from readerstudy.accounts.roles import Role
+from readerstudy.accounts.roles import ROLES_CACHE, Role
 from tests.support.env import REPO_ROOT, require
 from tests.support.worker import worker_environment
 
@@ -77,6 +78,10 @@ def test_a_role_change_reaches_every_web_process(reader_a, password) -> None:
     client = Client()
     client.post("/accounts/login/", {"username": "reader_a", "password": password})
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    # Both processes have read the reader's roles, and Redis holds them.
+    assert status_in_another_web_process(cookie) == 200
+    assert client.get("/api/v1/reading/studies/").status_code == 200
+    assert caches[ROLES_CACHE].get(f"user:{reader_a.pk}") is not None
     reader = Group.objects.get(name=Role.READER.value)
     reader_a.groups.remove(reader)
     assert status_in_another_web_process(cookie) == 404
@@ -84,3 +89,20 @@ def test_a_role_change_reaches_every_web_process(reader_a, password) -> None:
     reader_a.groups.add(reader)
     assert status_in_another_web_process(cookie) == 200
     assert client.get("/api/v1/reading/studies/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_role_revoked_through_the_group_reaches_every_web_process(reader_a, password) -> None:
+    """The admin's group page changes memberships from the group's side."""
+    require_redis_sessions()
+    client = Client()
+    client.post("/accounts/login/", {"username": "reader_a", "password": password})
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert status_in_another_web_process(cookie) == 200
+    reader = Group.objects.get(name=Role.READER.value)
+    reader.user_set.clear()
+    assert status_in_another_web_process(cookie) == 404
+    reader.user_set.add(reader_a)
+    assert status_in_another_web_process(cookie) == 200
+    reader.user_set.remove(reader_a)
+    assert status_in_another_web_process(cookie) == 404

@@ -203,8 +203,8 @@ def test_a_submit_and_the_next_case_take_at_most_four_round_trips(reader_a):
     """The hot path of grading (bench/grading.py prints the same count, and measures the
     time): the user with their roles, the enrolment, one read of the serving with the reader's
     order and answers, and one statement that stores the decision and serves the next case.
-    BEGIN and COMMIT count, being round trips too; the session is read from Redis where Redis
-    runs (one more query from the database elsewhere)."""
+    BEGIN and COMMIT count, being round trips too; the session and the roles are read from
+    Redis where Redis runs (one more query from the database elsewhere)."""
     require(connection.vendor == "postgresql", "the two-statement submit is PostgreSQL's")
     study = synthetic_study(3)
     enrol(study, reader_a)
@@ -218,6 +218,10 @@ def test_a_submit_and_the_next_case_take_at_most_four_round_trips(reader_a):
     assert "SAVEPOINT" not in sql, sql
     in_database = settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
     assert len(sql) <= 4 + in_database, [query["sql"][:80] for query in queries]
+    if not in_database:
+        # The roles come from Redis with the session (the login cached them): the user's
+        # query reads the user's row alone.
+        assert not any('"auth_group"' in query["sql"] for query in queries), queries
     # What the submit served is what the reader is served next by the general path.
     served = response.json()["next"]
     assert next_case(client, study) == served
