@@ -10,8 +10,9 @@ the network input, put back where the eval preset's centre crop came from, and s
 [0, 1] at the image's own size.
 
 Targets: a training class (``"mel"``), a task name (its positive classes together:
-``"melanoma-vs-nevus"`` -> mel; ``"carcinoma-vs-keratosis"`` -> bcc + akiec), or None for
-the class the model rates highest.
+``"melanoma-vs-nevus"`` -> mel; ``"carcinoma-vs-keratosis"`` -> bcc + akiec), a sequence of
+diagnoses (a custom task's positive side, mapped to training classes as the taxonomy maps
+them), or None for the class the model rates highest.
 
     python -m classifier.explain [--checkpoint PATH] IMAGE --out PNG [--target mel]
 """
@@ -36,12 +37,17 @@ from classifier.taxonomy import TaxonomyError, load_taxonomy
 
 
 def target_classes(
-    predictor: Predictor, target: str | None, probabilities: np.ndarray
+    predictor: Predictor, target: str | Sequence[str] | None, probabilities: np.ndarray
 ) -> list[str]:
     """The training classes a target names (see the module docstring)."""
     names = predictor.config.class_names
     if target is None:
         return [names[int(np.argmax(probabilities))]]
+    if not isinstance(target, str):  # a task's positive diagnoses (a custom task's own)
+        indices = load_taxonomy().class_indices(frozenset(target))
+        if not indices:
+            raise ValueError(f"the diagnoses {sorted(target)} name no training class")
+        return [names[i] for i in indices]
     if target in names:
         return [target]
     taxonomy = load_taxonomy()
@@ -54,7 +60,9 @@ def target_classes(
     return [names[i] for i in taxonomy.class_indices(task.positive)]
 
 
-def grad_cam(predictor: Predictor, image: Image.Image, target: str | None = None) -> np.ndarray:
+def grad_cam(
+    predictor: Predictor, image: Image.Image, target: str | Sequence[str] | None = None
+) -> np.ndarray:
     """Grad-CAM (Selvaraju et al. 2017) of ``target`` for one image: float32 (H, W) in [0, 1]
     at the image's own size (zero outside the region the eval preset crops)."""
     image = image.convert("RGB")

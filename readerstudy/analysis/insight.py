@@ -9,18 +9,14 @@ Grad-CAM (Selvaraju et al. 2017) needs the network and runs on a scoring worker.
 from __future__ import annotations
 
 import base64
-import io
-import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.template.loader import render_to_string
-from PIL import Image
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
@@ -29,6 +25,7 @@ from readerstudy.analysis.selectors import study_positive_classes
 from readerstudy.celery import enqueue_on_commit
 from readerstudy.reading.selectors import decision_final_list
 from readerstudy.scoring.models import ModelVersion
+from readerstudy.scoring.saliency import TARGET_TOP
 from readerstudy.scoring.selectors import (
     cnn_score_stamp_get,
     study_cnn_probabilities,
@@ -36,8 +33,6 @@ from readerstudy.scoring.selectors import (
 )
 from readerstudy.stats.study import StudyAnalysis
 from readerstudy.studies.models import Case, Study
-
-TARGET_TOP = "top"
 
 
 def _embedding_source(study: Study, model_version: ModelVersion) -> str:
@@ -146,48 +141,6 @@ def tsne_report_section(study: Study, model_version: ModelVersion, *, with_plotl
             ),
         },
     )
-
-
-def saliency_map_request(case: Case, model_version: ModelVersion, target: str) -> SaliencyMap:
-    """The case's Grad-CAM map for ``target``; computed by a scoring worker on first request."""
-    try:
-        with transaction.atomic():
-            saliency, created = SaliencyMap.objects.get_or_create(
-                case=case,
-                model_version=model_version,
-                target=target,
-                defaults={"status": InsightStatus.PENDING},
-            )
-            if created:
-                enqueue_on_commit(
-                    "readerstudy.analysis.tasks.saliency_compute", saliency_map_id=saliency.pk
-                )
-    except IntegrityError:  # two first requests at once: the other one sent the task
-        saliency = SaliencyMap.objects.get(case=case, model_version=model_version, target=target)
-    return saliency
-
-
-def saliency_map_compute(*, saliency_map_id: int) -> None:
-    """Run Grad-CAM on the case's display image and store the overlay as PNG."""
-    # torch loads only in the scoring worker that runs Grad-CAM, never in the web processes.
-    from classifier.explain import grad_cam, overlay
-    from readerstudy.scoring.inference import network_predictor_for
-
-    saliency = SaliencyMap.objects.select_related("case", "model_version").get(pk=saliency_map_id)
-    began = time.perf_counter()
-    predictor = network_predictor_for(saliency.model_version)
-    with saliency.case.display_image.open("rb") as handle, Image.open(handle) as raw:
-        image = raw.convert("RGB")
-    target = None if saliency.target == TARGET_TOP else saliency.target
-    cam = grad_cam(predictor, image, target=target)
-    buffer = io.BytesIO()
-    overlay(image, cam).save(buffer, format="PNG")
-    name = f"saliency/{saliency.case.study_id}/{secrets.token_hex(12)}.png"
-    saliency.overlay.save(name, ContentFile(buffer.getvalue()), save=False)
-    saliency.status = InsightStatus.READY
-    saliency.error = ""
-    saliency.seconds = time.perf_counter() - began
-    saliency.save(update_fields=["overlay", "status", "error", "seconds", "updated_at"])
 
 
 def operating_threshold(analysis: StudyAnalysis | None) -> tuple[float, str]:

@@ -17,13 +17,13 @@ from readerstudy.analysis.insight import (
     error_gallery,
     operating_threshold,
     saliency_estimate,
-    saliency_map_request,
     tsne_map_request,
     tsne_points,
 )
 from readerstudy.analysis.models import InsightStatus
 from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.reading.selectors import decision_final_list
+from readerstudy.scoring.saliency import saliency_map_request
 from readerstudy.scoring.selectors import (
     insight_unavailable_reason,
     study_algorithm_get,

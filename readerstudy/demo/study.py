@@ -181,6 +181,8 @@ def demo_study_create(
     if design == AIDED:
         assistance = {
             "ai_assistance": str(Study.AiAssistance.SEQUENTIAL),
+            # The shipped CNN is a network: its Grad-CAM map shows beside its probability.
+            "ai_show_saliency": True,
             "faulty_ai_percent": DEMO_FAULTY_AI_PERCENT,
             "consent_text": DEMO_CONSENT_TEXT,
         }

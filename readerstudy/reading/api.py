@@ -121,6 +121,11 @@ class AiOutputSerializer(serializers.Serializer):
     top_classes = AiClassSerializer(
         many=True, help_text="Diagnosis questions: the CNN's three most likely classes"
     )
+    saliency_url = serializers.CharField(
+        allow_null=True,
+        help_text="The CNN's Grad-CAM map for the task's positive side, where the study shows "
+        "it (ai_show_saliency): 202 while a worker draws it, then the PNG",
+    )
 
 
 class ServedCaseSerializer(serializers.Serializer):

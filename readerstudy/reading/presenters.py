@@ -22,6 +22,7 @@ from readerstudy.reading.models import Decision
 from readerstudy.reading.phases import AIDED
 from readerstudy.reading.selectors import FeedbackRow
 from readerstudy.reading.services import CaseServing
+from readerstudy.scoring.saliency import study_saliency_shown
 from readerstudy.scoring.selectors import case_cnn_output_get
 from readerstudy.studies.design import (
     ANSWER_FIELDS,
@@ -54,9 +55,11 @@ def _url(name: str, argument: object, placeholder: object) -> str:
 
 
 def image_url(case_public_id: object, variant: str = "display") -> str:
-    name = {"display": "reading:image", "full": "reading:image_full"}.get(
-        variant, "reading:image_thumbnail"
-    )
+    name = {
+        "display": "reading:image",
+        "full": "reading:image_full",
+        "saliency": "reading:saliency",
+    }.get(variant, "reading:image_thumbnail")
     return _url(name, case_public_id, _PLACEHOLDER_ID)
 
 
@@ -269,9 +272,14 @@ def ai_output(study: Study, case: Case) -> dict[str, Any]:
         else str(task.get("label", "")).split(" vs ")[0],
         "probability": None,
         "top_classes": [],
+        # The CNN's Grad-CAM map for the task's positive side, when the study shows it: 202
+        # from this address while a worker computes it, the PNG once it is there.
+        "saliency_url": None,
     }
     if output is None:
         return shown
+    if study_saliency_shown(study):
+        shown["saliency_url"] = image_url(case.public_id, "saliency")
     inverted = bool(
         Case.objects.filter(pk=case.pk).values_list("ai_output_inverted", flat=True).first()
     )

@@ -36,8 +36,10 @@ from django.utils import timezone
 
 from readerstudy.core.rows import fetch_one, model_columns
 from readerstudy.reading.columns import DECISION_ANSWER_COLUMNS, DECISION_EXPORT_FIELDS
-from readerstudy.reading.models import Decision, Phase, ReadingOrder
+from readerstudy.reading.models import Decision, Phase, ReadingOrder, ServedCase
 from readerstudy.reading.phases import second_session_opens, study_phase_count
+from readerstudy.scoring.models import SaliencyMap
+from readerstudy.scoring.saliency import study_saliency_get
 from readerstudy.scoring.selectors import study_cnn_probabilities
 from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.design import ANSWER_FIELDS
@@ -158,6 +160,33 @@ def reader_image_case_get(
         ],
     )
     return None if row is None else case_columns.build(row)  # type: ignore[no-any-return]
+
+
+def reader_saliency_get(*, user: AbstractBaseUser, public_id: uuid.UUID) -> SaliencyMap | None:
+    """The Grad-CAM map behind a reader's saliency URL, if this reader may see it: enrolled in
+    the case's open study, which shows maps in its aided phase, and already served the case
+    in that phase (the CNN's output reaches a reader only there, its map included)."""
+    case = (
+        Case.objects.filter(
+            public_id=public_id,
+            study__status=Study.Status.OPEN,
+            study__enrolments__reader_id=user.pk,
+        )
+        .select_related("study")
+        .only("id", "study")
+        .first()
+    )
+    if case is None or not case.study.ai_show_saliency:
+        return None
+    served_aided = ServedCase.objects.filter(
+        enrolment__study_id=case.study_id,
+        enrolment__reader_id=user.pk,
+        case_id=case.pk,
+        phase=Phase.AIDED,
+    ).exists()
+    if not served_aided:
+        return None
+    return study_saliency_get(case.study, case.pk)
 
 
 def _done_subquery(enrolment_ref: str = "pk") -> Subquery:

@@ -16,4 +16,6 @@ urlpatterns = [
     path("images/<uuid:public_id>/", views.case_image, name="image"),
     path("images/<uuid:public_id>/full/", views.case_image_full, name="image_full"),
     path("images/<uuid:public_id>/thumbnail/", views.case_image_thumbnail, name="image_thumbnail"),
+    # The CNN's Grad-CAM map: only after the case's aided phase was served to this reader.
+    path("images/<uuid:public_id>/saliency/", views.case_saliency, name="saliency"),
 ]

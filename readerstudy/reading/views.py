@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -29,6 +29,7 @@ from readerstudy.reading.presenters import (
     serving_payload,
     study_settings,
 )
+from readerstudy.scoring.models import InsightStatus
 from readerstudy.studies.design import ANSWER_FIELDS, study_design
 from readerstudy.studies.media import case_image_response, image_view
 from readerstudy.studies.selectors import reader_consent_missing, reader_profile_missing
@@ -195,3 +196,20 @@ def case_image_full(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def case_image_thumbnail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return _image(request, public_id, "thumbnail")
+
+
+@image_view
+@reader_required
+@never_cache
+@require_GET
+def case_saliency(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The CNN's Grad-CAM map of a case, for a reader who has reached its aided phase in a study
+    that shows maps: the PNG once a worker has made it, 202 while it is being made."""
+    saliency = selectors.reader_saliency_get(user=request.user, public_id=public_id)
+    if saliency is None or saliency.status == InsightStatus.FAILED:
+        raise Http404("No such image.")
+    if saliency.status != InsightStatus.READY:
+        return JsonResponse({"status": saliency.status}, status=202)
+    response = FileResponse(saliency.overlay.open("rb"), content_type="image/png")
+    response.headers.pop("Content-Disposition", None)
+    return response

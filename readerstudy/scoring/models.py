@@ -167,3 +167,40 @@ class StudyAlgorithm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study}: analysed with {self.model_version}"
+
+
+class InsightStatus(models.TextChoices):
+    PENDING = "pending", "Being computed"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class SaliencyMap(models.Model):
+    """Grad-CAM of one case for one model version, as a heatmap over the image.
+
+    Analysts open them on the case page and the error gallery; readers see the one for the
+    study's task beside the CNN's probability in an aided phase (``Study.ai_show_saliency``).
+    The table keeps the name it had when the analysis app owned the model."""
+
+    case = models.ForeignKey("studies.Case", on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(
+        "scoring.ModelVersion", on_delete=models.CASCADE, related_name="+"
+    )
+    target = models.CharField(max_length=32, help_text="Training class or task explained")
+    status = models.CharField(max_length=8, choices=InsightStatus.choices)
+    overlay = models.FileField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    # How long the worker took: what the error gallery's time estimate is made from.
+    seconds = models.FloatField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "analysis_saliencymap"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "model_version", "target"], name="saliency_map_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Grad-CAM of {self.case} for {self.target}: {self.status}"

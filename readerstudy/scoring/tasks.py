@@ -8,7 +8,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from readerstudy.celery import task
-from readerstudy.scoring.models import ModelVersion
+from readerstudy.scoring.models import InsightStatus, ModelVersion, SaliencyMap
+from readerstudy.scoring.saliency import saliency_map_compute
 from readerstudy.scoring.services import scores_reconcile, study_scoring_enqueue
 from readerstudy.scoring.worker import case_chunk_score
 from readerstudy.studies.models import Study
@@ -45,3 +46,15 @@ def study_scoring_start(
     requested_by = User.objects.filter(pk=requested_by_id).first() if requested_by_id else None
     run = study_scoring_enqueue(study=study, reason=reason, requested_by=requested_by)
     return run.n_cases if run is not None else 0
+
+
+@task(queue=settings.READERSTUDY_SCORING_QUEUE, max_retries=2)
+def saliency_compute(self: Task, *, saliency_map_id: int) -> None:
+    """Grad-CAM needs the network, so it runs where the CNN scoring runs."""
+    try:
+        saliency_map_compute(saliency_map_id=saliency_map_id)
+    except Exception as error:
+        SaliencyMap.objects.filter(pk=saliency_map_id).update(
+            status=InsightStatus.FAILED, error=f"{type(error).__name__}: {error}"[:4000]
+        )
+        raise

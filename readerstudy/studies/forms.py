@@ -50,6 +50,7 @@ class StudySettingsForm(_NoColon, forms.ModelForm):
             "ask_diagnosis_confidence": "Readers give a confidence with their diagnosis",
             "ai_assistance": "AI-assisted reading",
             "washout_days": "Washout between crossover sessions (days)",
+            "ai_show_saliency": "The aided phase also shows the CNN's Grad-CAM map",
             "faulty_ai_percent": "Faulty-AI check: cases with inverted AI output (%)",
             "consent_text": "Consent text shown before the first case",
             "confidence_scale": "Confidence scale",

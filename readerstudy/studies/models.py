@@ -83,6 +83,11 @@ class Study(models.Model):
     washout_days = models.PositiveSmallIntegerField(
         default=28, help_text="Crossover: days between a reader's first and second session"
     )
+    ai_show_saliency = models.BooleanField(
+        default=False,
+        help_text="The aided phase also shows the CNN's Grad-CAM map: where in the image it "
+        "found the evidence for the task's positive side (its own networks only)",
+    )
     faulty_ai_percent = models.PositiveSmallIntegerField(
         default=0,
         validators=[MaxValueValidator(50)],

@@ -45,6 +45,7 @@ class StudySerializer(serializers.ModelSerializer):
             "ask_diagnosis_confidence",
             "ai_assistance",
             "washout_days",
+            "ai_show_saliency",
             "faulty_ai_percent",
             "consent_text",
             "confidence_scale",
@@ -102,6 +103,11 @@ class StudyCreateSerializer(serializers.Serializer):
         "an unaided session after a washout",
     )
     washout_days = serializers.IntegerField(min_value=1, max_value=365, default=28)
+    ai_show_saliency = serializers.BooleanField(
+        default=False,
+        help_text="the aided phase also shows the CNN's Grad-CAM map for the task (its own "
+        "networks only)",
+    )
     faulty_ai_percent = serializers.IntegerField(min_value=0, max_value=50, default=0)
     consent_text = serializers.CharField(required=False, allow_blank=True, default="")
     confidence_scale = serializers.ChoiceField(
@@ -161,6 +167,7 @@ class StudyUpdateSerializer(serializers.Serializer):
     ask_diagnosis_confidence = serializers.BooleanField(required=False)
     ai_assistance = serializers.ChoiceField(choices=Study.AiAssistance.choices, required=False)
     washout_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+    ai_show_saliency = serializers.BooleanField(required=False)
     faulty_ai_percent = serializers.IntegerField(min_value=0, max_value=50, required=False)
     consent_text = serializers.CharField(required=False, allow_blank=True)
     confidence_scale = serializers.ChoiceField(

@@ -13,14 +13,13 @@ from readerstudy.analysis.insight import (
     error_gallery,
     operating_threshold,
     saliency_estimate,
-    saliency_map_compute,
-    saliency_map_request,
     tsne_map_compute,
     tsne_map_request,
 )
 from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
 from readerstudy.analysis.selectors import study_analysis_get
 from readerstudy.scoring.models import CnnScore
+from readerstudy.scoring.saliency import saliency_map_compute, saliency_map_request
 from readerstudy.scoring.selectors import model_version_active_get
 from tests.support.session import logged_in
 

@@ -16,8 +16,8 @@ def test_a_web_process_finds_a_task_whose_module_it_never_imported():
         "import sys, django\n"
         "django.setup()\n"
         "from readerstudy.celery import task_by_name\n"
-        "assert 'readerstudy.analysis.tasks' not in sys.modules\n"
-        "task = task_by_name('readerstudy.analysis.tasks.saliency_compute')\n"
+        "assert 'readerstudy.scoring.tasks' not in sys.modules\n"
+        "task = task_by_name('readerstudy.scoring.tasks.saliency_compute')\n"
         "from django.conf import settings\n"
         "assert task.queue == settings.READERSTUDY_SCORING_QUEUE, task.queue\n"
     )

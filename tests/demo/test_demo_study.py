@@ -151,6 +151,7 @@ def test_the_aided_demo_reads_each_case_unaided_then_with_the_cnn_and_exports_bo
     assert study.name == DEMO_STUDY_NAMES[AIDED]
     assert (study.design, study.ai_assistance) == ("management", "sequential")
     assert study.faulty_ai_percent == DEMO_FAULTY_AI_PERCENT and study.consent_text
+    assert study.ai_show_saliency  # the shipped CNN's Grad-CAM map beside its probability
     model_version = study_algorithm_get(study)
     case_ids = list(study.cases.values_list("pk", flat=True))
     assert case_chunk_score(model_version=model_version, case_ids=case_ids) == len(case_ids)

@@ -1,6 +1,7 @@
 """AI-assisted reading in Chromium: a reader agrees to the consent text, answers a case on
 their own, cannot change that answer, sees the CNN's output beside the same image and answers
-again; a crossover reader finds the second session closed until the washout has passed."""
+again, with the CNN's Grad-CAM map where the study shows it; a crossover reader finds the second
+session closed until the washout has passed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from django.utils import timezone
 
 from readerstudy.reading.models import Decision
+from readerstudy.scoring.models import SaliencyMap
+from readerstudy.scoring.saliency import TARGET_TASK, saliency_map_compute
 from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.studies.models import Case, Enrolment
 from readerstudy.studies.services import study_status_set
@@ -154,3 +157,33 @@ def test_a_crossover_reader_waits_out_the_washout_before_the_second_session(page
     assert sorted(second_order) == sorted(first_order)
     phases = Decision.objects.filter(enrolment=enrolment).values_list("phase", flat=True)
     assert sorted(phases) == ["aided", "aided", "unaided", "unaided"]
+
+
+def test_the_aided_step_shows_the_cnns_grad_cam_map_once_a_worker_has_drawn_it(page, reader_a):
+    study, _ = _open_aided_study(2, ai_assistance="sequential", ai_show_saliency=True)
+    enrol(study, reader_a)
+    page.add_init_script(path=str(AXE))
+    log_in(page, "reader_a")
+    page.goto(f"/reading/studies/{study.pk}/")
+    case_heading(page, 1, 2).wait_for()
+    assert not page.locator("#ai-saliency-figure").is_visible()
+    case = Case.objects.get(public_id=shown_case_id(page))
+    saliency = SaliencyMap.objects.get(case=case, target=TARGET_TASK)
+    _answer(page, "biopsy", "70")
+
+    # The aided step asks for the map; no worker has drawn it yet, so the panel says so.
+    page.get_by_text("Second answer: the same case").wait_for()
+    page.locator("#ai-saliency-pending").wait_for()
+    assert not page.locator("#ai-saliency-figure").is_visible()
+    saliency_map_compute(saliency_map_id=saliency.pk)
+    figure = page.locator("#ai-saliency-figure")
+    figure.wait_for(timeout=15_000)
+    assert not page.locator("#ai-saliency-pending").is_visible()
+    assert "evidence for malignant" in figure.inner_text()
+    assert page.locator("#ai-saliency").evaluate("img => img.naturalWidth") > 0
+
+    # A reload draws the same step from the server's page, and the map with it.
+    page.reload()
+    page.locator("#ai-saliency-figure").wait_for(timeout=15_000)
+    assert page.locator("#ai-saliency").evaluate("img => img.naturalWidth") > 0
+    assert accessibility_violations(page) == []

@@ -119,6 +119,9 @@ EXPECTATIONS: dict[str, Expect] = {
     "reading:image": media(GET=S_READER),
     "reading:image_full": media(GET=S_READER),
     "reading:image_thumbnail": media(GET=S_READER),
+    # Study S shows no Grad-CAM maps and reads unaided: no one. Who may see a map in a study
+    # that shows them is tests/reading/test_aided_saliency.py.
+    "reading:saliency": media(GET=frozenset()),
     "scoring:study_progress": page(GET=S_STAFF),
     "scoring:study_score": page(POST=S_CHANGE),
     "scoring:study_retry_failed": page(POST=S_CHANGE),

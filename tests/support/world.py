@@ -29,11 +29,11 @@ from django.utils.http import urlsafe_base64_encode
 from PIL import Image
 
 from readerstudy.accounts.roles import Role
-from readerstudy.analysis.insight import TARGET_TOP
 from readerstudy.analysis.models import InsightStatus, SaliencyMap
 from readerstudy.reading.models import ServedCase
 from readerstudy.reading.services import decision_submit, next_case_serve
 from readerstudy.scoring.models import ModelVersion
+from readerstudy.scoring.saliency import TARGET_TOP
 from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.studies.models import Case, Enrolment, ImportJob, Study
 from tests.factories import (

@@ -16,6 +16,7 @@ from django.utils import timezone
 from readerstudy.reading.models import Decision, ReadingOrder, ServedCase
 from readerstudy.reading.ordering import order_extend
 from readerstudy.reading.phases import UNAIDED, reading_plan
+from readerstudy.scoring.saliency import study_saliency_request
 from readerstudy.studies.models import Case, Enrolment
 
 # What the grading page and the API show of a case: its opaque id and, when the study says so,
@@ -229,6 +230,10 @@ def _next_step_serve(enrolment: Enrolment, order: list[int]) -> CaseServing:
         cases |= _reader_cases(enrolment, [upcoming_id], phase)
     case = cases[case_id]
     served = case_serve(enrolment=enrolment, case=case, phase=phase)
+    if enrolment.study.ai_show_saliency:
+        # Grad-CAM takes a worker a second or more: ask for this case's map and the next one's
+        # now, so that it is usually there when the CNN's output is revealed.
+        study_saliency_request(enrolment.study, [case_id, *([upcoming_id] if upcoming_id else [])])
     step = plan.steps.index((case_id, phase))
     unaided_answer = None
     session = None

@@ -40,6 +40,7 @@ EDITABLE_WHILE_DRAFT = (
     "confidence_scale",
     "ai_assistance",
     "washout_days",
+    "ai_show_saliency",
     "faulty_ai_percent",
     "consent_text",
     "allow_answer_changes",
@@ -48,7 +49,13 @@ EDITABLE_WHILE_DRAFT = (
     "require_biopsy_proven",
     "require_reader_profile",
 )
-ASSISTANCE_FIELDS = ("ai_assistance", "washout_days", "faulty_ai_percent", "consent_text")
+ASSISTANCE_FIELDS = (
+    "ai_assistance",
+    "washout_days",
+    "ai_show_saliency",
+    "faulty_ai_percent",
+    "consent_text",
+)
 # Later settings that do not change what a reader sees when grading.
 EDITABLE_ALWAYS = ("name", "show_feedback")
 # The steps a study may take: a closed study may be reopened (closing by mistake is undone).
@@ -130,6 +137,10 @@ def _assistance_check(study: Study) -> None:
         )
     if study.ai_assistance == Study.AiAssistance.CROSSOVER and study.washout_days < 1:
         raise ValidationError("a crossover needs a washout of at least one day")
+    if study.ai_show_saliency and not study.aided:
+        raise ValidationError(
+            "a Grad-CAM map is shown in the aided phase: choose AI-assisted reading"
+        )
     if study.faulty_ai_percent:
         if not study.aided:
             raise ValidationError("a faulty-AI check needs AI-assisted reading")
@@ -181,7 +192,8 @@ def study_build(
     ``require_biopsy_proven=None`` takes READERSTUDY_REQUIRE_BIOPSY_PROVEN_DEFAULT. A design
     that asks a diagnosis needs ``scheme`` (see ``scheme_resolve``), which must place every
     diagnosis of the task; the study keeps a snapshot of it. ``assistance``: the AI-assisted
-    reading settings (ai_assistance, washout_days, faulty_ai_percent, consent_text).
+    reading settings (ai_assistance, washout_days, ai_show_saliency, faulty_ai_percent,
+    consent_text).
     """
     unknown = set(assistance) - set(ASSISTANCE_FIELDS)
     if unknown:

@@ -503,9 +503,51 @@
       list.appendChild(li);
     });
     show("ai-classes-block", (ai.top_classes || []).length > 0);
-    var saliency = document.getElementById("ai-saliency");
-    if (ai.saliency_url) saliency.src = ai.saliency_url; else saliency.removeAttribute("src");
-    show("ai-saliency-figure", Boolean(ai.saliency_url));
+    var positive = String(ai.positive_label).toLowerCase();
+    setText("ai-saliency-label", positive);
+    document.getElementById("ai-saliency").alt = "Grad-CAM map: the regions of the image that weighed most in the CNN's output for " + positive;
+    loadSaliency(ai.saliency_url);
+  }
+
+  /* The CNN's Grad-CAM map: a worker may still be drawing it (202), so ask until it is there
+     (up to about a minute), then show the PNG; a map that cannot be drawn (404) stays away. */
+  var saliencyWanted = null;
+  var saliencyObjectUrl = null;
+  function loadSaliency(url) {
+    saliencyWanted = url || null;
+    var img = document.getElementById("ai-saliency");
+    if (!img) return;
+    if (saliencyObjectUrl) { URL.revokeObjectURL(saliencyObjectUrl); saliencyObjectUrl = null; }
+    img.removeAttribute("src");
+    show("ai-saliency-figure", false);
+    show("ai-saliency-pending", Boolean(url));
+    if (!url) return;
+    var tries = 0;
+    function ask() {
+      if (saliencyWanted !== url) return;
+      fetch(url, { credentials: "same-origin" }).then(function (response) {
+        if (saliencyWanted !== url) return null;
+        if (response.status === 202 && tries < 40) {
+          tries += 1;
+          window.setTimeout(ask, 1500);
+          return null;
+        }
+        if (!response.ok || response.status !== 200) {
+          show("ai-saliency-pending", false);
+          return null;
+        }
+        return response.blob().then(function (blob) {
+          if (saliencyWanted !== url) return;
+          saliencyObjectUrl = URL.createObjectURL(blob);
+          img.src = saliencyObjectUrl;
+          show("ai-saliency-pending", false);
+          show("ai-saliency-figure", true);
+        });
+      }, function () {
+        if (saliencyWanted === url && tries < 40) { tries += 1; window.setTimeout(ask, 1500); }
+      });
+    }
+    ask();
   }
 
   /* ---- Talking to the API, with retries that the one-time token makes safe. ---- */
@@ -774,6 +816,7 @@
 
   /* ---- Start. ---- */
   activeTimer.start(serving.case.token);
+  if (serving.case.ai) loadSaliency(serving.case.ai.saliency_url);
   if (serving.upcoming_image_url) {
     var ahead = new Image();
     ahead.src = serving.upcoming_image_url;
