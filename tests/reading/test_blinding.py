@@ -17,6 +17,8 @@ from django.test import Client
 from PIL import Image
 
 from classifier.taxonomy import load_taxonomy
+from readerstudy.scoring.models import SaliencyMap
+from readerstudy.scoring.saliency import saliency_map_compute
 from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.studies.design import scheme_builtin
 from readerstudy.studies.models import Case
@@ -251,13 +253,15 @@ def test_in_an_aided_study_the_cnn_output_reaches_a_reader_only_in_the_aided_pha
     reader_a, reader_a_client
 ):
     """The rule of AI-assisted reading, crawled: every page, API answer and image of an
-    unaided step is free of the CNN's output; each aided step carries its case's output; no
-    step carries a canary."""
+    unaided step is free of the CNN's output, its Grad-CAM map included (not linked, and its
+    address answers 404); each aided step carries its case's output and map; no step carries
+    a canary."""
     study = StudyFactory(
         task=TASK,
         task_definition=load_taxonomy().task(TASK).to_dict(),
         status="draft",
         ai_assistance="sequential",
+        ai_show_saliency=True,
     )
     cases = canary_cases(study, 4)
     probabilities = [0.8137, 0.0719, 0.4477, 0.6623]
@@ -285,10 +289,24 @@ def test_in_an_aided_study_the_cnn_output_reaches_a_reader_only_in_the_aided_pha
         bodies = [page.content, served.content, *(b"".join(i.streaming_content) for i in images)]
         phase = case["phase"]
         steps[phase] += 1
+        saliency_url = f"/reading/images/{case['id']}/saliency/"
+        if phase == "unaided":
+            assert reader_a_client.get(saliency_url).status_code == 404
+            # Drawn now, so that the aided step finds it and the crawl reads its bytes.
+            saliency_map_compute(
+                saliency_map_id=SaliencyMap.objects.get(case__public_id=case["id"]).pk
+            )
+            assert reader_a_client.get(saliency_url).status_code == 404
+        else:
+            assert case["ai"]["saliency_url"] == saliency_url
+            saliency = reader_a_client.get(saliency_url)
+            assert saliency.status_code == 200
+            bodies.append(b"".join(saliency.streaming_content))
         for body in bodies:
             assert CANARY.encode() not in body
         if phase == "unaided":
             for body in bodies:
+                assert b"/saliency/" not in body
                 for probability in shown.values():
                     assert probability not in body, f"the CNN's {probability!r} in an unaided step"
             assert case["ai"] is None
