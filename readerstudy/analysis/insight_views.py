@@ -148,7 +148,6 @@ def saliency(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     if saliency_map.status == InsightStatus.READY:
         response = FileResponse(saliency_map.overlay.open("rb"), content_type="image/png")
         response.headers.pop("Content-Disposition", None)
-        response["Cache-Control"] = "private, max-age=3600"
         return response
     status = 500 if saliency_map.status == InsightStatus.FAILED else 202
     return JsonResponse({"status": saliency_map.status, "error": saliency_map.error}, status=status)

@@ -83,6 +83,8 @@ def test_a_saliency_map_is_computed_once_and_served_as_png(graded_study, analyst
     saliency_map_compute(saliency_map_id=saliency_map_request(case, model_version, "top").pk)
     response = analyst_client.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    # Never cached: its URL does not name the algorithm, which an analyst may switch.
+    assert "no-store" in response["Cache-Control"] and "max-age=0" in response["Cache-Control"]
     overlay = Image.open(io.BytesIO(b"".join(response.streaming_content)))
     assert overlay.size == (case.width, case.height)
 
