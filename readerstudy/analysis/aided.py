@@ -344,6 +344,7 @@ def aided_analysis(
             "ai_assistance": data.study.ai_assistance,
             "design": data.study.design,
             "faulty_ai_percent": data.study.faulty_ai_percent,
+            "ai_show_saliency": data.study.ai_show_saliency,
         },
         "model": model_version_brief(data.model_version),
         "cases_total": data.n_cases_total,

@@ -143,3 +143,14 @@ def test_the_map_needs_ai_assisted_reading():
         study_update(study=study, ai_show_saliency=True)
     study = StudyFactory(status="draft", ai_assistance="crossover")
     assert study_update(study=study, ai_show_saliency=True).ai_show_saliency is True
+
+
+def test_the_consent_page_tells_readers_that_they_will_see_the_map(reader_a, reader_a_client):
+    shows, _ = _study(ai_show_saliency=True, consent_text="Read carefully.")
+    plain, _ = _study(consent_text="Read carefully.")
+    for study in (shows, plain):
+        EnrolmentFactory(study=study, reader=reader_a)
+    page = reader_a_client.get(f"/reading/studies/{shows.pk}/consent/")
+    assert b'id="consent-saliency"' in page.content and b"map of the image" in page.content
+    page = reader_a_client.get(f"/reading/studies/{plain.pk}/consent/")
+    assert page.status_code == 200 and b"map of the image" not in page.content
