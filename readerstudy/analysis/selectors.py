@@ -96,14 +96,19 @@ def study_fingerprint(
 ) -> str:
     """Changes whenever a decision, a score, a case or a reader's profile (which moves readers
     between subgroups) of the study is added or changed (each package says when its own rows
-    changed); names the subgroup, so that two subgroups never share a cached analysis."""
+    changed); names the subgroup, so that two subgroups never share a cached analysis.
+
+    The stamps are counts and last ids, which a recreated database repeats (a demo or test
+    database rebuilt while Redis keeps its cache): the study's creation time, to the
+    microsecond, tells such a study from the one the cache remembers."""
     decisions = decision_stamp_get(study)
     scores = cnn_score_stamp_get(study, model_version) if model_version else (0, None)
     cases = case_stamp_get(study)
     profiles = reader_profile_stamp_get(study)
     last_profile = profiles[1].timestamp() if profiles[1] else None
     return (
-        f"{study.pk}:{model_version.pk if model_version else '-'}:"
+        f"{study.pk}@{study.created_at.timestamp():.6f}:"
+        f"{model_version.pk if model_version else '-'}:"
         f"{decisions[0]}.{decisions[1]}:{scores[0]}.{scores[1]}:{cases[0]}.{cases[1]}:"
         f"{profiles[0]}.{last_profile}:{subgroup.key}"
     )
