@@ -23,7 +23,7 @@ from readerstudy.reading.phases import AIDED
 from readerstudy.reading.selectors import FeedbackRow
 from readerstudy.reading.services import CaseServing
 from readerstudy.scoring.saliency import study_saliency_shown
-from readerstudy.scoring.selectors import case_cnn_output_get
+from readerstudy.scoring.selectors import case_cnn_output_get, study_algorithm_get
 from readerstudy.studies.design import (
     ANSWER_FIELDS,
     MALIGNANCY_WORDS,
@@ -263,7 +263,8 @@ def ai_output(study: Study, case: Case) -> dict[str, Any]:
     first class shown is the CNN's least likely. Nothing in the output says so; the analysis
     knows it from the case.
     """
-    output = case_cnn_output_get(study, case.pk)
+    model_version = study_algorithm_get(study)
+    output = case_cnn_output_get(study, case.pk, model_version)
     task = study.task_definition
     shown: dict[str, Any] = {
         "available": output is not None,
@@ -278,7 +279,7 @@ def ai_output(study: Study, case: Case) -> dict[str, Any]:
     }
     if output is None:
         return shown
-    if study_saliency_shown(study):
+    if study_saliency_shown(study, model_version):
         shown["saliency_url"] = image_url(case.public_id, "saliency")
     inverted = bool(
         Case.objects.filter(pk=case.pk).values_list("ai_output_inverted", flat=True).first()

@@ -85,9 +85,7 @@ def _reader_maps_shown(study: Study) -> ModelVersion | None:
     if not (study.aided and study.ai_show_saliency):
         return None
     model_version = study_algorithm_get(study)
-    if model_version is None or not model_version.has_embeddings:
-        return None
-    return model_version
+    return model_version if study_saliency_shown(study, model_version) else None
 
 
 def study_saliency_request(study: Study, case_ids: Iterable[int]) -> None:
@@ -107,9 +105,15 @@ def study_saliency_request(study: Study, case_ids: Iterable[int]) -> None:
         saliency_map_request(Case(pk=case_id, study_id=study.pk), model_version, TARGET_TASK)
 
 
-def study_saliency_shown(study: Study) -> bool:
-    """Whether the aided phase of ``study`` shows a Grad-CAM map beside the CNN's output."""
-    return _reader_maps_shown(study) is not None
+def study_saliency_shown(study: Study, model_version: ModelVersion | None) -> bool:
+    """Whether the aided phase of ``study`` shows a Grad-CAM map beside the output of
+    ``model_version``, the study's algorithm (``study_algorithm_get``, which the caller has)."""
+    return (
+        study.aided
+        and study.ai_show_saliency
+        and model_version is not None
+        and model_version.has_embeddings
+    )
 
 
 def study_saliency_get(study: Study, case_id: int) -> SaliencyMap | None:

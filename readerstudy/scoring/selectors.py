@@ -239,11 +239,13 @@ def study_cnn_classes(study: Study, model_version: ModelVersion | None = None) -
     )
 
 
-def case_cnn_output_get(study: Study, case_id: int) -> tuple[float, dict[str, float]] | None:
-    """The study's algorithm's output for one case: the probability of the task's positive
-    side (as ``study_cnn_probabilities`` reads it) and the training-class probabilities; None
-    where it has not scored the case."""
-    model_version = study_algorithm_get(study)
+def case_cnn_output_get(
+    study: Study, case_id: int, model_version: ModelVersion | None = None
+) -> tuple[float, dict[str, float]] | None:
+    """The algorithm's output for one case: the probability of the task's positive side (as
+    ``study_cnn_probabilities`` reads it) and the training-class probabilities; None where it
+    has not scored the case. ``model_version``: default the study's algorithm."""
+    model_version = model_version or study_algorithm_get(study)
     if model_version is None:
         return None
     probability = study_cnn_probabilities(study, model_version, case_ids=[case_id]).get(case_id)

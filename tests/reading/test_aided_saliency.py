@@ -12,7 +12,9 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from PIL import Image
 
+from classifier.explain import grad_cam
 from readerstudy.reading.models import Phase, ServedCase
+from readerstudy.scoring.inference import network_predictor_for
 from readerstudy.scoring.models import InsightStatus, ModelVersion, SaliencyMap
 from readerstudy.scoring.saliency import TARGET_TASK, saliency_map_compute
 from readerstudy.scoring.selectors import model_version_active_get
@@ -94,9 +96,6 @@ def test_the_task_map_explains_the_positive_side(reader_a, reader_a_client):
     saliency.refresh_from_db()
     assert saliency.status == InsightStatus.READY and saliency.seconds is not None
     # The same image explained for the task's positive side and for its negative side differ.
-    from classifier.explain import grad_cam
-    from readerstudy.scoring.inference import network_predictor_for
-
     predictor = network_predictor_for(model)
     with saliency.case.display_image.open("rb") as handle, Image.open(handle) as raw:
         image = raw.convert("RGB")

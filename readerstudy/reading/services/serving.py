@@ -233,7 +233,8 @@ def _next_step_serve(enrolment: Enrolment, order: list[int]) -> CaseServing:
     if enrolment.study.ai_show_saliency:
         # Grad-CAM takes a worker a second or more: ask for this case's map and the next one's
         # now, so that it is usually there when the CNN's output is revealed.
-        study_saliency_request(enrolment.study, [case_id, *([upcoming_id] if upcoming_id else [])])
+        ids = [case_id] if upcoming_id is None else [case_id, upcoming_id]
+        study_saliency_request(enrolment.study, ids)
     step = plan.steps.index((case_id, phase))
     unaided_answer = None
     session = None

@@ -525,17 +525,15 @@
     var tries = 0;
     function ask() {
       if (saliencyWanted !== url) return;
-      fetch(url, { credentials: "same-origin" }).then(function (response) {
+      // request() retries network failures and 5xx; a 202 is asked again here.
+      request(url, { credentials: "same-origin" }).then(function (response) {
         if (saliencyWanted !== url) return null;
         if (response.status === 202 && tries < 40) {
           tries += 1;
           window.setTimeout(ask, 1500);
           return null;
         }
-        if (!response.ok || response.status !== 200) {
-          show("ai-saliency-pending", false);
-          return null;
-        }
+        if (response.status !== 200) throw new Error("no map");
         return response.blob().then(function (blob) {
           if (saliencyWanted !== url) return;
           saliencyObjectUrl = URL.createObjectURL(blob);
@@ -543,8 +541,8 @@
           show("ai-saliency-pending", false);
           show("ai-saliency-figure", true);
         });
-      }, function () {
-        if (saliencyWanted === url && tries < 40) { tries += 1; window.setTimeout(ask, 1500); }
+      }).catch(function () {
+        if (saliencyWanted === url) show("ai-saliency-pending", false);
       });
     }
     ask();
