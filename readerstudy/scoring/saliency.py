@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from PIL import Image
 
 from readerstudy.celery import enqueue_on_commit
+from readerstudy.scoring.inference import network_predictor_for
 from readerstudy.scoring.models import InsightStatus, ModelVersion, SaliencyMap
 from readerstudy.scoring.selectors import study_algorithm_get
 from readerstudy.studies.models import Case, Study
@@ -53,7 +54,6 @@ def saliency_map_compute(*, saliency_map_id: int) -> None:
     Pillow writes no text chunks unless asked)."""
     # torch loads only in the scoring worker that runs Grad-CAM, never in the web processes.
     from classifier.explain import grad_cam, overlay
-    from readerstudy.scoring.inference import network_predictor_for
 
     saliency = SaliencyMap.objects.select_related("case__study", "model_version").get(
         pk=saliency_map_id
