@@ -39,6 +39,10 @@ class ModelConfig:
     named ``"nv:biopsied"`` is a sub-class of ``nv``, and its probability is summed into
     ``nv`` (the taxonomy rule P(u) = sum of P(v) over the children v of u, one level down).
     ``members`` lists the architecture of each member of an ensemble (one entry when single).
+    ``source_size`` is the scale of the training images (height, width): a larger image is
+    first brought down to it (``classifier.imaging.fit_to_source``), in training and in every
+    prediction alike. None (checkpoints written before it existed): images go straight to the
+    input size.
     """
 
     arch: str
@@ -49,6 +53,7 @@ class ModelConfig:
     taxonomy_version: str
     output_classes: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
+    source_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if not self.output_classes:
@@ -83,6 +88,9 @@ class ModelConfig:
                 taxonomy_version=str(data["taxonomy_version"]),
                 output_classes=tuple(str(c) for c in data.get("output_classes", ())),
                 members=tuple(str(a) for a in data.get("members", ())),
+                source_size=(
+                    None if data.get("source_size") is None else _pair(data["source_size"])
+                ),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"invalid model config: {error!r}") from None

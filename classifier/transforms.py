@@ -1,10 +1,14 @@
 """Image transforms: the eval preset every prediction uses and the training augmentations.
 
-The eval preset resizes the image (with antialiasing) until it covers the model's input size,
-keeping its aspect ratio, and crops the centre: a 4:3 dermoscopy image at a 4:3 input size is
-used whole. Training augments as dermoscopy allows, since a lesion has no up or down: the eight
-flips and quarter turns, a small rotation, a random crop guided by the lesion's bounding box
-(when the metadata has one; HAM10000 does) and colour jitter for camera and lighting.
+The eval preset first brings an image larger than the model's training images down to their
+scale (``fit_to_source``, when the checkpoint records that scale), then resizes it (with
+antialiasing) until it covers the model's input size, keeping its aspect ratio, and crops the
+centre: a 4:3 dermoscopy image at a 4:3 input size is used whole. Training takes the same first
+step, so a model sees every image at the scale it learnt from.
+
+Training augments as dermoscopy allows, since a lesion has no up or down: the eight flips and
+quarter turns, a small rotation, a random crop guided by the lesion's bounding box (when the
+metadata has one; HAM10000 does) and colour jitter for camera and lighting.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import torch
 from PIL import Image, ImageEnhance
 
 from classifier.checkpoint import ModelConfig
-from classifier.imaging import resize_cover
+from classifier.imaging import fit_to_source, resize_cover
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom in pixels
 
@@ -37,9 +41,8 @@ def eval_transform(config: ModelConfig) -> Callable[[Image.Image], torch.Tensor]
     """The eval preset for a model: cover-resize, centre crop, normalise (timm-style)."""
 
     def transform(image: Image.Image) -> torch.Tensor:
-        return to_tensor(
-            resize_cover(image.convert("RGB"), config.input_size), config.mean, config.std
-        )
+        image = fit_to_source(image.convert("RGB"), config.source_size)
+        return to_tensor(resize_cover(image, config.input_size), config.mean, config.std)
 
     return transform
 
@@ -69,7 +72,7 @@ class TrainTransform:
 
     def __call__(self, image: Image.Image, box: Box | None = None) -> torch.Tensor:
         aug = self.augmentation
-        image = image.convert("RGB")
+        image, box = _fit_to_source(image.convert("RGB"), box, self.config.source_size)
         if box is None or not aug.box_guided:
             box = (0.0, 0.0, float(image.width), float(image.height))
         if aug.dihedral:
@@ -99,6 +102,17 @@ class TrainTransform:
         return image.resize(
             (width, height), Image.Resampling.BILINEAR, box=window, reducing_gap=None
         )
+
+
+def _fit_to_source(
+    image: Image.Image, box: Box | None, source_size: tuple[int, int] | None
+) -> tuple[Image.Image, Box | None]:
+    """``fit_to_source``, with the lesion box scaled along."""
+    fitted = fit_to_source(image, source_size)
+    if box is None or fitted.size == image.size:
+        return fitted, box
+    sx, sy = fitted.width / image.width, fitted.height / image.height
+    return fitted, (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
 
 def _window_start(lo: float, hi: float, size: float, limit: float) -> float:

@@ -93,10 +93,6 @@ class Trainer:
         self.criterion = nn.CrossEntropyLoss(
             weight=loss_weights.to(self.device), label_smoothing=config.label_smoothing
         )
-        self.transform = TrainTransform(
-            self.model_config, Augmentation(box_guided=not config.no_box_crop)
-        )
-
         seed_everything(config.seed)
         pretrained: bool | str = {"imagenet": True, "none": False}.get(
             config.pretrained, config.pretrained
@@ -127,6 +123,16 @@ class Trainer:
         self.best: dict[str, Any] | None = None
         print(f"loading {len(self.train_cases)} training images", file=sys.stderr)
         self.train_images = [load_image(c.path) for c in self.train_cases]
+        # The scale the network learns from, recorded so that every prediction first brings a
+        # larger image down to it (classifier.imaging.fit_to_source); the few larger training
+        # images are brought down to it too.
+        sizes = Counter((image.height, image.width) for image in self.train_images)
+        self.model_config = dataclasses.replace(
+            self.model_config, source_size=sizes.most_common(1)[0][0] if sizes else None
+        )
+        self.transform = TrainTransform(
+            self.model_config, Augmentation(box_guided=not config.no_box_crop)
+        )
 
     # -- state ----------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

@@ -63,6 +63,14 @@ def test_checkpoint_round_trips_config_weights_and_metadata(tmp_path: Path) -> N
         torch.testing.assert_close(loaded.state_dict[key], tensor)
 
 
+def test_source_size_round_trips_and_an_older_config_has_none(tmp_path: Path) -> None:
+    save_checkpoint(make_checkpoint(make_config(source_size=(150, 200))), tmp_path / "a.pt")
+    assert load_checkpoint(tmp_path / "a.pt").config.source_size == (150, 200)
+    older = make_config().to_dict()
+    del older["source_size"]  # a checkpoint written before the field existed
+    assert ModelConfig.from_dict(older).source_size is None
+
+
 def test_half_precision_file_is_about_half_the_size_and_loads_as_fp32(tmp_path: Path) -> None:
     checkpoint = make_checkpoint()
     save_checkpoint(checkpoint, tmp_path / "fp32.pt")

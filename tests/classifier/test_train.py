@@ -44,6 +44,8 @@ def test_short_run_writes_a_checkpoint_that_resumes_and_predicts(tmp_path: Path)
     first = load_checkpoint(out)
     assert first.name == "smoke"
     assert first.config.input_size == (96, 128)
+    # The scale of HAM10000's copy (200 x 150) is recorded for scoring's fit_to_source.
+    assert first.config.source_size == (150, 200)
     assert first.config.output_classes[-1] == "nv:biopsied"
     assert first.recipe["epochs"] == 1
     assert 0.0 <= first.metrics["val"]["melanoma-vs-nevus"]["auc"] <= 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from classifier.transforms import (
     TrainTransform,
     _window_start,
     eval_transform,
+    fit_to_source,
     resize_cover,
 )
 
@@ -48,6 +50,51 @@ def test_eval_preset_gives_the_input_size_normalised(size: tuple[int, int]) -> N
     assert tensor.shape == (3, 150, 200)
     assert tensor.dtype == torch.float32
     assert -1.0 <= float(tensor.min()) and float(tensor.max()) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("size", "fitted"),
+    [
+        ((600, 450), (200, 150)),  # HAM10000's full resolution -> its 200 x 150 copy
+        ((1022, 767), (200, 150)),  # an ISIC image
+        ((1000, 500), (300, 150)),  # wider than 4:3: covers the height, aspect kept
+        ((200, 150), (200, 150)),  # already at the training scale
+        ((120, 90), (120, 90)),  # smaller images are never enlarged here
+    ],
+)
+def test_fit_to_source_brings_larger_images_to_the_training_scale(
+    size: tuple[int, int], fitted: tuple[int, int]
+) -> None:
+    assert fit_to_source(gradient_image(*size), (150, 200)).size == fitted
+    assert fit_to_source(gradient_image(*size), None).size == size
+
+
+def test_eval_preset_first_brings_a_large_image_to_the_source_size() -> None:
+    image = gradient_image(1200, 900)
+    image.putpixel((600, 450), (255, 0, 0))  # detail the 200 x 150 scale cannot keep
+    aligned = replace(CONFIG, input_size=(225, 300), source_size=(150, 200))
+    two_steps = eval_transform(replace(aligned, source_size=None))(
+        image.resize((200, 150), Image.Resampling.BILINEAR, reducing_gap=None)
+    )
+    assert torch.equal(eval_transform(aligned)(image), two_steps)
+    direct = eval_transform(replace(aligned, source_size=None))(image)
+    assert not torch.equal(direct, two_steps)
+
+
+def test_training_brings_large_images_and_their_lesion_box_to_the_source_size() -> None:
+    config = replace(CONFIG, source_size=(150, 200))
+    augmentation = Augmentation(
+        dihedral=False, rotate_degrees=0, scale=(0.01, 0.01), ratio=(1, 1), brightness=0,
+        contrast=0, saturation=0, hue=0,
+    )  # fmt: skip
+    image = Image.new("RGB", (600, 450), (0, 0, 0))
+    image.paste((255, 255, 255), (60, 45, 150, 135))  # the white lesion on black skin
+    for seed in range(5):
+        random.seed(seed)
+        crop = TrainTransform(config, augmentation)(image, (60.0, 45.0, 150.0, 135.0))
+        # A 1% crop inside the lesion's box: the box was scaled with the image (to 20..50 x
+        # 15..45), so the crop is white; kept at 60..150 x 45..135 it would be black skin.
+        assert float(crop.mean()) > 0.9
 
 
 def test_eval_preset_keeps_a_4_by_3_image_whole() -> None:

@@ -21,3 +21,7 @@ ISIC = DATA / "isic-uda1-demo"
 needs_data = pytest.mark.skipif(
     not SHARED.exists(), reason="../shared (the real HAM10000/ISIC images) is not checked out here"
 )
+
+
+# 70 of HAM10000's images at their original 600 x 450 (the same image_ids as in HAM10000).
+HAM10000_FULLRES = DATA / "ham10000-fullres-sample"
