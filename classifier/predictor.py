@@ -2,8 +2,12 @@
 
 ``Predictor.from_checkpoint(path)`` loads a checkpoint once; ``predict`` runs a batch under
 ``torch.inference_mode()`` in channels_last, with bf16 autocast on CPUs that compute bf16 in
-hardware (AVX512-BF16 or AMX) and on CUDA, fp32 otherwise (or when asked). Optional flip
-test-time augmentation averages the probabilities of the image and its three flips.
+hardware (AVX512-BF16 or AMX) and on CUDA, fp32 otherwise (or when asked). Optional test-time
+augmentation averages the probabilities of the image and its three flips (``"flips"``), or of
+all eight of its dihedral views, the flips and their transposes (``"dihedral"``; Perez et al.
+2018, Ha et al. 2020; a lesion has no up or down, and the fully convolutional network takes
+the transposed 300 x 225 input as readily as the 225 x 300 one). Each view costs one forward
+pass.
 
 The network's softmax gives one probability per output; outputs finer than the taxonomy's
 training classes (``"nv:biopsied"``) are summed into their class, so ``Prediction.fine``
@@ -31,6 +35,25 @@ from classifier.taxonomy import Taxonomy
 from classifier.transforms import eval_transform
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+TTA_MODES = ("none", "flips", "dihedral")
+
+
+def tta_mode(tta: bool | str) -> str:
+    """``True`` is ``"flips"`` (the option's first meaning), ``False`` is ``"none"``."""
+    mode = {True: "flips", False: "none"}.get(tta, tta) if isinstance(tta, bool) else tta
+    if mode not in TTA_MODES:
+        raise ValueError(f"tta must be one of {TTA_MODES}, not {tta!r}")
+    return mode
+
+
+def tta_views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:
+    """The views of a batch (N, C, H, W) that test-time augmentation averages over."""
+    if mode == "none":
+        return [x]
+    flips = [x, x.flip(3), x.flip(2), x.flip(2, 3)]
+    if mode == "flips":
+        return flips
+    return flips + [view.transpose(2, 3) for view in flips]
 
 
 @dataclass(frozen=True)
@@ -120,7 +143,7 @@ class Predictor:
         *,
         device: str | torch.device = "auto",
         precision: str = "auto",
-        tta: bool = False,
+        tta: bool | str = False,
         sha256: str = "",
         output_matrix: torch.Tensor | None = None,
         transform: Callable[[Image.Image], torch.Tensor] | None = None,
@@ -129,7 +152,7 @@ class Predictor:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.config = config
-        self.tta = tta
+        self.tta = tta_mode(tta)
         self.sha256 = sha256
         self.network = network.eval().to(self.device).to(memory_format=torch.channels_last)
         # A model trained elsewhere brings its own output -> class mapping and preprocessing
@@ -147,7 +170,7 @@ class Predictor:
         path: str | Path,
         device: str | torch.device = "auto",
         precision: str = "auto",
-        tta: bool = False,
+        tta: bool | str = False,
     ) -> Predictor:
         """Load a checkpoint (see classifier.checkpoint); raises CheckpointError for a bad
         file."""
@@ -170,7 +193,7 @@ class Predictor:
         if batch.ndim != 4 or batch.shape[1] != 3:
             raise ValueError(f"expected a batch of shape (N, 3, H, W), got {tuple(batch.shape)}")
         x = batch.to(self.device, dtype=torch.float32).contiguous(memory_format=torch.channels_last)
-        views = [x, x.flip(3), x.flip(2), x.flip(2, 3)] if self.tta else [x]
+        views = tta_views(x, self.tta)
         probabilities = torch.zeros(len(x), self.config.num_outputs, device=self.device)
         pooled: torch.Tensor | None = None
         with torch.inference_mode(), autocast(self.device, self.precision):

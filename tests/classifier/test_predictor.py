@@ -9,7 +9,13 @@ import torch
 from classifier import DEFAULT_CHECKPOINT
 from classifier.checkpoint import load_checkpoint
 from classifier.data import Case, load_image
-from classifier.predictor import Predictor, output_to_class_matrix, resolve_precision
+from classifier.predictor import (
+    Predictor,
+    output_to_class_matrix,
+    resolve_precision,
+    tta_mode,
+    tta_views,
+)
 from classifier.taxonomy import Taxonomy
 from tests.support.lesion_data import needs_data
 
@@ -76,3 +82,33 @@ def test_bad_batches_and_precisions_are_refused(shipped_predictor: Predictor) ->
         resolve_precision("fp16", torch.device("cpu"))
     with pytest.raises(ValueError, match="precision must be"):
         resolve_precision("int4", torch.device("cpu"))
+
+
+def test_dihedral_views_are_the_eight_symmetries_of_the_square() -> None:
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
+    views = tta_views(x, "dihedral")
+    assert len(views) == 8 and len(tta_views(x, "flips")) == 4 and len(tta_views(x, "none")) == 1
+    assert [tuple(v.shape[2:]) for v in views] == [(4, 5)] * 4 + [(5, 4)] * 4
+    # All different, and the same set of pixels in each: rearrangements of one image.
+    assert len({tuple(v.flatten().tolist()) for v in views}) == 8
+    for view in views:
+        assert torch.equal(view.flatten(1).sort().values, x.flatten(1).sort().values)
+    assert (tta_mode(True), tta_mode(False), tta_mode("dihedral")) == ("flips", "none", "dihedral")
+    with pytest.raises(ValueError, match="tta must be one of"):
+        tta_mode("rotate")
+
+
+@needs_data
+def test_dihedral_tta_averages_the_eight_views(
+    shipped_predictor: Predictor, heldout_cases: list[Case]
+) -> None:
+    images = [load_image(c.path) for c in heldout_cases[:3]]
+    batch = torch.stack([shipped_predictor.transform(image) for image in images])
+    dihedral = Predictor(
+        shipped_predictor.network, shipped_predictor.config, device="cpu", precision="fp32",
+        tta="dihedral",
+    )  # fmt: skip
+    by_view = [shipped_predictor.predict(view).fine for view in tta_views(batch, "dihedral")]
+    np.testing.assert_allclose(dihedral.predict(batch).fine, np.mean(by_view, axis=0), atol=1e-5)
+    # The transposed views are not the same prediction as the plain ones.
+    assert np.abs(by_view[4] - by_view[0]).max() > 1e-4
