@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from classifier.architectures import Ensemble, ModelError, build_model
+from classifier.imaging import check_preprocess
 
 FORMAT = "readerstudy-classifier"
 FORMAT_VERSION = 1
@@ -43,6 +44,9 @@ class ModelConfig:
     first brought down to it (``classifier.imaging.fit_to_source``), in training and in every
     prediction alike. None (checkpoints written before it existed): images go straight to the
     input size.
+    ``preprocess`` names the steps (``classifier.imaging.PREPROCESS_STEPS``) that training and
+    every prediction apply after that, in order; a file naming a step this program does not
+    know is refused rather than scored without it.
     """
 
     arch: str
@@ -54,6 +58,7 @@ class ModelConfig:
     output_classes: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
     source_size: tuple[int, int] | None = None
+    preprocess: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.output_classes:
@@ -91,6 +96,7 @@ class ModelConfig:
                 source_size=(
                     None if data.get("source_size") is None else _pair(data["source_size"])
                 ),
+                preprocess=check_preprocess([str(s) for s in data.get("preprocess", ())]),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"invalid model config: {error!r}") from None

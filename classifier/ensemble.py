@@ -8,9 +8,9 @@ and held-out metrics.
 An ensemble's probability is the mean of its members' softmax probabilities (Lakshminarayanan
 et al., NeurIPS 2017; for dermoscopy: Perez et al. 2018, Mahbod et al. 2020), so every member
 must see the same input and answer with the same outputs: the members must agree on input
-size, source size, normalisation, outputs, taxonomy and data split (a member whose training
-data held another member's test lesions would leak). A member that is itself an ensemble
-brings all its members.
+size, source size, preprocessing, normalisation, outputs, taxonomy and data split (a member
+whose training data held another member's test lesions would leak). A member that is itself
+an ensemble brings all its members.
 
 The packed file is a checkpoint like any other (the scoring app, ``classifier.evaluate`` and
 ``classifier.report`` take it as they are). Its operating points are chosen again on the
@@ -48,6 +48,7 @@ from classifier.train.metrics import TASKS, auc, task_metrics, youden_thresholds
 SHARED_FIELDS = (
     "input_size",
     "source_size",
+    "preprocess",
     "mean",
     "std",
     "class_names",

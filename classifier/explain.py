@@ -6,8 +6,9 @@ alpha_k = mean_ij dy/dA_kij, and keeps the positive part of sum_k alpha_k A_k. H
 is the log of the class's probability as the predictor reports it (the softmax mass of its
 outputs summed, as the taxonomy sums training classes), so the map shows what speaks for the
 class against the others. For an ensemble the members' maps are added. The map is upsampled to
-the network input, put back where the eval preset's centre crop came from, and scaled to
-[0, 1] at the image's own size.
+the network input, put back where the eval preset's centre crop came from (inside the
+dermatoscope's frame, when the checkpoint's preprocessing crops it), and scaled to [0, 1] at
+the image's own size.
 
 Targets: a training class (``"mel"``), a task name (its positive classes together:
 ``"melanoma-vs-nevus"`` -> mel; ``"carcinoma-vs-keratosis"`` -> bcc + akiec), a sequence of
@@ -32,6 +33,7 @@ from PIL import Image
 from classifier import DEFAULT_CHECKPOINT
 from classifier.architectures import cam_layer, members
 from classifier.data import load_image
+from classifier.imaging import fit_to_source, preprocess
 from classifier.predictor import Predictor
 from classifier.taxonomy import TaxonomyError, load_taxonomy
 
@@ -102,11 +104,34 @@ def grad_cam(
         cam += F.interpolate(
             member_cam, size=(height, width), mode="bilinear", align_corners=False
         )[0, 0]
-    return _to_image_frame(
+    left, top, right, bottom = _content_box(predictor, image)
+    inside = _to_image_frame(
         cam.detach().cpu().numpy(),
-        image.size,
+        (right - left, bottom - top),
         predictor.config.input_size,
         stretched=predictor.resize == "stretch",
+    )
+    if (left, top, right, bottom) == (0, 0, image.width, image.height):
+        return inside
+    full = np.zeros((image.height, image.width), dtype=np.float32)
+    full[top:bottom, left:right] = inside
+    return full
+
+
+def _content_box(predictor: Predictor, image: Image.Image) -> tuple[int, int, int, int]:
+    """The part of the image the eval preset keeps before its resize, in the image's pixels:
+    all of it, unless the checkpoint's preprocessing crops a dermatoscope's frame."""
+    config = predictor.config
+    if "crop_border" not in config.preprocess:
+        return (0, 0, image.width, image.height)
+    fitted = fit_to_source(image, config.source_size)
+    kept, (left, top) = preprocess(fitted, config.preprocess)
+    scale_x, scale_y = image.width / fitted.width, image.height / fitted.height
+    return (
+        round(left * scale_x),
+        round(top * scale_y),
+        min(image.width, round((left + kept.width) * scale_x)),
+        min(image.height, round((top + kept.height) * scale_y)),
     )
 
 

@@ -1,14 +1,16 @@
 """Image transforms: the eval preset every prediction uses and the training augmentations.
 
 The eval preset first brings an image larger than the model's training images down to their
-scale (``fit_to_source``, when the checkpoint records that scale), then resizes it (with
-antialiasing) until it covers the model's input size, keeping its aspect ratio, and crops the
-centre: a 4:3 dermoscopy image at a 4:3 input size is used whole. Training takes the same first
-step, so a model sees every image at the scale it learnt from.
+scale (``fit_to_source``, when the checkpoint records that scale), applies the checkpoint's
+preprocessing steps (``crop_border``, ``shades_of_gray``: classifier.imaging), then resizes
+it (with antialiasing) until it covers the model's input size, keeping its aspect ratio, and
+crops the centre: a 4:3 dermoscopy image at a 4:3 input size is used whole. Training takes the
+same first steps, so a model sees every image at the scale and in the colours it learnt from.
 
 Training augments as dermoscopy allows, since a lesion has no up or down: the eight flips and
 quarter turns, a small rotation, a random crop guided by the lesion's bounding box (when the
-metadata has one; HAM10000 does) and colour jitter for camera and lighting.
+metadata has one; HAM10000 does), colour jitter for camera and lighting, and optionally a
+slight blur and one cutout.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageFilter
 
 from classifier.checkpoint import ModelConfig
-from classifier.imaging import fit_to_source, resize_cover
+from classifier.imaging import fit_to_source, preprocess, resize_cover
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom in pixels
 
@@ -42,6 +44,7 @@ def eval_transform(config: ModelConfig) -> Callable[[Image.Image], torch.Tensor]
 
     def transform(image: Image.Image) -> torch.Tensor:
         image = fit_to_source(image.convert("RGB"), config.source_size)
+        image, _ = preprocess(image, config.preprocess)
         return to_tensor(resize_cover(image, config.input_size), config.mean, config.std)
 
     return transform
@@ -60,6 +63,8 @@ class Augmentation:
     contrast: float = 0.25
     saturation: float = 0.25
     hue: float = 0.03
+    blur: float = 0.0  # probability of a Gaussian blur (radius 0.1-1.5 px): focus, motion
+    cutout: float = 0.0  # probability of one cutout (DeVries & Taylor 2017) of 1/4 the side
 
 
 class TrainTransform:
@@ -73,6 +78,7 @@ class TrainTransform:
     def __call__(self, image: Image.Image, box: Box | None = None) -> torch.Tensor:
         aug = self.augmentation
         image, box = _fit_to_source(image.convert("RGB"), box, self.config.source_size)
+        image, box = _preprocess(image, box, self.config.preprocess)
         if box is None or not aug.box_guided:
             box = (0.0, 0.0, float(image.width), float(image.height))
         if aug.dihedral:
@@ -83,7 +89,12 @@ class TrainTransform:
             )
         image = self._crop(image, box)
         image = _colour_jitter(image, aug)
-        return to_tensor(image, self.config.mean, self.config.std)
+        if aug.blur > 0 and random.random() < aug.blur:
+            image = image.filter(ImageFilter.GaussianBlur(random.uniform(0.1, 1.5)))
+        tensor = to_tensor(image, self.config.mean, self.config.std)
+        if aug.cutout > 0 and random.random() < aug.cutout:
+            _cutout(tensor)
+        return tensor
 
     def _crop(self, image: Image.Image, box: Box) -> Image.Image:
         """A random-resized crop (Szegedy et al. 2015) whose window holds the lesion centre."""
@@ -113,6 +124,35 @@ def _fit_to_source(
         return fitted, box
     sx, sy = fitted.width / image.width, fitted.height / image.height
     return fitted, (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+
+
+def _preprocess(
+    image: Image.Image, box: Box | None, steps: Sequence[str]
+) -> tuple[Image.Image, Box | None]:
+    """``preprocess``, with the lesion box shifted along (and kept inside the image)."""
+    if not steps:
+        return image, box
+    processed, (left, top) = preprocess(image, steps)
+    if box is None or ((left, top) == (0, 0) and processed.size == image.size):
+        return processed, box
+    width, height = float(processed.width), float(processed.height)
+    shifted = (
+        min(max(box[0] - left, 0.0), width),
+        min(max(box[1] - top, 0.0), height),
+        min(max(box[2] - left, 0.0), width),
+        min(max(box[3] - top, 0.0), height),
+    )
+    empty = shifted[2] - shifted[0] < 1 or shifted[3] - shifted[1] < 1
+    return processed, None if empty else shifted
+
+
+def _cutout(tensor: torch.Tensor) -> None:
+    """Set one square of a quarter of the shorter side to 0 (the normalised mean), in place."""
+    _, height, width = tensor.shape
+    side = max(1, min(height, width) // 4)
+    cy, cx = random.randrange(height), random.randrange(width)
+    top, left = max(0, cy - side // 2), max(0, cx - side // 2)
+    tensor[:, top : top + side, left : left + side] = 0.0
 
 
 def _window_start(lo: float, hi: float, size: float, limit: float) -> float:

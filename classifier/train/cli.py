@@ -9,9 +9,13 @@ when it exists); class-balanced sampling (each class drawn in proportion to coun
 power 0.5 by default) and/or class-weighted cross-entropy with label smoothing; AdamW with
 linear warm-up and a cosine schedule (Loshchilov & Hutter, ICLR 2017/2019); an exponential
 moving average of the weights (Polyak averaging) that is what gets evaluated and shipped;
-bf16 autocast + channels_last on CPUs with hardware bf16 (depthwise convolutions stay fp32: their
-bf16 backward is slow on CPU), AMP on CUDA. The run's state is saved after every epoch in
-``--workdir`` and ``--resume`` continues from it bit for bit. Held-out metrics are measured on
+bf16 autocast + channels_last on CPUs with hardware bf16 (depthwise convolutions stay fp32:
+their bf16 backward is slow on CPU), AMP on CUDA. Optional: preprocessing steps that training
+and every prediction apply alike (``--preprocess crop_border,shades_of_gray``, recorded in the
+checkpoint), a slight blur and one cutout (``--blur``, ``--cutout``: probabilities), and a loss
+weight for biopsy-proven images (``--biopsy-weight``; Gessert et al., IEEE TBME 2020). The
+run's state is saved after every epoch in ``--workdir`` and ``--resume`` continues from it bit
+for bit. Held-out metrics are measured on
 biopsy-proven cases only.
 """
 
@@ -25,6 +29,7 @@ from pathlib import Path
 import torch
 
 from classifier.data import ManifestError
+from classifier.imaging import PREPROCESS_STEPS, check_preprocess
 from classifier.train.config import TrainConfig, field_defaults
 from classifier.train.trainer import Trainer
 
@@ -32,6 +37,13 @@ from classifier.train.trainer import Trainer
 def _size(text: str) -> tuple[int, int]:
     height, _, width = text.lower().partition("x")
     return (int(height), int(width or height))
+
+
+def _steps(text: str) -> tuple[str, ...]:
+    try:
+        return check_preprocess([step.strip() for step in text.split(",") if step.strip()])
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +99,25 @@ def _parser() -> argparse.ArgumentParser:
         "weights and statistics (their backward is the costliest part on a CPU)",
     )
     p.add_argument("--no-box-crop", action="store_true", help="crop without the lesion boxes")
+    p.add_argument(
+        "--preprocess",
+        type=_steps,
+        default=defaults["preprocess"],
+        help=f"comma-separated steps applied in training and every prediction, of "
+        f"{', '.join(PREPROCESS_STEPS)} (recorded in the checkpoint)",
+    )
+    p.add_argument(
+        "--blur", type=float, default=defaults["blur"], help="probability of a slight blur"
+    )
+    p.add_argument(
+        "--cutout", type=float, default=defaults["cutout"], help="probability of one cutout"
+    )
+    p.add_argument(
+        "--biopsy-weight",
+        type=float,
+        default=defaults["biopsy_weight"],
+        help="loss weight of biopsy-proven images, the others weighing 1 (Gessert et al. 2020)",
+    )
     p.add_argument(
         "--pretrained",
         default=defaults["pretrained"],

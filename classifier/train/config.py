@@ -36,6 +36,10 @@ class TrainConfig:
     biopsied_nevi_class: bool = False  # biopsy-proven nevi as their own output, summed into nv
     freeze_stages: int = 0  # EfficientNet stages kept at their ImageNet weights
     no_box_crop: bool = False
+    preprocess: tuple[str, ...] = ()  # classifier.imaging steps, in training and scoring alike
+    blur: float = 0.0  # probability of a slight Gaussian blur per training image
+    cutout: float = 0.0  # probability of one cutout per training image
+    biopsy_weight: float = 1.0  # loss weight of biopsy-proven images (others: 1)
     pretrained: str = "imagenet"  # "imagenet", "none" or an ImageNet state_dict file
     split: Path | None = None  # split CSV: read when it exists, else written
     split_seed: int = 20240601
@@ -69,11 +73,13 @@ class TrainConfig:
         return self.name or f"{self.arch}-ham10000-{height}x{width}"
 
     def recipe(self) -> dict[str, Any]:
-        """The fields as a checkpoint records them (paths as text)."""
-        return {
+        """The fields as a checkpoint records them (paths as text, steps as a list)."""
+        recipe = {
             key: str(value) if isinstance(value, Path) else value
             for key, value in dataclasses.asdict(self).items()
         }
+        recipe["preprocess"] = list(self.preprocess)
+        return recipe
 
 
 def field_defaults() -> dict[str, Any]:

@@ -90,8 +90,17 @@ class Trainer:
             dtype=torch.float32,
         )
         loss_weights *= len(outputs) / loss_weights.sum()
+        # Diagnosis-guided weighting (Gessert et al., IEEE TBME 2020): a biopsy-proven image can
+        # weigh more than one diagnosed by follow-up or consensus; the batch loss is then the
+        # weighted mean. At weight 1 the loss is plain (class-weighted) cross-entropy.
         self.criterion = nn.CrossEntropyLoss(
-            weight=loss_weights.to(self.device), label_smoothing=config.label_smoothing
+            weight=loss_weights.to(self.device),
+            label_smoothing=config.label_smoothing,
+            reduction="mean" if config.biopsy_weight == 1.0 else "none",
+        )
+        self.image_weights = torch.tensor(
+            [config.biopsy_weight if c.biopsy_proven else 1.0 for c in self.train_cases],
+            dtype=torch.float32,
         )
         seed_everything(config.seed)
         pretrained: bool | str = {"imagenet": True, "none": False}.get(
@@ -128,10 +137,13 @@ class Trainer:
         # images are brought down to it too.
         sizes = Counter((image.height, image.width) for image in self.train_images)
         self.model_config = dataclasses.replace(
-            self.model_config, source_size=sizes.most_common(1)[0][0] if sizes else None
+            self.model_config,
+            source_size=sizes.most_common(1)[0][0] if sizes else None,
+            preprocess=tuple(config.preprocess),
         )
         self.transform = TrainTransform(
-            self.model_config, Augmentation(box_guided=not config.no_box_crop)
+            self.model_config,
+            Augmentation(box_guided=not config.no_box_crop, blur=config.blur, cutout=config.cutout),
         )
 
     # -- state ----------------------------------------------------------------------------
@@ -216,6 +228,9 @@ class Trainer:
             with autocast(self.device, self.precision):
                 logits = self.model(x)
             loss = self.criterion(logits.float(), y)
+            if config.biopsy_weight != 1.0:
+                weights = self.image_weights[indices].to(self.device, non_blocking=True)
+                loss = (loss * weights).sum() / weights.sum()
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)

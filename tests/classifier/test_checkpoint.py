@@ -71,6 +71,15 @@ def test_source_size_round_trips_and_an_older_config_has_none(tmp_path: Path) ->
     assert ModelConfig.from_dict(older).source_size is None
 
 
+def test_preprocessing_steps_round_trip_and_an_unknown_one_is_refused(tmp_path: Path) -> None:
+    config = make_config(preprocess=("crop_border", "shades_of_gray"))
+    save_checkpoint(make_checkpoint(config), tmp_path / "a.pt")
+    assert load_checkpoint(tmp_path / "a.pt").config.preprocess == ("crop_border", "shades_of_gray")
+    newer = {**config.to_dict(), "preprocess": ["crop_border", "hair_removal"]}
+    with pytest.raises(CheckpointError, match=r"unknown preprocessing steps \['hair_removal'\]"):
+        ModelConfig.from_dict(newer)
+
+
 def test_half_precision_file_is_about_half_the_size_and_loads_as_fp32(tmp_path: Path) -> None:
     checkpoint = make_checkpoint()
     save_checkpoint(checkpoint, tmp_path / "fp32.pt")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +91,24 @@ def test_grad_cam_mass_lies_mostly_inside_the_lesion_box_for_most_of_a_fixed_set
         enrichment.append(fraction / share)
     assert sum(f > 0.5 for f in inside) >= 8, [round(f, 2) for f in inside]
     assert float(np.median(enrichment)) > 1.5, [round(e, 2) for e in enrichment]
+
+
+def test_a_map_of_a_model_that_crops_the_frame_stays_inside_the_frame(
+    shipped_predictor: Predictor, heldout_cases: list[Case]
+) -> None:
+    case = _melanoma(heldout_cases)
+    lesion = load_image(case.path)  # 200 x 150
+    framed = Image.new("RGB", (240, 150), (0, 0, 0))
+    framed.paste(lesion, (40, 0))  # a dark frame band on the left
+    cropping = Predictor(
+        shipped_predictor.network,
+        dataclasses.replace(shipped_predictor.config, preprocess=("crop_border",)),
+        device="cpu",
+        precision="fp32",
+    )
+    cam = explain.grad_cam(cropping, framed, target="melanoma-vs-nevus")
+    assert cam.shape == (150, 240)
+    assert cam[:, :40].max() == 0.0  # nothing on the frame the model never saw
+    # The part over the lesion is the map of the lesion alone, put back 40 px to the right.
+    alone = explain.grad_cam(shipped_predictor, lesion, target="melanoma-vs-nevus")
+    np.testing.assert_allclose(cam[:, 40:], alone, atol=1e-4)

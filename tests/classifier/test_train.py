@@ -3,9 +3,11 @@ stopped, and its augmentation does not depend on how many processes make it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -60,6 +62,26 @@ def test_short_run_writes_a_checkpoint_that_resumes_and_predicts(tmp_path: Path)
     predictor = Predictor.from_checkpoint(out, device="cpu", precision="fp32")
     image = load_image(next((HAM10000 / "images").glob("*.jpg")))
     assert predictor.predict_images([image]).fine.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_run_with_preprocessing_records_it_and_its_model_applies_it(tmp_path: Path) -> None:
+    out = tmp_path / "model.pt"
+    options = ["--preprocess", "crop_border,shades_of_gray", "--blur", "0.5", "--cutout", "0.5"]
+    assert train.main(_args(out, 1, *options, "--biopsy-weight", "3")) == 0
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.config.preprocess == ("crop_border", "shades_of_gray")
+    assert checkpoint.recipe["biopsy_weight"] == 3.0
+    predictor = Predictor.from_checkpoint(out, device="cpu", precision="fp32")
+    image = load_image(next((HAM10000 / "images").glob("*.jpg")))
+    plain = Predictor(
+        predictor.network,
+        dataclasses.replace(predictor.config, preprocess=()),
+        device="cpu",
+        precision="fp32",
+    )
+    assert not np.allclose(
+        predictor.predict_images([image]).fine, plain.predict_images([image]).fine
+    )
 
 
 def test_augmentations_are_the_same_with_any_number_of_loader_workers(

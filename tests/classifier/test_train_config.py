@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from classifier.train.cli import _parser, config_from_args
 from classifier.train.config import TrainConfig
 
@@ -47,6 +49,22 @@ def test_options_set_their_fields_and_the_recipe_records_them_as_text() -> None:
     recipe = config.recipe()
     assert list(recipe) == [field.name for field in dataclasses.fields(TrainConfig)]
     assert recipe["data"] == "ham" and recipe["workdir"] == "state" and recipe["epochs"] == 12
+
+
+def test_preprocessing_and_augmentation_options() -> None:
+    config = config_from_args(REQUIRED)
+    assert (config.preprocess, config.blur, config.cutout, config.biopsy_weight) == ((), 0, 0, 1)
+    options = ["--preprocess", "crop_border,shades_of_gray", "--blur", "0.3", "--cutout", "0.5"]
+    config = config_from_args([*REQUIRED, *options, "--biopsy-weight", "2"])
+    assert config.preprocess == ("crop_border", "shades_of_gray")
+    assert (config.blur, config.cutout, config.biopsy_weight) == (0.3, 0.5, 2.0)
+    assert config.recipe()["preprocess"] == ["crop_border", "shades_of_gray"]
+
+
+def test_an_unknown_preprocessing_step_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        config_from_args([*REQUIRED, "--preprocess", "crop_border,sharpen"])
+    assert "unknown preprocessing steps ['sharpen']" in capsys.readouterr().err
 
 
 def test_python_dash_m_classifier_train_is_the_command_line() -> None:

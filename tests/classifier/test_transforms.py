@@ -155,3 +155,60 @@ def test_crop_window_holds_the_box_centre(lo: float, hi: float, size: float, lim
         start = _window_start(lo, hi, size, limit)
         assert 0 <= start <= limit - size
         assert start <= (lo + hi) / 2 <= start + size
+
+
+def _framed(width: int, height: int) -> Image.Image:
+    image = np.asarray(gradient_image(width, height)).copy()
+    image[:, :20] = 0  # the dark band of a dermatoscope's frame on the left
+    image[:, 20:] = np.maximum(image[:, 20:], 60)
+    return Image.fromarray(image)
+
+
+def test_eval_preset_applies_the_checkpoints_preprocessing() -> None:
+    config = replace(CONFIG, preprocess=("crop_border",))
+    image = _framed(220, 150)
+    expected = eval_transform(CONFIG)(image.crop((20, 0, 220, 150)))
+    assert torch.equal(eval_transform(config)(image), expected)
+    assert not torch.equal(eval_transform(CONFIG)(image), expected)
+
+
+def test_training_crops_the_frame_and_shifts_the_lesion_box_along() -> None:
+    config = replace(CONFIG, preprocess=("crop_border",))
+    augmentation = Augmentation(
+        dihedral=False, rotate_degrees=0, scale=(0.01, 0.01), ratio=(1, 1), brightness=0,
+        contrast=0, saturation=0, hue=0,
+    )  # fmt: skip
+    image = Image.new("RGB", (240, 150), (90, 90, 90))
+    image.paste((0, 0, 0), (0, 0, 40, 150))  # the frame
+    image.paste((255, 255, 255), (60, 40, 100, 80))  # the lesion
+    for seed in range(5):
+        random.seed(seed)
+        crop = TrainTransform(config, augmentation)(image, (60.0, 40.0, 100.0, 80.0))
+        # The crop is taken from the 200 x 150 image without the frame, with the box moved 40
+        # px left with it: a small crop inside the box is white.
+        assert float(crop.min()) > 0.9
+
+
+def test_blur_and_cutout_augment_when_asked() -> None:
+    image = gradient_image(200, 150)
+    plain = Augmentation(
+        dihedral=False, rotate_degrees=0, scale=(1, 1), ratio=(1, 1), brightness=0,
+        contrast=0, saturation=0, hue=0,
+    )  # fmt: skip
+    random.seed(0)
+    reference = TrainTransform(CONFIG, plain)(image)
+    random.seed(0)
+    cut = TrainTransform(CONFIG, replace(plain, cutout=1.0))(image)
+    changed = (cut != reference).any(dim=0)
+    assert 0 < changed.sum() <= 37 * 37  # one square of a quarter of 150 px, maybe clipped
+    assert torch.all(cut[:, changed] == 0)
+    # A blur smooths detail (a gradient has none): a checkerboard of 2-pixel squares.
+    board = Image.fromarray(
+        (np.indices((150, 200)).sum(axis=0) // 2 % 2 * 255).astype(np.uint8)
+    ).convert("RGB")
+    random.seed(0)
+    sharp = TrainTransform(CONFIG, plain)(board)
+    random.seed(0)
+    blurred = TrainTransform(CONFIG, replace(plain, blur=1.0))(board)
+    assert float(blurred.std()) < 0.9 * float(sharp.std())
+    assert float(blurred.mean()) == pytest.approx(float(sharp.mean()), abs=0.02)
