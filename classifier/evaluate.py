@@ -81,13 +81,24 @@ def binary_metrics(
     }
 
 
-def task_cases(cases: Sequence[Case], task: Task, *, biopsy_proven_only: bool) -> list[Case]:
-    """The cases a task covers (optionally only the biopsy-proven ones)."""
-    return [
-        c
-        for c in cases
+def task_rows(
+    cases: Sequence[Case], task: Task, *, biopsy_proven_only: bool
+) -> tuple[list[int], np.ndarray]:
+    """The indices of the cases a binary task covers (optionally only the biopsy-proven
+    ones), and their truth (1 = positive)."""
+    keep = [
+        i
+        for i, c in enumerate(cases)
         if task.truth(c.diagnosis) is not None and (c.biopsy_proven or not biopsy_proven_only)
     ]
+    truth = np.array([task.truth(cases[i].diagnosis) for i in keep], dtype=np.int64)
+    return keep, truth
+
+
+def task_cases(cases: Sequence[Case], task: Task, *, biopsy_proven_only: bool) -> list[Case]:
+    """The cases a task covers (optionally only the biopsy-proven ones)."""
+    keep, _ = task_rows(cases, task, biopsy_proven_only=biopsy_proven_only)
+    return [cases[i] for i in keep]
 
 
 def evaluate_scores(
@@ -100,12 +111,7 @@ def evaluate_scores(
     threshold: float | None = None,
 ) -> dict[str, Any]:
     """Metrics of training-class probabilities ``fine`` (rows aligned with ``cases``)."""
-    keep = [
-        i
-        for i, c in enumerate(cases)
-        if task.truth(c.diagnosis) is not None and (c.biopsy_proven or not biopsy_proven_only)
-    ]
-    truth = np.array([task.truth(cases[i].diagnosis) for i in keep], dtype=np.int64)
+    keep, truth = task_rows(cases, task, biopsy_proven_only=biopsy_proven_only)
     scores = taxonomy.task_probability(fine[keep], task)
     return binary_metrics(truth, scores, threshold)
 

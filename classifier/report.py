@@ -40,7 +40,7 @@ import torch
 from classifier import DEFAULT_CHECKPOINT, DEFAULT_SPLIT
 from classifier.checkpoint import load_checkpoint
 from classifier.data import SPLITS, Case, load_image, read_ham10000, read_manifest, read_split
-from classifier.evaluate import binary_metrics
+from classifier.evaluate import binary_metrics, task_rows
 from classifier.predictor import TTA_MODES, Predictor
 from classifier.taxonomy import Task, Taxonomy, load_taxonomy
 from readerstudy.stats.diagnosis import diagnosis_result
@@ -57,19 +57,6 @@ def lesion_groups(cases: Sequence[Case]) -> list[list[int]]:
     for index, case in enumerate(cases):
         groups[case.lesion_id].append(index)
     return list(groups.values())
-
-
-def task_rows(
-    cases: Sequence[Case], task: Task, *, biopsy_proven_only: bool
-) -> tuple[list[int], np.ndarray]:
-    """The indices of the cases a binary task covers, and their truth (1 = positive)."""
-    keep = [
-        i
-        for i, c in enumerate(cases)
-        if task.truth(c.diagnosis) is not None and (c.biopsy_proven or not biopsy_proven_only)
-    ]
-    truth = np.array([task.truth(cases[i].diagnosis) for i in keep], dtype=np.int64)
-    return keep, truth
 
 
 def per_lesion(
@@ -343,8 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["external"] = external_report(predictor, args.external, taxonomy, thresholds)
     if args.compare is not None or args.compare_tta is not None:
         other_tta = args.compare_tta or args.tta
-        other, other_thresholds = load(args.compare or args.checkpoint, other_tta)
-        _, other_fine = model_report(other, cases, taxonomy, other_thresholds)
+        other, _ = load(args.compare or args.checkpoint, other_tta)
+        images = [load_image(c.path) for c in cases]
+        other_fine = other.predict_images(images).fine
         report["compare"] = {
             "checkpoint": {"path": str(args.compare or args.checkpoint), "sha256": other.sha256},
             "tta": other_tta,
