@@ -195,6 +195,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a worker process in the integration tests sees the data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-readerstudy.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The grading hot path's reads and statements run as prepared statements of each PostgreSQL
+# connection (core/rows.py). Off for a connection pooler in transaction mode that does not
+# carry prepared statements (PgBouncer before 1.21).
+PREPARED_STATEMENTS = env_bool("READERSTUDY_PREPARED_STATEMENTS", True)
 
 # --- Accounts and sessions --------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from readerstudy.core.rows import execute
 from readerstudy.reading.models import Decision, Phase, ReadingOrder, ServedCase
 from readerstudy.reading.services.serving import READER_CASE_FIELDS, CaseServing
 from readerstudy.studies.models import Case, Enrolment
@@ -85,7 +86,8 @@ def submission_read(*, enrolment: Enrolment, token: str) -> ServedCase | None:
     needs to store its answer and choose the next case (``submission_facts``), in one round
     trip; None for an unknown token."""
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute(
+            cursor,
             _SUBMISSION_READ.format(**_tables()),
             [enrolment.study_id, enrolment.study_id, token, enrolment.pk],
         )
@@ -164,7 +166,7 @@ def decision_insert_and_serve(
     insert_decision = _insert_sql(Decision._meta.db_table, decision_columns)
     with connection.cursor() as cursor:
         if not remaining:
-            cursor.execute(f"{insert_decision} RETURNING id", decision_values)
+            execute(cursor, f"{insert_decision} RETURNING id", decision_values)
             row = cursor.fetchone()
             if row is None:
                 return None
@@ -179,7 +181,8 @@ def decision_insert_and_serve(
         case_columns = ", ".join(f"c.{quote(column)}" for column in _CASE_COLUMNS)
         # The CTEs all read the statement's one snapshot, which does not hold the decision
         # inserted beside them: that decision is for another case than the next one.
-        cursor.execute(
+        execute(
+            cursor,
             f"""
             WITH new_decision AS ({insert_decision} RETURNING id),
             open_serving AS (
