@@ -196,8 +196,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-readerstudy.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The grading hot path's reads and statements run as prepared statements of each PostgreSQL
-# connection (core/rows.py). Off for a connection pooler in transaction mode that does not
-# carry prepared statements (PgBouncer before 1.21).
+# connection (core/rows.py). Off for a connection pooler in transaction mode, which does not
+# carry SQL PREPAREs from one transaction to the next (PgBouncer's max_prepared_statements
+# handles protocol-level statements only); a process that meets one turns them off by itself.
 PREPARED_STATEMENTS = env_bool("READERSTUDY_PREPARED_STATEMENTS", True)
 
 # --- Accounts and sessions --------------------------------------------------------------

@@ -10,24 +10,31 @@ On PostgreSQL those reads (and the grading hot path's statements, reading/servic
 also run as prepared statements of the connection (``execute``): PostgreSQL then parses and
 plans each of them once per connection instead of on every request, which was most of the
 database's CPU for them (the submit's read: 0.62 ms a run as plain SQL, 0.20 ms prepared).
-``READERSTUDY_PREPARED_STATEMENTS=false`` turns this off for a connection pooler in transaction
-mode (PgBouncer before 1.21), where a prepared statement does not follow its client.
+``READERSTUDY_PREPARED_STATEMENTS=false`` turns this off behind a connection pooler in
+transaction mode (PgBouncer in any version: its ``max_prepared_statements`` follows the
+protocol-level statements of drivers, not SQL ``PREPARE``), where a prepared statement does not
+follow its client. A process that finds one of its statements gone from its connection turns it
+off by itself and says so in the log (``execute``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -107,37 +114,102 @@ def _prepared(sql: str) -> Prepared:
     )
 
 
-def _prepared_names(cursor: CursorWrapper) -> set[str]:
-    """The statements prepared on the cursor's database connection so far.
+@dataclass
+class _ConnectionStatements:
+    """The statements prepared on one database connection so far, and those whose plan
+    PostgreSQL refused since (to be deallocated before they are prepared again)."""
 
-    Kept beside the connection object they belong to: a new connection (after CONN_MAX_AGE, a
+    connection: object
+    names: set[str] = dataclasses.field(default_factory=set)
+    stale: set[str] = dataclasses.field(default_factory=set)
+
+
+def _connection_statements(cursor: CursorWrapper) -> _ConnectionStatements:
+    """What ``execute`` prepared on the cursor's database connection.
+
+    Kept beside the connection object it belongs to: a new connection (after CONN_MAX_AGE, a
     failed health check, a worker's reconnect) starts with none, and holding the old object
     until then means a new one can never be taken for it."""
     database = cursor.db
-    state: tuple[object, set[str]] | None = getattr(database, "_readerstudy_prepared", None)
-    if state is None or state[0] is not database.connection:
-        state = (database.connection, set())
+    state: _ConnectionStatements | None = getattr(database, "_readerstudy_prepared", None)
+    if state is None or state.connection is not database.connection:
+        state = _ConnectionStatements(database.connection)
         database._readerstudy_prepared = state  # type: ignore[attr-defined]
-    return state[1]
+    return state
 
 
-def execute(cursor: CursorWrapper, sql: str, params: Sequence[Any]) -> None:
+# SQLSTATEs of an EXECUTE that ran nothing and can be sent again: the statement is not on the
+# connection (invalid_sql_statement_name), or a table it reads changed under its cached plan
+# ("cached plan must not change result type", feature_not_supported: a migration altered a
+# column while this process kept running).
+_STATEMENT_GONE = "26000"
+_PLAN_CHANGED = "0A000"
+
+# Set when a statement prepared by this process vanished from its connection: the connection
+# is shared (a pooler in transaction mode hands each transaction to any server connection), so
+# every later statement of the process runs unprepared.
+_unprepared = False
+
+
+def _sqlstate(error: DatabaseError) -> str | None:
+    return getattr(error.__cause__, "pgcode", None)
+
+
+def execute(cursor: CursorWrapper, sql: str, params: Sequence[Any], *, again: bool = True) -> None:
     """Run ``sql`` (positional ``%s`` parameters) on ``cursor``: on PostgreSQL as a prepared
     statement of the connection, prepared the first time the connection runs it; elsewhere,
     or with READERSTUDY_PREPARED_STATEMENTS off, as it is.
 
     PostgreSQL infers each parameter's type from where it stands, as it does for a plain
     statement; a parameter whose type nothing around it gives needs a cast in ``sql``. A
-    PREPARE outlives a rolled-back transaction, so the names recorded stay true."""
-    if cursor.db.vendor != "postgresql" or not settings.PREPARED_STATEMENTS:
+    PREPARE outlives a rolled-back transaction, so the names recorded stay true.
+
+    Where the database refuses an EXECUTE that ran nothing, the statement is sent again at
+    once (``again``) when no transaction is open (the hot path runs in autocommit mode); inside
+    a transaction that call fails, the transaction being aborted already, and the next one
+    finds the state below:
+
+    - the statement is gone from the connection (a pooler in transaction mode, which the
+      setting should have turned off): this process logs a warning and runs plain SQL from
+      then on;
+    - its plan no longer fits a table that a migration changed beside the running process:
+      it is deallocated and prepared again.
+    """
+    global _unprepared
+    if cursor.db.vendor != "postgresql" or not settings.PREPARED_STATEMENTS or _unprepared:
         cursor.execute(sql, params)
         return
     statement = _prepared(sql)
-    names = _prepared_names(cursor)
-    if statement.name not in names:
+    state = _connection_statements(cursor)
+    if statement.name not in state.names:
+        if statement.name in state.stale:
+            cursor.execute(f"DEALLOCATE {statement.name}")
+            state.stale.discard(statement.name)
         cursor.execute(statement.prepare)
-        names.add(statement.name)
-    cursor.execute(statement.execute, params)
+        state.names.add(statement.name)
+    try:
+        cursor.execute(statement.execute, params)
+    except DatabaseError as error:
+        code = _sqlstate(error)
+        if code == _STATEMENT_GONE:
+            state.names.clear()
+            if not _unprepared:
+                logger.warning(
+                    "prepared statement %s was gone from its PostgreSQL connection, which "
+                    "happens behind a connection pooler in transaction mode: this process runs "
+                    "its SQL unprepared from now on (set READERSTUDY_PREPARED_STATEMENTS=false "
+                    "for such a pooler)",
+                    statement.name,
+                )
+            _unprepared = True
+        elif code == _PLAN_CHANGED:
+            state.names.discard(statement.name)
+            state.stale.add(statement.name)
+        else:
+            raise
+        if not again or cursor.db.in_atomic_block or not cursor.db.get_autocommit():
+            raise
+        execute(cursor, sql, params, again=False)
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:

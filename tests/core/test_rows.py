@@ -8,6 +8,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from readerstudy.core import rows
 from readerstudy.core.rows import _prepared, execute, fetch_one
 from tests.support.env import require
 
@@ -109,3 +110,110 @@ def test_only_positional_placeholders_are_prepared():
     statement = _prepared("SELECT %s, %s FROM t WHERE a = %s")
     assert statement.prepare.endswith("AS SELECT $1, $2 FROM t WHERE a = $3")
     assert statement.execute == f"EXECUTE {statement.name}(%s, %s, %s)"
+
+
+@pytest.fixture
+def prepared_on(monkeypatch):
+    """Prepared statements on for this process whatever an earlier test left behind, and
+    whatever this test turns off restored afterwards."""
+    monkeypatch.setattr(rows, "_unprepared", False)
+
+
+def _deallocate_all() -> None:
+    """What a pooler in transaction mode does to a client: its next transaction runs on a
+    server connection that never saw its PREPAREs."""
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_gone_from_its_connection_is_sent_unprepared_from_then_on(prepared_on, caplog):
+    _postgresql()
+    SQL = fresh_sql()
+    assert fetch_one(SQL, [1, 2, "a"]) == (3, "ab")
+    _deallocate_all()
+    with CaptureQueriesContext(connection) as queries:
+        assert fetch_one(SQL, [2, 2, "a"]) == (4, "ab")
+    # The refused EXECUTE ran nothing; the same statement went again, as plain SQL.
+    assert _statements(queries) == ["EXECUTE", "SELECT"]
+    assert "READERSTUDY_PREPARED_STATEMENTS=false" in caplog.text
+    assert _prepared(SQL).name in caplog.text
+    with CaptureQueriesContext(connection) as later:
+        assert fetch_one(fresh_sql(), [3, 3, "c"]) == (6, "cb")
+        assert fetch_one(SQL, [4, 4, "d"]) == (8, "db")
+    assert _statements(later) == ["SELECT", "SELECT"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_gone_inside_a_transaction_fails_that_transaction_only(prepared_on):
+    """The transaction is aborted by the refused EXECUTE, so nothing can be sent again in it;
+    the next request runs unprepared."""
+    _postgresql()
+    SQL = fresh_sql()
+    assert fetch_one(SQL, [1, 2, "a"]) == (3, "ab")
+    _deallocate_all()
+    with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic():
+        fetch_one(SQL, [1, 1, "a"])
+    with CaptureQueriesContext(connection) as queries:
+        assert fetch_one(SQL, [1, 1, "a"]) == (2, "ab")
+    assert _statements(queries) == ["SELECT"]
+
+
+@pytest.fixture
+def plan_table():
+    """A table of its own whose column a test changes under a prepared plan, as a migration
+    run beside a web process does."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE rs_test_plan (id integer, label varchar(10))")
+        cursor.execute("INSERT INTO rs_test_plan VALUES (1, 'nevus')")
+    yield "rs_test_plan"
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS rs_test_plan")
+
+
+def _widen(table: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} ALTER COLUMN label TYPE varchar(40)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plan_that_a_migration_changed_is_prepared_again(prepared_on, plan_table):
+    _postgresql()
+    SQL = f"SELECT label FROM {plan_table} WHERE id = %s /* {uuid.uuid4().hex} */"  # noqa: S608
+    assert fetch_one(SQL, [1]) == ("nevus",)
+    _widen(plan_table)
+    with CaptureQueriesContext(connection) as queries:
+        assert fetch_one(SQL, [1]) == ("nevus",)
+    assert _statements(queries) == ["EXECUTE", "DEALLOCATE", "PREPARE", "EXECUTE"]
+    with CaptureQueriesContext(connection) as later:
+        assert fetch_one(SQL, [1]) == ("nevus",)
+    assert _statements(later) == ["EXECUTE"]
+    assert rows._unprepared is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_changed_plan_inside_a_transaction_is_prepared_again_by_the_next_call(
+    prepared_on, plan_table
+):
+    _postgresql()
+    SQL = f"SELECT label FROM {plan_table} WHERE id = %s /* {uuid.uuid4().hex} */"  # noqa: S608
+    assert fetch_one(SQL, [1]) == ("nevus",)
+    _widen(plan_table)
+    with pytest.raises(DatabaseError, match="cached plan"), transaction.atomic():
+        fetch_one(SQL, [1])
+    with CaptureQueriesContext(connection) as queries:
+        assert fetch_one(SQL, [1]) == ("nevus",)
+    assert _statements(queries) == ["DEALLOCATE", "PREPARE", "EXECUTE"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_other_refusals_are_not_sent_again(prepared_on):
+    _postgresql()
+    SQL = f"SELECT 1 / %s /* {uuid.uuid4().hex} */"
+    assert fetch_one(SQL, [1]) == (1,)
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(DatabaseError, match="division by zero"),
+    ):
+        fetch_one(SQL, [0])
+    assert _statements(queries) == ["EXECUTE"]

@@ -13,6 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from readerstudy.core import rows
 from readerstudy.reading.models import Decision, ServedCase
 from readerstudy.reading.selectors import decision_final_list
 from tests.support.env import require
@@ -253,3 +254,34 @@ def test_a_submit_and_the_next_case_take_at_most_four_round_trips(reader_a):
     assert finished.status_code == 201 and finished.json()["next"]["finished"] is True
     assert round_trips(queries) <= 4 + in_database
     assert Decision.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_grading_goes_on_when_the_connection_loses_its_prepared_statements(reader_a, monkeypatch):
+    """Behind a pooler in transaction mode (READERSTUDY_PREPARED_STATEMENTS left on by
+    mistake) the next transaction runs on a server connection without the hot path's
+    statements: the submit still stores its decision once and serves the next case, and the
+    process runs its SQL unprepared from then on (core/rows.py)."""
+    require(connection.vendor == "postgresql", "prepared statements are PostgreSQL's")
+    monkeypatch.setattr(rows, "_unprepared", False)
+    study = synthetic_study(3)
+    enrol(study, reader_a)
+    client = Client()
+    client.force_login(reader_a)
+    first = submit(client, study, next_case(client, study)["case"]["token"], "biopsy", 60)
+    assert first.status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with CaptureQueriesContext(connection) as queries:
+        second = submit(client, study, first.json()["next"]["case"]["token"], "reassure", 20)
+    assert second.status_code == 201, second.content
+    sql = [query["sql"].split()[0].upper() for query in queries]
+    assert sql.count("EXECUTE") == 1, sql  # the one refused; everything after runs plain
+    assert rows._unprepared is True
+    served = second.json()["next"]
+    assert next_case(client, study) == served
+    assert served["progress"] == {"done": 2, "total": 3, "finished": False}
+    assert list(Decision.objects.order_by("id").values_list("decision", flat=True)) == [
+        "biopsy",
+        "reassure",
+    ]
