@@ -15,5 +15,8 @@ MODELS_DIR = Path(__file__).with_name("models")
 # a CSV lesion_id,image_id,dx,dx_type,split with split in train|val|test.
 DEFAULT_CHECKPOINT: Path = MODELS_DIR / "default.pt"
 DEFAULT_SPLIT: Path = MODELS_DIR / "split.csv"
+# The same network with a head that also weighs the patient's age and sex (classifier.metadata):
+# for studies that show readers the clinical information too.
+METADATA_CHECKPOINT: Path = MODELS_DIR / "default-metadata.pt"
 
-__all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_SPLIT", "MODELS_DIR"]
+__all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_SPLIT", "METADATA_CHECKPOINT", "MODELS_DIR"]

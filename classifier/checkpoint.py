@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from classifier.architectures import Ensemble, ModelError, build_model
+from classifier.clinical import HeadError, MetadataHead
 from classifier.imaging import check_preprocess
 
 FORMAT = "readerstudy-classifier"
@@ -44,6 +45,8 @@ class ModelConfig:
     first brought down to it (``classifier.imaging.fit_to_source``), in training and in every
     prediction alike. None (checkpoints written before it existed): images go straight to the
     input size.
+    ``metadata`` is the head that weighs the patient's age and sex beside the image
+    (``classifier.clinical``), for a model that reads them; None for an image-only model.
     ``preprocess`` names the steps (``classifier.imaging.PREPROCESS_STEPS``) that training and
     every prediction apply after that, in order; a file naming a step this program does not
     know is refused rather than scored without it.
@@ -59,6 +62,7 @@ class ModelConfig:
     members: tuple[str, ...] = ()
     source_size: tuple[int, int] | None = None
     preprocess: tuple[str, ...] = ()
+    metadata: MetadataHead | None = None
 
     def __post_init__(self) -> None:
         if not self.output_classes:
@@ -79,6 +83,7 @@ class ModelConfig:
         for key, value in data.items():
             if isinstance(value, tuple):
                 data[key] = list(value)
+        data["metadata"] = None if self.metadata is None else self.metadata.to_dict()
         return data
 
     @classmethod
@@ -97,7 +102,14 @@ class ModelConfig:
                     None if data.get("source_size") is None else _pair(data["source_size"])
                 ),
                 preprocess=check_preprocess([str(s) for s in data.get("preprocess", ())]),
+                metadata=(
+                    None
+                    if data.get("metadata") is None
+                    else MetadataHead.from_dict(data["metadata"], len(data["class_names"]))
+                ),
             )
+        except HeadError as error:
+            raise CheckpointError(str(error)) from None
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"invalid model config: {error!r}") from None
         unknown = [

@@ -24,11 +24,12 @@ import csv
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
+from classifier.clinical import ClinicalInfo
 from classifier.taxonomy import Taxonomy, TaxonomyError, is_biopsy_proven
 
 FORMATS = ("ham10000", "isic")
@@ -51,6 +52,7 @@ class Case:
     path: Path
     dx_type: str = ""
     box: tuple[float, float, float, float] | None = None  # left, top, right, bottom (pixels)
+    clinical: ClinicalInfo = field(default_factory=ClinicalInfo)  # age, sex and body site
 
 
 def read_manifest(
@@ -94,6 +96,12 @@ def read_manifest(
             dx_type = row.get("diagnosis_confirm_type", "").strip()
             lesion_id = image_id
         biopsy_proven = is_biopsy_proven(dx_type)
+        if format == "ham10000":
+            clinical = ClinicalInfo.of(row.get("age"), row.get("sex"), row.get("localization"))
+        else:
+            clinical = ClinicalInfo.of(
+                row.get("age_approx"), row.get("sex"), row.get("anatom_site_general")
+            )
         cases.append(
             Case(
                 image_id=image_id,
@@ -103,6 +111,7 @@ def read_manifest(
                 path=_image_path(images, image_id),
                 dx_type=dx_type,
                 box=_box(row),
+                clinical=clinical,
             )
         )
     return cases

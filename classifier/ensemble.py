@@ -62,6 +62,12 @@ def combine(checkpoints: Sequence[Checkpoint], sources: Sequence[str]) -> Checkp
     CheckpointError naming the member and the field where they disagree."""
     if len(checkpoints) < 2:
         raise CheckpointError("an ensemble needs at least two members")
+    for checkpoint, source in zip(checkpoints, sources, strict=True):
+        if checkpoint.config.metadata is not None:
+            raise CheckpointError(
+                f"{source}: it weighs the patient's details; pack the image models, then fit "
+                "the details on the ensemble (python -m classifier.metadata)"
+            )
     first = checkpoints[0]
     for checkpoint, source in zip(checkpoints[1:], sources[1:], strict=True):
         for name in SHARED_FIELDS:

@@ -32,6 +32,7 @@ from PIL import Image
 
 from classifier import DEFAULT_CHECKPOINT
 from classifier.architectures import cam_layer, members
+from classifier.clinical import ClinicalInfo, encode
 from classifier.data import load_image
 from classifier.imaging import fit_to_source, preprocess
 from classifier.predictor import Predictor
@@ -63,10 +64,19 @@ def target_classes(
 
 
 def grad_cam(
-    predictor: Predictor, image: Image.Image, target: str | Sequence[str] | None = None
+    predictor: Predictor,
+    image: Image.Image,
+    target: str | Sequence[str] | None = None,
+    *,
+    metadata: ClinicalInfo | None = None,
 ) -> np.ndarray:
     """Grad-CAM (Selvaraju et al. 2017) of ``target`` for one image: float32 (H, W) in [0, 1]
-    at the image's own size (zero outside the region the eval preset crops)."""
+    at the image's own size (zero outside the region the eval preset crops).
+
+    For a model that weighs the patient's details the score is the probability it reports
+    with ``metadata`` (unknown details when None): the details move every class's score by a
+    constant of the image, so the map still shows the image's evidence, and the top class is
+    the one the model answers."""
     image = image.convert("RGB")
     network = predictor.network
     x = (
@@ -86,6 +96,15 @@ def grad_cam(
             logits = network(x)
             outputs = torch.softmax(logits.float(), dim=1)
             fine = outputs @ predictor.output_matrix
+            head = predictor.config.metadata
+            if head is not None:
+                patient = encode(head.features, [metadata or ClinicalInfo()])
+                shift = torch.as_tensor(
+                    patient @ np.asarray(head.weights) + np.asarray(head.bias),
+                    dtype=fine.dtype,
+                    device=fine.device,
+                )
+                fine = torch.softmax(head.evidence * torch.log(fine.clamp_min(1e-7)) + shift, 1)
             wanted = target_classes(predictor, target, fine[0].detach().cpu().numpy())
             index = [predictor.config.class_names.index(c) for c in wanted]
             score = torch.log(fine[0, index].sum().clamp_min(1e-12))
@@ -208,7 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cam = grad_cam(predictor, image, args.target)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     overlay(image, cam).save(args.out)
-    probabilities = predictor.predict_images([image]).fine[0]
+    # A model that weighs the patient's details gets none here: it answers for an unknown
+    # patient.
+    unknown = [ClinicalInfo()] if predictor.uses_metadata else None
+    probabilities = predictor.predict_images([image], metadata=unknown).fine[0]
     top = ", ".join(
         f"{name} {p:.3f}"
         for name, p in sorted(

@@ -21,7 +21,7 @@ parent; the scoring worker keeps one per process and model (``readerstudy.scorin
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from PIL import Image
 
 from classifier.architectures import forward_with_features
 from classifier.checkpoint import ModelConfig, build_network, file_sha256, load_checkpoint
+from classifier.clinical import ClinicalInfo
 from classifier.taxonomy import Taxonomy
 from classifier.transforms import eval_transform
 
@@ -188,10 +189,31 @@ class Predictor:
         """The eval preset: a normalised CHW float tensor at the model's input size."""
         return self._transform(image)
 
-    def predict(self, batch: torch.Tensor, *, features: bool = False) -> Prediction:
-        """Class probabilities for a batch (N, 3, H, W) of transformed images."""
+    @property
+    def uses_metadata(self) -> bool:
+        """The model weighs the patient's details (``classifier.clinical``) beside the image:
+        every prediction needs them."""
+        return self.config.metadata is not None
+
+    def predict(
+        self,
+        batch: torch.Tensor,
+        *,
+        features: bool = False,
+        metadata: Sequence[ClinicalInfo] | None = None,
+    ) -> Prediction:
+        """Class probabilities for a batch (N, 3, H, W) of transformed images; ``metadata``
+        holds each image's patient for a model that reads them (and is ignored otherwise:
+        an image-only model never sees them)."""
         if batch.ndim != 4 or batch.shape[1] != 3:
             raise ValueError(f"expected a batch of shape (N, 3, H, W), got {tuple(batch.shape)}")
+        head = self.config.metadata
+        if head is not None and (metadata is None or len(metadata) != len(batch)):
+            raise ValueError(
+                "this model weighs the patient's age and sex beside the image: give one "
+                f"ClinicalInfo per image ({len(batch)} images, "
+                f"{'none' if metadata is None else len(metadata)} given)"
+            )
         x = batch.to(self.device, dtype=torch.float32).contiguous(memory_format=torch.channels_last)
         views = tta_views(x, self.tta)
         probabilities = torch.zeros(len(x), self.config.num_outputs, device=self.device)
@@ -202,13 +224,13 @@ class Predictor:
                 probabilities += torch.softmax(logits.float(), dim=1)
                 if features:
                     pooled = vector.float() if pooled is None else pooled + vector.float()
-        fine = (probabilities / len(views)) @ self.output_matrix
+        fine = ((probabilities / len(views)) @ self.output_matrix).cpu().double().numpy()
+        if head is not None and metadata is not None:
+            fine = head.apply(fine, metadata)
         vectors = None
         if features and pooled is not None:
             vectors = (pooled / len(views)).cpu().numpy().astype(np.float32)
-        return Prediction(
-            fine=fine.cpu().double().numpy(), class_names=self.config.class_names, features=vectors
-        )
+        return Prediction(fine=fine, class_names=self.config.class_names, features=vectors)
 
     def predict_images(
         self,
@@ -216,11 +238,20 @@ class Predictor:
         *,
         batch_size: int = 32,
         features: bool = False,
+        metadata: Sequence[ClinicalInfo] | None = None,
     ) -> Prediction:
-        """Transform and score PIL images in batches."""
+        """Transform and score PIL images in batches (``metadata``: as ``predict``)."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if metadata is not None and len(metadata) != len(images):
+            raise ValueError(f"{len(metadata)} patients' details for {len(images)} images")
         parts = [
-            self.predict(torch.stack([self.transform(im) for im in chunk]), features=features)
-            for chunk in _chunks(images, batch_size)
+            self.predict(
+                torch.stack([self.transform(im) for im in images[start : start + batch_size]]),
+                features=features,
+                metadata=None if metadata is None else metadata[start : start + batch_size],
+            )
+            for start in range(0, len(images), batch_size)
         ]
         if not parts:
             empty = np.zeros((0, len(self.config.class_names)))
@@ -230,10 +261,3 @@ class Predictor:
         if features:
             vectors = np.concatenate([p.features for p in parts if p.features is not None])
         return Prediction(fine, self.config.class_names, vectors)
-
-
-def _chunks(items: Sequence[Image.Image], size: int) -> Iterator[Sequence[Image.Image]]:
-    if size < 1:
-        raise ValueError("batch_size must be at least 1")
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -8,6 +8,9 @@ to another model, or to the same model under another test-time augmentation.
         [--external ../shared/data/isic-uda1-demo] [--tta none|flips|dihedral] \\
         [--compare OTHER.pt] [--compare-tta MODE] --json OUT
 
+A model that weighs the patient's details (``classifier.metadata``) gets each image's age, sex
+and body site from the manifest, as a scoring worker gets them from the case.
+
 Binary tasks (Esteva et al. 2017): the score is P(pos) / (P(pos) + P(neg)); biopsy-proven
 cases only, except the row that says "all nevi". HAM10000 has several images of many lesions,
 which are not independent cases: the lesion-level row scores each lesion once, with the mean of
@@ -39,6 +42,7 @@ import torch
 
 from classifier import DEFAULT_CHECKPOINT, DEFAULT_SPLIT
 from classifier.checkpoint import load_checkpoint
+from classifier.clinical import ClinicalInfo
 from classifier.data import SPLITS, Case, load_image, read_ham10000, read_manifest, read_split
 from classifier.evaluate import binary_metrics, task_rows
 from classifier.predictor import TTA_MODES, Predictor
@@ -49,6 +53,12 @@ from readerstudy.stats.roc import paired_test
 BINARY_TASKS = ("melanoma-vs-nevus", "carcinoma-vs-keratosis", "malignant-vs-benign")
 ALL_NEVI = "melanoma-vs-nevus (all nevi)"
 ESTEVA3 = ("benign", "malignant", "non-neoplastic")  # the platform's esteva3 order (ties)
+
+
+def clinical(cases: Sequence[Case]) -> list[ClinicalInfo]:
+    """The patients' details of ``cases``, for a model that weighs them (an image-only model
+    ignores them)."""
+    return [case.clinical for case in cases]
 
 
 def lesion_groups(cases: Sequence[Case]) -> list[list[int]]:
@@ -192,7 +202,9 @@ def model_report(
     batch_size: int = 32,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """The held-out report of one model, and its training-class probabilities."""
-    fine = predictor.predict_images([load_image(c.path) for c in cases], batch_size=batch_size).fine
+    fine = predictor.predict_images(
+        [load_image(c.path) for c in cases], batch_size=batch_size, metadata=clinical(cases)
+    ).fine
     tasks = {
         name: binary_task_report(
             cases,
@@ -225,7 +237,9 @@ def external_report(
     )
     task = taxonomy.task("melanoma-vs-nevus")
     keep, truth = task_rows(cases, task, biopsy_proven_only=False)
-    fine = predictor.predict_images([load_image(cases[i].path) for i in keep]).fine
+    fine = predictor.predict_images(
+        [load_image(cases[i].path) for i in keep], metadata=clinical([cases[i] for i in keep])
+    ).fine
     metrics = binary_metrics(
         truth, taxonomy.task_probability(fine, task), thresholds.get(task.name)
     )
@@ -332,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         other_tta = args.compare_tta or args.tta
         other, _ = load(args.compare or args.checkpoint, other_tta)
         images = [load_image(c.path) for c in cases]
-        other_fine = other.predict_images(images).fine
+        other_fine = other.predict_images(images, metadata=clinical(cases)).fine
         report["compare"] = {
             "checkpoint": {"path": str(args.compare or args.checkpoint), "sha256": other.sha256},
             "tta": other_tta,
