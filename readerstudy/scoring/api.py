@@ -56,6 +56,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "class_names",
             "metrics",
             "data_summary",
+            "clinical_metadata",
             "created_at",
             "active_for",
         ]
@@ -180,12 +181,15 @@ class ModelVersionActivateAPI(APIView):
             raise NotFound()
         body = ActivateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with transaction.atomic():
-            model_version_activate(
-                model_version=model_version,
-                tasks=body.validated_data["tasks"],
-                requested_by=request.user,  # type: ignore[arg-type]
-            )
+        try:
+            with transaction.atomic():
+                model_version_activate(
+                    model_version=model_version,
+                    tasks=body.validated_data["tasks"],
+                    requested_by=request.user,  # type: ignore[arg-type]
+                )
+        except ValueError as error:
+            raise ValidationError({"tasks": [str(error)]}) from None
         return Response(ModelVersionSerializer(model_version).data)
 
 
@@ -261,9 +265,12 @@ class StudyAlgorithmAPI(APIView):
         )
         if model_version is None:
             raise ValidationError({"model": ["this model version has scored no case of the study"]})
-        study_algorithm_choose(
-            study=study,
-            model_version=model_version,
-            chosen_by=request.user,  # type: ignore[arg-type]
-        )
+        try:
+            study_algorithm_choose(
+                study=study,
+                model_version=model_version,
+                chosen_by=request.user,  # type: ignore[arg-type]
+            )
+        except ValueError as error:
+            raise ValidationError({"model": [str(error)]}) from None
         return Response(self._body(study))

@@ -25,6 +25,7 @@ import numpy as np
 from django.conf import settings
 
 from classifier import DEFAULT_CHECKPOINT
+from classifier.clinical import ClinicalInfo
 from classifier.external.description import combined_sha256, description_from_dict
 from classifier.taxonomy import load_taxonomy
 from readerstudy.scoring.models import CnnScore, ModelVersion
@@ -145,6 +146,11 @@ def load_case_tensor(predictor: ScoringPredictor, case: Case) -> torch.Tensor | 
         return predictor.transform(image.convert("RGB"))
 
 
+def case_clinical_info(case: Case) -> ClinicalInfo:
+    """The patient's details of ``case`` as a model that weighs them reads them."""
+    return ClinicalInfo.of(case.age, case.sex, case.site)
+
+
 @dataclass
 class ScoredBatch:
     scores: list[CnnScore] = field(default_factory=list)
@@ -193,7 +199,16 @@ def score_cases_in_batches(
             stacked = (
                 np.stack(tensors) if isinstance(tensors[0], np.ndarray) else torch.stack(tensors)  # type: ignore[arg-type]
             )
-            prediction = predictor.predict(stacked, features=True)  # type: ignore[arg-type]
+            if getattr(predictor, "uses_metadata", False):
+                # A model that weighs the patient's details (classifier.clinical) gets each
+                # case's; it scores only studies whose readers see them (services).
+                prediction = predictor.predict(  # type: ignore[call-arg]
+                    stacked,  # type: ignore[arg-type]
+                    features=True,
+                    metadata=[case_clinical_info(case) for case in batch_cases],
+                )
+            else:
+                prediction = predictor.predict(stacked, features=True)  # type: ignore[arg-type]
             seconds = batch.forward_s = time.perf_counter() - began
             fine = np.asarray(prediction.fine, dtype=np.float64)
             features = prediction.features

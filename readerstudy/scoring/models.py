@@ -10,8 +10,13 @@ keeps failing (even by killing the worker process) ends FAILED after at most thr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
+
+if TYPE_CHECKING:
+    from readerstudy.studies.models import Study
 
 # An ActiveModel row for this task name serves every task without a row of its own
 # (custom tasks included).
@@ -46,6 +51,11 @@ class ModelVersion(models.Model):
     class_names = models.JSONField()
     metrics = models.JSONField(default=dict, blank=True)
     data_summary = models.JSONField(default=dict, blank=True)
+    # The model weighs the patient's age and sex beside the image (classifier.clinical): it
+    # scores only studies whose readers see them too (Haenssle et al. 2018, level II).
+    clinical_metadata = models.BooleanField(
+        default=False, help_text="Weighs the patient's age and sex beside the image"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -61,6 +71,11 @@ class ModelVersion(models.Model):
     def runs_here(self) -> bool:
         """Whether workers compute its scores (imported scores come as a file)."""
         return self.kind != self.Kind.IMPORTED
+
+    def scores_study(self, study: Study) -> bool:
+        """Whether it may be the algorithm of ``study``: a model that weighs the patient's
+        details only where the readers see them beside each image."""
+        return not self.clinical_metadata or study.show_clinical_info
 
     @property
     def has_embeddings(self) -> bool:

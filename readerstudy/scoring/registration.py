@@ -147,6 +147,7 @@ def _register_native(
         taxonomy_mapping={output: config.output_parent(output) for output in config.output_classes},
         metrics=checkpoint.metrics,
         data_summary=checkpoint.data_summary,
+        clinical_metadata=config.metadata is not None,
         created_by=created_by,
     )
     if activate_for:

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from PIL import Image
 
 from readerstudy.celery import enqueue_on_commit
-from readerstudy.scoring.inference import network_predictor_for
+from readerstudy.scoring.inference import case_clinical_info, network_predictor_for
 from readerstudy.scoring.models import InsightStatus, ModelVersion, SaliencyMap
 from readerstudy.scoring.selectors import study_algorithm_get
 from readerstudy.studies.models import Case, Study
@@ -67,7 +67,7 @@ def saliency_map_compute(*, saliency_map_id: int) -> None:
         target = None
     elif saliency.target == TARGET_TASK:
         target = tuple(saliency.case.study.task_definition["positive"])
-    cam = grad_cam(predictor, image, target=target)
+    cam = grad_cam(predictor, image, target=target, metadata=case_clinical_info(saliency.case))
     buffer = io.BytesIO()
     overlay(image, cam).save(buffer, format="PNG")
     name = f"saliency/{saliency.case.study_id}/{secrets.token_hex(12)}.png"

@@ -53,14 +53,16 @@ def study_algorithm_list(study: Study) -> list[ModelVersion]:
 def study_algorithm_get(study: Study) -> ModelVersion | None:
     """The algorithm the study's analysis uses: the one an analyst chose, else the model
     active for the study's task, else the latest that scored the study (imported scores of a
-    task that has no model of its own)."""
+    task that has no model of its own). Never a model that weighs the patient's details for a
+    study whose readers do not see them (a choice made before the draft study stopped showing
+    them is passed over)."""
     chosen = StudyAlgorithm.objects.filter(study=study).select_related("model_version").first()
-    if chosen is not None:
+    if chosen is not None and chosen.model_version.scores_study(study):
         return chosen.model_version
     active = model_version_active_get(study.task)
     if active is not None:
         return active
-    algorithms = study_algorithm_list(study)
+    algorithms = [m for m in study_algorithm_list(study) if m.scores_study(study)]
     return algorithms[0] if algorithms else None
 
 
@@ -109,6 +111,7 @@ def model_card_get(model_version: ModelVersion) -> dict[str, object]:
         "metrics": model_version.metrics,
         "notes": description.get("notes", ""),
         "insight": model_version.has_embeddings,
+        "clinical_metadata": model_version.clinical_metadata,
     }
 
 

@@ -65,6 +65,12 @@ def model_version_activate(
     tasks = list(tasks)
     if not model_version.runs_here:
         raise ValueError(f"{model_version} holds imported scores; it cannot score studies")
+    if model_version.clinical_metadata:
+        raise ValueError(
+            f"{model_version} weighs the patient's age and sex beside the image, so it may score "
+            "only studies that show them to the readers: score such a study with it "
+            "(manage.py score_study STUDY --model ID) rather than making it a task's model"
+        )
     for task in tasks:
         ActiveModel.objects.update_or_create(task=task, defaults={"model_version": model_version})
     runs = []
@@ -84,12 +90,24 @@ def study_algorithm_choose(
 ) -> StudyAlgorithm:
     """Make ``model_version`` the algorithm of the study's analysis; it must have scored
     cases of the study."""
+    _clinical_information_check(model_version, study)
     if not CnnScore.objects.filter(model_version=model_version, case__study=study).exists():
         raise ValueError(f"{model_version} has scored no case of study {study.pk}")
     choice, _ = StudyAlgorithm.objects.update_or_create(
         study=study, defaults={"model_version": model_version, "chosen_by": chosen_by}
     )
     return choice
+
+
+def _clinical_information_check(model_version: ModelVersion, study: Study) -> None:
+    """Refuse a model that weighs the patient's details for a study whose readers do not see
+    them: the comparison would give the algorithm what the readers lack (Haenssle et al. 2018
+    showed the readers the same clinical information in level II)."""
+    if not model_version.scores_study(study):
+        raise ValueError(
+            f"{model_version} weighs the patient's age and sex beside the image, but study "
+            f"{study.pk} does not show them to its readers"
+        )
 
 
 def score_cases_send(
@@ -137,6 +155,7 @@ def study_scoring_enqueue(
     model_version = model_version or model_version_active_get(study.task)
     if model_version is None or not model_version.runs_here:
         return None
+    _clinical_information_check(model_version, study)
     recent = timezone.now() - timedelta(seconds=settings.READERSTUDY_SCORING_STALE_SECONDS)
     case_ids = list(
         unscored_case_list(study, model_version)

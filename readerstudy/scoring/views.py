@@ -82,8 +82,12 @@ def study_algorithm(request: HttpRequest, study_id: int) -> HttpResponse:
     )
     if model_version is None:
         messages.error(request, "Choose an algorithm that scored this study.")
-    else:
+        return redirect(safe_next_url(request))
+    try:
         study_algorithm_choose(study=study, model_version=model_version, chosen_by=request.user)
+    except ValueError as error:
+        messages.error(request, str(error))
+    else:
         messages.success(request, f"The analysis now uses {model_version.name}.")
     return redirect(safe_next_url(request))
 
@@ -203,11 +207,15 @@ def model_activate(request: HttpRequest, model_id: int) -> HttpResponse:
         messages.error(request, "Choose a task; imported scores cannot score studies.")
         return redirect("scoring:models")
     task = form.cleaned_data["task"]
-    runs = model_version_activate(
-        model_version=model_version,
-        tasks=[task],
-        requested_by=request.user,  # type: ignore[arg-type]
-    )
+    try:
+        runs = model_version_activate(
+            model_version=model_version,
+            tasks=[task],
+            requested_by=request.user,  # type: ignore[arg-type]
+        )
+    except ValueError as error:
+        messages.error(request, str(error))
+        return redirect("scoring:models")
     sent = sum(run.n_cases for run in runs)
     messages.success(
         request,

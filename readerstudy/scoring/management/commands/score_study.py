@@ -43,7 +43,10 @@ class Command(BaseCommand):
                     f"no model is active for task {study.task!r}; "
                     "register one with `manage.py register_model PATH --activate`"
                 )
-        run = study_scoring_enqueue(study=study, model_version=model_version, reason="command")
+        try:
+            run = study_scoring_enqueue(study=study, model_version=model_version, reason="command")
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         self.stdout.write(
             f"study {study.pk}: {run.n_cases if run else 0} cases sent to {model_version}"
         )
