@@ -67,7 +67,8 @@ def study_algorithm_get(study: Study) -> ModelVersion | None:
 
 
 def model_version_brief(model_version: ModelVersion | None) -> dict[str, object] | None:
-    """How reports and progress name the model that scored: id, name and checkpoint sha256."""
+    """How reports and progress name the model that scored: id, name, kind, checkpoint sha256,
+    and whether it weighed the patient's age and sex beside the image."""
     if model_version is None:
         return None
     return {
@@ -75,6 +76,7 @@ def model_version_brief(model_version: ModelVersion | None) -> dict[str, object]
         "name": model_version.name,
         "kind": model_version.kind,
         "sha256": model_version.sha256,
+        "clinical_metadata": model_version.clinical_metadata,
     }
 
 

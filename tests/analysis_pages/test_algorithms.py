@@ -65,6 +65,7 @@ def test_imported_scores_reproduce_scikit_learns_auc_in_the_analysis_json(
         "name": "Device X",
         "kind": "imported",
         "sha256": algorithm.sha256,
+        "clinical_metadata": False,
     }
     assert body["cases_scored"] == 60
     assert body["analysis"]["cnn"]["auc"] == pytest.approx(roc_auc_score(truth, device), abs=1e-12)

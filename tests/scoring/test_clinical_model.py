@@ -129,3 +129,18 @@ def test_the_pages_the_api_and_the_command_say_why_instead_of_failing(
     with pytest.raises(CommandError, match="does not show them to its readers"):
         call_command("score_study", study.pk, model=clinical_model.pk)
     assert not CnnScore.objects.filter(case__study=study).exists()
+
+
+@pytest.mark.django_db
+def test_the_analysis_says_the_algorithm_weighed_what_the_readers_saw(
+    clinical_model, analyst_client
+):
+    study = ham10000_study(2, show_clinical_info=True)
+    StudyAlgorithm.objects.create(study=study, model_version=clinical_model)
+    page = analyst_client.get(f"/analysis/studies/{study.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode().replace("&#x27;", "'")
+    assert clinical_model.name in html
+    assert "it weighs the patient's age and sex, which the readers saw too" in html
+    body = analyst_client.get(f"/api/v1/analysis/studies/{study.pk}/").json()
+    assert body["model"]["clinical_metadata"] is True
