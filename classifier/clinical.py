@@ -33,12 +33,11 @@ SITES = (
     "abdomen", "acral", "back", "chest", "ear", "face", "foot", "genital", "hand",
     "lower extremity", "neck", "scalp", "trunk", "upper extremity",
 )  # fmt: skip
+_AGE_SEX = ("age", "age_missing", *(f"sex={s}" for s in SEXES))
 FEATURE_SETS = {
-    "age,sex": ("age", "age_missing", "sex=male", "sex=female"),
-    "age,sex,site": (
-        "age", "age_missing", "sex=male", "sex=female", *(f"site={s}" for s in SITES),
-    ),
-}  # fmt: skip
+    "age,sex": _AGE_SEX,
+    "age,sex,site": (*_AGE_SEX, *(f"site={s}" for s in SITES)),
+}
 KNOWN_FEATURES = frozenset(name for names in FEATURE_SETS.values() for name in names)
 
 
@@ -102,14 +101,16 @@ class MetadataHead:
         fine = np.asarray(fine, dtype=np.float64)
         if len(infos) != len(fine):
             raise ValueError(f"{len(infos)} patients' details for {len(fine)} images")
-        logits = (
-            self.evidence * log_probabilities(fine)
-            + encode(self.features, infos) @ np.asarray(self.weights, dtype=np.float64)
-            + np.asarray(self.bias, dtype=np.float64)
-        )
+        logits = self.evidence * log_probabilities(fine) + self.shift(infos)
         logits -= logits.max(axis=1, keepdims=True)
         odds = np.exp(logits)
         return odds / odds.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+    def shift(self, infos: Sequence[ClinicalInfo]) -> np.ndarray:
+        """What the patients' details add to each class's logit: x(patient) . W + b."""
+        return encode(self.features, infos) @ np.asarray(  # type: ignore[no-any-return]
+            self.weights, dtype=np.float64
+        ) + np.asarray(self.bias, dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -32,7 +32,7 @@ from PIL import Image
 
 from classifier import DEFAULT_CHECKPOINT
 from classifier.architectures import cam_layer, members
-from classifier.clinical import ClinicalInfo, encode
+from classifier.clinical import ClinicalInfo
 from classifier.data import load_image
 from classifier.imaging import fit_to_source, preprocess
 from classifier.predictor import Predictor
@@ -98,11 +98,8 @@ def grad_cam(
             fine = outputs @ predictor.output_matrix
             head = predictor.config.metadata
             if head is not None:
-                patient = encode(head.features, [metadata or ClinicalInfo()])
                 shift = torch.as_tensor(
-                    patient @ np.asarray(head.weights) + np.asarray(head.bias),
-                    dtype=fine.dtype,
-                    device=fine.device,
+                    head.shift([metadata or ClinicalInfo()]), dtype=fine.dtype, device=fine.device
                 )
                 fine = torch.softmax(head.evidence * torch.log(fine.clamp_min(1e-7)) + shift, 1)
             wanted = target_classes(predictor, target, fine[0].detach().cpu().numpy())

@@ -48,12 +48,17 @@ from classifier.clinical import FEATURE_SETS, ClinicalInfo, MetadataHead, encode
 from classifier.data import Case, load_image, read_ham10000, read_split
 from classifier.predictor import Predictor
 from classifier.taxonomy import Taxonomy, load_taxonomy
-from classifier.train.metrics import auc, metrics_or_none, task_metrics, youden_thresholds
+from classifier.train.metrics import (
+    SELECTION_TASKS,
+    auc,
+    metrics_or_none,
+    task_metrics,
+    youden_thresholds,
+)
 
 # Candidates of the cross-validation: the feature sets and the L2 penalties on W.
 PENALTIES = (1e-3, 1e-2, 1e-1)
 FOLDS = 5
-SELECTION_TASKS = ("melanoma-vs-nevus", "carcinoma-vs-keratosis")
 
 
 def fit_head(
@@ -134,27 +139,37 @@ def selection_score(cases: Sequence[Case], fine: np.ndarray, taxonomy: Taxonomy)
 
 def select_head(
     cases: Sequence[Case], fine: np.ndarray, class_names: Sequence[str], taxonomy: Taxonomy
-) -> tuple[MetadataHead, np.ndarray, list[dict[str, Any]]]:
+) -> tuple[MetadataHead, np.ndarray, list[dict[str, Any]], dict[str, Any]]:
     """The head of the best candidate by cross-validation on ``cases`` (refitted on all of
-    them), the winner's cross-validated probabilities, and every candidate's score;
-    ``class_names`` are the columns of ``fine``."""
+    them), the winner's cross-validated probabilities, every candidate's score, and the
+    winner's row of them; ``class_names`` are the columns of ``fine``."""
     class_names = list(class_names)
     labels = np.array([class_names.index(case.diagnosis) for case in cases])
     table: list[dict[str, Any]] = [
         {"features": "none", "penalty": None, "cv_auc": selection_score(cases, fine, taxonomy)}
     ]
-    best: tuple[float, str, float, np.ndarray] | None = None
+    best: tuple[dict[str, Any], np.ndarray] | None = None
     for name, features in FEATURE_SETS.items():
         for penalty in PENALTIES:
             probabilities = cross_validated(cases, fine, labels, features, penalty)
-            score = selection_score(cases, probabilities, taxonomy)
-            table.append({"features": name, "penalty": penalty, "cv_auc": score})
-            if best is None or score > best[0]:
-                best = (score, name, penalty, probabilities)
+            row = {
+                "features": name,
+                "penalty": penalty,
+                "cv_auc": selection_score(cases, probabilities, taxonomy),
+            }
+            table.append(row)
+            if best is None or row["cv_auc"] > best[0]["cv_auc"]:
+                best = (row, probabilities)
     assert best is not None
-    _, name, penalty, probabilities = best
-    head = fit_head(fine, labels, [case.clinical for case in cases], FEATURE_SETS[name], penalty)
-    return head, probabilities, table
+    chosen, probabilities = best
+    head = fit_head(
+        fine,
+        labels,
+        [case.clinical for case in cases],
+        FEATURE_SETS[chosen["features"]],
+        chosen["penalty"],
+    )
+    return head, probabilities, table, chosen
 
 
 def with_head(checkpoint: Checkpoint, head: MetadataHead) -> Checkpoint:
@@ -204,11 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts[part] = (part_cases, predictor.predict_images(images).fine)
         print(f"{part}: {len(part_cases)} images scored", file=sys.stderr, flush=True)
     val_cases, val_fine = parts["val"]
-    head, val_cv, table = select_head(val_cases, val_fine, checkpoint.config.class_names, taxonomy)
+    head, val_cv, table, chosen = select_head(
+        val_cases, val_fine, checkpoint.config.class_names, taxonomy
+    )
     test_cases, test_fine = parts["test"]
     test_fine = head.apply(test_fine, [c.clinical for c in test_cases])
     thresholds = youden_thresholds(val_cases, val_cv, taxonomy)
-    chosen = max(table[1:], key=lambda row: row["cv_auc"])
     command = " ".join(["python -m classifier.metadata", *(argv or sys.argv[1:])])
     result = dataclasses.replace(
         with_head(checkpoint, head),
