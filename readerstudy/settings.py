@@ -376,6 +376,10 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -----------------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+    # The filesystem transport ignores the host, but kombu logs "No hostname was supplied" on
+    # the first connection of every process without one: the demo's output would open with it.
+    CELERY_BROKER_URL = "filesystem://localhost/"
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 900)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -179,6 +179,7 @@ def test_the_demo_logs_plain_lines_and_stops_its_worker_and_web_server_whatever_
     assert "\r" not in log
     assert "  processing images: 5 of 5 images\n" in log
     assert "  CNN scoring: 5 of 5 cases\n" in log
+    assert "No hostname was supplied" not in log, "the embedded broker names its host"
 
 
 @pytest.mark.browser
