@@ -18,6 +18,7 @@ from readerstudy.scoring.models import (
     ScoringRun,
     StudyAlgorithm,
 )
+from readerstudy.scoring.stated_metrics import stated_metrics_display
 from readerstudy.studies.models import Case, Study
 
 
@@ -111,6 +112,7 @@ def model_card_get(model_version: ModelVersion) -> dict[str, object]:
         "classes": list(classes),
         "taxonomy_mapping": model_version.taxonomy_mapping,
         "metrics": model_version.metrics,
+        "stated_metrics": stated_metrics_display(model_version.metrics),
         "notes": description.get("notes", ""),
         "insight": model_version.has_embeddings,
         "clinical_metadata": model_version.clinical_metadata,

@@ -196,7 +196,9 @@ def test_the_api_and_the_models_page_register_onnx_models_and_name_the_wrong_fie
     assert registered.name == "Group net" and registered.created_by.username == "coordinator"
     page = analyst_client.get("/scoring/models/").content.decode()
     assert "Group net" in page and "melanoma → mel" in page and "other → (none)" in page
-    assert registered.sha256 in page and "auc_melanoma_vs_nevus: 0.9" in page
+    assert registered.sha256 in page and (
+        '<span class="metric-label">auc_melanoma_vs_nevus:</span> 0.9<' in page
+    )
     assert 'id="register-model"' not in page, "analysts read the cards, coordinators register"
     card = analyst_client.get(f"/api/v1/scoring/models/{registered.pk}/").json()
     assert card["kind"] == "onnx" and card["created_by"] == "coordinator"
