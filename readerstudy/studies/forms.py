@@ -60,6 +60,12 @@ class StudySettingsForm(_NoColon, forms.ModelForm):
             "require_biopsy_proven": "Every case must be biopsy-proven",
             "require_reader_profile": "Readers fill in their profile before their first case",
         }
+        help_texts = {
+            "ask_diagnosis_confidence": (
+                "How sure they are of the class, on the confidence scale below; stored with each "
+                "answer and in the decisions export"
+            ),
+        }
         widgets = {
             "question": forms.Textarea(attrs={"rows": 2}),
             "diagnosis_question": forms.Textarea(attrs={"rows": 2}),
