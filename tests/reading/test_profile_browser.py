@@ -45,7 +45,11 @@ def test_a_reader_fills_the_profile_before_the_first_case_and_then_grades(page, 
     page.get_by_label("Resident in dermatology").check()
     page.get_by_label("No", exact=True).check()
     page.get_by_label("3 to 10 years").check()
-    page.get_by_label("Anything else about your training (optional)").fill("Two years abroad")
+    notes = page.get_by_label("Anything else about your training (optional)")
+    label = page.locator("label", has_text="Anything else about your training")
+    # Laid out like every form of the site: the label above its box, not squeezed beside it.
+    assert notes.bounding_box()["y"] >= label.bounding_box()["y"] + label.bounding_box()["height"]
+    notes.fill("Two years abroad")
     page.get_by_role("button", name="Save and start").click()
     case_heading(page, 1, 2).wait_for()
 
