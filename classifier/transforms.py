@@ -75,10 +75,15 @@ class TrainTransform:
         self.config = config
         self.augmentation = augmentation or Augmentation()
 
+    def prepare(self, image: Image.Image, box: Box | None) -> tuple[Image.Image, Box | None]:
+        """The steps before augmenting, the same at every draw: the image brought to the
+        training scale and preprocessed, with its lesion box moved along."""
+        image, box = _fit_to_source(image.convert("RGB"), box, self.config.source_size)
+        return _preprocess(image, box, self.config.preprocess)
+
     def __call__(self, image: Image.Image, box: Box | None = None) -> torch.Tensor:
         aug = self.augmentation
-        image, box = _fit_to_source(image.convert("RGB"), box, self.config.source_size)
-        image, box = _preprocess(image, box, self.config.preprocess)
+        image, box = self.prepare(image, box)
         if box is None or not aug.box_guided:
             box = (0.0, 0.0, float(image.width), float(image.height))
         if aug.dihedral:
@@ -107,8 +112,8 @@ class TrainTransform:
         ratio = target_ratio * math.exp(random.uniform(log_lo, log_hi))
         crop_w = min(image.width, max(8.0, math.sqrt(area * fraction * ratio)))
         crop_h = min(image.height, max(8.0, math.sqrt(area * fraction / ratio)))
-        left = _window_start(box[0], box[2], crop_w, image.width)
-        top = _window_start(box[1], box[3], crop_h, image.height)
+        left = window_start(box[0], box[2], crop_w, image.width)
+        top = window_start(box[1], box[3], crop_h, image.height)
         window = (left, top, left + crop_w, top + crop_h)
         return image.resize(
             (width, height), Image.Resampling.BILINEAR, box=window, reducing_gap=None
@@ -155,7 +160,13 @@ def _cutout(tensor: torch.Tensor) -> None:
     tensor[:, top : top + side, left : left + side] = 0.0
 
 
-def _window_start(lo: float, hi: float, size: float, limit: float) -> float:
+def window_start(
+    lo: float,
+    hi: float,
+    size: float,
+    limit: float,
+    uniform: Callable[[float, float], float] = random.uniform,
+) -> float:
     """A random start of a window of ``size`` within [0, limit] that holds the whole of
     [lo, hi] when it fits, else lies inside it; the lesion centre is always inside."""
     if size >= hi - lo:
@@ -166,7 +177,7 @@ def _window_start(lo: float, hi: float, size: float, limit: float) -> float:
     if first > last:
         centre = (lo + hi) / 2
         first = last = min(max(0.0, centre - size / 2), limit - size)
-    return random.uniform(first, last)
+    return uniform(first, last)
 
 
 def _random_dihedral(image: Image.Image, box: Box) -> tuple[Image.Image, Box]:

@@ -166,6 +166,13 @@ def _parser() -> argparse.ArgumentParser:
         help="processes that augment images (0: in the training process)",
     )
     p.add_argument(
+        "--augment-on",
+        choices=("loader", "device"),
+        default=defaults["augment_on"],
+        help="'device': decode the training images once onto --device and augment each batch "
+        "there (the same augmentations; on a GPU the loader no longer limits the run)",
+    )
+    p.add_argument(
         "--workdir",
         type=Path,
         default=defaults["workdir"],

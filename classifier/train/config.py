@@ -51,6 +51,7 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     threads: int = 2
     loader_workers: int = 0  # processes that augment images (0: the training process)
+    augment_on: Literal["loader", "device"] = "loader"  # device: decoded once, batch-augmented
     workdir: Path | None = None  # resumable state
     resume: bool = False
     half: bool = False  # store fp16 weights in ``out``

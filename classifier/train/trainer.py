@@ -9,7 +9,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from classifier.train.dataset import (
     make_or_read_split,
     training_label,
 )
+from classifier.train.device_augment import DeviceAugmentation, decode_images, device_batches
 from classifier.train.metrics import TASKS, auc, selection_auc, task_metrics, youden_thresholds
 from classifier.train.recipe import (
     adamw,
@@ -145,6 +146,18 @@ class Trainer:
             self.model_config,
             Augmentation(box_guided=not config.no_box_crop, blur=config.blur, cutout=config.cutout),
         )
+        self.device_augmentation: DeviceAugmentation | None = None
+        if config.augment_on == "device":
+            print("decoding the training images onto the device", file=sys.stderr)
+            self.device_augmentation = DeviceAugmentation(
+                self.transform,
+                decode_images(
+                    self.train_images,
+                    [c.box for c in self.train_cases],
+                    self.transform,
+                    self.device,
+                ),
+            )
 
     # -- state ----------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -194,25 +207,27 @@ class Trainer:
         order = torch.multinomial(
             self.sample_weights, self.epoch_size, replacement=True, generator=generator
         )
-        samples = EpochSamples(
-            self.train_images,
-            self.train_cases,
-            self.transform,
-            order,
-            seed=config.seed * 100_003 + self.epoch,
-        )
-        loader = torch.utils.data.DataLoader(
-            samples,
-            batch_size=config.batch_size,
-            shuffle=False,
-            drop_last=True,
-            num_workers=config.loader_workers,
-            pin_memory=self.device.type == "cuda",
-        )
+        seed = config.seed * 100_003 + self.epoch
+        loader: Iterable[tuple[torch.Tensor, torch.Tensor]]
+        if self.device_augmentation is None:
+            samples = EpochSamples(
+                self.train_images, self.train_cases, self.transform, order, seed=seed
+            )
+            loader = torch.utils.data.DataLoader(
+                samples,
+                batch_size=config.batch_size,
+                shuffle=False,
+                drop_last=True,
+                num_workers=config.loader_workers,
+                pin_memory=self.device.type == "cuda",
+            )
+        else:
+            loader = device_batches(self.device_augmentation, order, config.batch_size, seed)
         losses: list[float] = []
         started = time.perf_counter()
         bar = tqdm(
             loader,
+            total=self.steps_per_epoch,
             desc=f"epoch {self.epoch + 1}/{config.epochs}",
             mininterval=1.0 if sys.stderr.isatty() else 60.0,
             file=sys.stderr,

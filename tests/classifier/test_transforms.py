@@ -14,10 +14,10 @@ from classifier.checkpoint import ModelConfig
 from classifier.transforms import (
     Augmentation,
     TrainTransform,
-    _window_start,
     eval_transform,
     fit_to_source,
     resize_cover,
+    window_start,
 )
 
 CONFIG = ModelConfig(
@@ -152,7 +152,7 @@ def test_box_guided_crop_keeps_the_lesion_centre_in_view() -> None:
 def test_crop_window_holds_the_box_centre(lo: float, hi: float, size: float, limit: float) -> None:
     random.seed(2)
     for _ in range(50):
-        start = _window_start(lo, hi, size, limit)
+        start = window_start(lo, hi, size, limit)
         assert 0 <= start <= limit - size
         assert start <= (lo + hi) / 2 <= start + size
 
