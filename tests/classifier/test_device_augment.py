@@ -7,14 +7,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from classifier import DEFAULT_CHECKPOINT, train
 from classifier.checkpoint import load_checkpoint
 from classifier.data import Case, load_image
+from classifier.train.cli import config_from_args
 from classifier.train.dataset import EpochSamples
 from classifier.train.device_augment import DeviceAugmentation, decode_images, device_batches
+from classifier.train.trainer import Trainer
 from classifier.transforms import Augmentation, TrainTransform
 from tests.support.lesion_data import needs_data
 
@@ -74,3 +77,20 @@ def test_a_run_that_augments_on_the_device_records_it_and_resumes(tmp_path: Path
     assert train.main(_args(out, 2, "--augment-on", "device", "--resume")) == 0
     state = torch.load(tmp_path / "model.pt.state" / "last.pt", weights_only=False)
     assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
+
+
+def test_the_device_path_scores_validation_from_inputs_made_once_with_the_same_result(
+    tmp_path: Path,
+) -> None:
+    trainer = Trainer(config_from_args(_args(tmp_path / "m.pt", 1, "--augment-on", "device")))
+    network = trainer.evaluated_network()
+    kept = trainer.predict(network, trainer.val_cases)
+    assert trainer.val_inputs is not None and len(trainer.val_inputs) == len(trainer.val_cases)
+    again = trainer.predict(network, trainer.val_cases)
+    # The test split is never served from the validation inputs.
+    test = trainer.predict(network, trainer.test_cases)
+    trainer.device_augmentation = None
+    from_files = trainer.predict(network, trainer.val_cases)
+    np.testing.assert_array_equal(kept, from_files)
+    np.testing.assert_array_equal(again, from_files)
+    np.testing.assert_array_equal(test, trainer.predict(network, trainer.test_cases))
