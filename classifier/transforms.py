@@ -19,6 +19,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -103,21 +104,38 @@ class TrainTransform:
 
     def _crop(self, image: Image.Image, box: Box) -> Image.Image:
         """A random-resized crop (Szegedy et al. 2015) whose window holds the lesion centre."""
-        aug = self.augmentation
         height, width = self.config.input_size
-        area = image.width * image.height
-        target_ratio = width / height
-        fraction = random.uniform(*aug.scale)
-        log_lo, log_hi = math.log(aug.ratio[0]), math.log(aug.ratio[1])
-        ratio = target_ratio * math.exp(random.uniform(log_lo, log_hi))
-        crop_w = min(image.width, max(8.0, math.sqrt(area * fraction * ratio)))
-        crop_h = min(image.height, max(8.0, math.sqrt(area * fraction / ratio)))
-        left = window_start(box[0], box[2], crop_w, image.width)
-        top = window_start(box[1], box[3], crop_h, image.height)
+        left, top, crop_w, crop_h = crop_window(
+            box, image.width, image.height, self.config.input_size, self.augmentation, random
+        )
         window = (left, top, left + crop_w, top + crop_h)
         return image.resize(
             (width, height), Image.Resampling.BILINEAR, box=window, reducing_gap=None
         )
+
+
+def crop_window(
+    box: Box,
+    width: float,
+    height: float,
+    input_size: tuple[int, int],
+    aug: Augmentation,
+    rng: Any,
+) -> tuple[float, float, float, float]:
+    """A random-resized crop's window (left, top, width, height) in an image of ``width`` x
+    ``height``: ``aug.scale`` of its area at ``aug.ratio`` of the input's aspect, holding the
+    lesion ``box``'s centre; drawn from ``rng`` (the ``random`` module or a ``Random``)."""
+    out_height, out_width = input_size
+    area = width * height
+    target_ratio = out_width / out_height
+    fraction = rng.uniform(*aug.scale)
+    log_lo, log_hi = math.log(aug.ratio[0]), math.log(aug.ratio[1])
+    ratio = target_ratio * math.exp(rng.uniform(log_lo, log_hi))
+    crop_w = min(width, max(8.0, math.sqrt(area * fraction * ratio)))
+    crop_h = min(height, max(8.0, math.sqrt(area * fraction / ratio)))
+    left = window_start(box[0], box[2], crop_w, width, rng.uniform)
+    top = window_start(box[1], box[3], crop_h, height, rng.uniform)
+    return left, top, crop_w, crop_h
 
 
 def _fit_to_source(
@@ -195,23 +213,27 @@ def _random_dihedral(image: Image.Image, box: Box) -> tuple[Image.Image, Box]:
 
 
 def _rotate(image: Image.Image, box: Box, degrees: float) -> tuple[Image.Image, Box]:
-    """Rotate about the centre (counter-clockwise, as PIL does) and return the bounding box
-    of the rotated lesion box."""
-    cx, cy = image.width / 2, image.height / 2
+    """Rotate about the centre (counter-clockwise, as PIL does) with the lesion box along."""
+    rotated = image.rotate(degrees, resample=Image.Resampling.BILINEAR)
+    return rotated, rotated_box(box, degrees, image.width, image.height)
+
+
+def rotated_box(box: Box, degrees: float, width: float, height: float) -> Box:
+    """The bounds of ``box`` after Pillow's ``rotate(degrees)`` of a ``width`` x ``height``
+    image about its centre, clipped to the image (the canvas keeps its size)."""
+    cx, cy = width / 2, height / 2
     theta = math.radians(degrees)
     cos, sin = math.cos(theta), math.sin(theta)
     xs, ys = [], []
     for x, y in ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3])):
         xs.append(cx + (x - cx) * cos + (y - cy) * sin)
         ys.append(cy - (x - cx) * sin + (y - cy) * cos)
-    rotated = image.rotate(degrees, resample=Image.Resampling.BILINEAR)
-    clipped = (
+    return (
         max(0.0, min(xs)),
         max(0.0, min(ys)),
-        min(float(image.width), max(xs)),
-        min(float(image.height), max(ys)),
+        min(float(width), max(xs)),
+        min(float(height), max(ys)),
     )
-    return rotated, clipped
 
 
 def _colour_jitter(image: Image.Image, aug: Augmentation) -> Image.Image:

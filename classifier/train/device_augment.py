@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from classifier.transforms import Box, TrainTransform, window_start
+from classifier.transforms import Box, TrainTransform, crop_window, rotated_box
 
 
 @dataclass(frozen=True)
@@ -172,17 +172,10 @@ class DeviceAugmentation:
 
     def _crop(self, rng: random.Random, box: Box, width: float, height: float) -> np.ndarray:
         """``TrainTransform._crop``'s window, as the map from output pixels into it."""
-        aug = self.augmentation
         out_height, out_width = self.config.input_size
-        area = width * height
-        target_ratio = out_width / out_height
-        fraction = rng.uniform(*aug.scale)
-        log_lo, log_hi = math.log(aug.ratio[0]), math.log(aug.ratio[1])
-        ratio = target_ratio * math.exp(rng.uniform(log_lo, log_hi))
-        crop_w = min(width, max(8.0, math.sqrt(area * fraction * ratio)))
-        crop_h = min(height, max(8.0, math.sqrt(area * fraction / ratio)))
-        left = window_start(box[0], box[2], crop_w, width, rng.uniform)
-        top = window_start(box[1], box[3], crop_h, height, rng.uniform)
+        left, top, crop_w, crop_h = crop_window(
+            box, width, height, self.config.input_size, self.augmentation, rng
+        )
         return np.array([[crop_w / out_width, 0, left], [0, crop_h / out_height, top], [0, 0, 1.0]])
 
     def _normalised(self, draws: list[_Draw], padded: Sequence[int]) -> torch.Tensor:
@@ -209,12 +202,7 @@ def _rotation(
     inverse = np.array(
         [[cos, -sin, cx - cos * cx + sin * cy], [sin, cos, cy - sin * cx - cos * cy], [0, 0, 1.0]]
     )
-    xs, ys = [], []
-    for x, y in ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3])):
-        xs.append(cx + (x - cx) * cos + (y - cy) * sin)
-        ys.append(cy - (x - cx) * sin + (y - cy) * cos)
-    clipped = (max(0.0, min(xs)), max(0.0, min(ys)), min(width, max(xs)), min(height, max(ys)))
-    return matrix @ inverse, clipped
+    return matrix @ inverse, rotated_box(box, degrees, width, height)
 
 
 def _grey(batch: torch.Tensor) -> torch.Tensor:
