@@ -8,7 +8,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from classifier.taxonomy import load_taxonomy
-from readerstudy.studies.design import BUILT_IN_SCHEMES, DESIGNS, MANAGEMENT
+from readerstudy.studies.design import (
+    BUILT_IN_SCHEMES,
+    DESIGNS,
+    DIAGNOSIS,
+    DIAGNOSIS_MANAGEMENT,
+    MANAGEMENT,
+)
 from readerstudy.studies.ingest.importer import ImportOptions
 from readerstudy.studies.ingest.manifests import FORMATS
 from readerstudy.studies.ingest.selection import sample_parse
@@ -30,6 +36,22 @@ def task_choices() -> list[tuple[str, str]]:
     return [(name, f"{task.label} ({name})") for name, task in tasks.items()] + [
         (CUSTOM_TASK, "Custom task from a mapping file")
     ]
+
+
+def _shown_when(form: forms.BaseForm, rules: dict[str, dict[str, tuple[str, ...]]]) -> None:
+    """Marks each field that means something only for some values of other fields
+    (``{field: {control: values}}``, all controls must match): static/js/studies/form.js
+    hides it otherwise. The server ignores such a field where it does not apply, so the page
+    works the same without the script, with every field shown."""
+    for name, rule in rules.items():
+        if name in form.fields:
+            form.fields[name].widget.attrs["data-shown-when"] = json.dumps(
+                {control: list(values) for control, values in rule.items()}
+            )
+
+
+ASKING_DIAGNOSIS = (DIAGNOSIS, DIAGNOSIS_MANAGEMENT)
+AIDED = tuple(str(value) for value in Study.AiAssistance.values if value != Study.AiAssistance.NONE)
 
 
 class _NoColon:
@@ -76,10 +98,26 @@ class StudySettingsForm(_NoColon, forms.ModelForm):
     # or for a new study the model's default.
     OPTIONAL = ("ai_assistance", "washout_days", "faulty_ai_percent")
 
+    # Settings that apply only to one kind of AI assistance.
+    SHOWN_WHEN: dict[str, dict[str, tuple[str, ...]]] = {
+        "washout_days": {"ai_assistance": (str(Study.AiAssistance.CROSSOVER),)},
+        "ai_show_saliency": {"ai_assistance": AIDED},
+        "faulty_ai_percent": {"ai_assistance": AIDED},
+    }
+
     def __init__(self, *args: object, locked: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         for name in self.OPTIONAL:
             self.fields[name].required = False
+        if self.instance.pk:
+            # A study's design is fixed once created: the questions it never asks are left
+            # out (they keep their values).
+            if not self.instance.asks_management:
+                del self.fields["question"]
+            if not self.instance.asks_diagnosis:
+                del self.fields["diagnosis_question"]
+                del self.fields["ask_diagnosis_confidence"]
+        _shown_when(self, self.SHOWN_WHEN)
         if locked:  # open or closed: only what does not change what readers see
             for name, field in self.fields.items():
                 if name not in ("name", "show_feedback"):
@@ -132,6 +170,16 @@ class StudyCreateForm(StudySettingsForm):
         help_text='JSON: {"name": ..., "classes": [{"code": "melanocytic", "label": ..., '
         '"diagnoses": ["mel", "nv"]}, ...]}',
     )
+
+    SHOWN_WHEN = {
+        **StudySettingsForm.SHOWN_WHEN,
+        "task_file": {"task": (CUSTOM_TASK,)},
+        "classes": {"design": ASKING_DIAGNOSIS},
+        "grouping_file": {"design": ASKING_DIAGNOSIS, "classes": (CUSTOM_CLASSES,)},
+        "question": {"design": (MANAGEMENT, DIAGNOSIS_MANAGEMENT)},
+        "diagnosis_question": {"design": ASKING_DIAGNOSIS},
+        "ask_diagnosis_confidence": {"design": ASKING_DIAGNOSIS},
+    }
 
     class Meta(StudySettingsForm.Meta):
         fields = [
