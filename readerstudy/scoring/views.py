@@ -129,21 +129,35 @@ class ModelRegisterForm(forms.Form):
     model = forms.FileField(
         label="Model file",
         help_text="A checkpoint (.pt), an ONNX file (.onnx), or a timm state_dict (.pth)",
+        widget=forms.ClearableFileInput(attrs={"accept": ".pt,.onnx,.pth"}),
     )
     config = forms.FileField(
         label="JSON description",
         required=False,
-        help_text="Required for ONNX and timm models (see docs/algorithms.md)",
+        help_text="Required for ONNX and timm models: its classes, input size and "
+        "normalisation (see docs/algorithms.md)",
+        widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}),
     )
     arch = forms.CharField(
-        label="timm architecture", required=False, max_length=64, help_text="For a state_dict"
+        label="timm architecture",
+        required=False,
+        max_length=64,
+        help_text="For a timm state_dict: the timm model name, e.g. tf_efficientnet_lite0",
     )
-    name = forms.CharField(required=False, max_length=128)
+    name = forms.CharField(
+        required=False,
+        max_length=128,
+        help_text="Shown on its card and the analysis pages; empty: the file's name",
+    )
     activate = forms.BooleanField(
         required=False,
         label="Activate for every task",
         help_text="Score the unscored cases of every open study with it (like --activate)",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
 class ActivateForm(forms.Form):
