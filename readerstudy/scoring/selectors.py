@@ -9,6 +9,7 @@ import numpy as np
 from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
+from classifier.taxonomy import load_taxonomy
 from readerstudy.scoring.models import (
     ANY_TASK,
     ActiveModel,
@@ -100,7 +101,13 @@ def model_card_get(model_version: ModelVersion) -> dict[str, object]:
     """What is shown where a model is chosen: name, kind, who registered it, sha256, its
     classes and their mapping onto the taxonomy, and its own stated metrics."""
     description = model_version.description or {}
-    classes = description.get("class_names") or model_version.class_names
+    classes = list(description.get("class_names") or model_version.class_names)
+    # PostgreSQL's jsonb keeps no key order: the mapping follows the model's outputs.
+    outputs = {name: index for index, name in enumerate(classes)}
+    mapping = sorted(
+        (model_version.taxonomy_mapping or {}).items(),
+        key=lambda item: (outputs.get(item[0], len(outputs)), item[0]),
+    )
     return {
         **(model_version_brief(model_version) or {}),
         "arch": model_version.arch,
@@ -109,10 +116,12 @@ def model_card_get(model_version: ModelVersion) -> dict[str, object]:
         else None,
         "registered_at": model_version.created_at.isoformat(),
         "file_sha256": model_version.file_sha256,
-        "classes": list(classes),
-        "taxonomy_mapping": model_version.taxonomy_mapping,
+        "classes": classes,
+        "taxonomy_mapping": dict(mapping),
         "metrics": model_version.metrics,
-        "stated_metrics": stated_metrics_display(model_version.metrics),
+        "stated_metrics": stated_metrics_display(
+            model_version.metrics, task_order=list(load_taxonomy().tasks)
+        ),
         "notes": description.get("notes", ""),
         "insight": model_version.has_embeddings,
         "clinical_metadata": model_version.clinical_metadata,

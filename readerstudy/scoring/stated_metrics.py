@@ -6,11 +6,15 @@ threshold, beside notes and the training history; an ONNX or timm description ho
 JSON its authors wrote. The card shows the per-task entries as tables, every other value as a
 labelled line, and a long record such as the training history as a count (the API keeps every
 number).
+
+The metrics are stored as JSON in PostgreSQL, which keeps no key order (jsonb), so the card
+orders them itself: the validation split before the test split, the taxonomy's tasks in its
+order before any other row or value, and the labelled lines by name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 DASH = "\u2013"
@@ -21,26 +25,35 @@ SPLIT_LABELS = {
 }
 
 
-def stated_metrics_display(metrics: Mapping[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+def stated_metrics_display(
+    metrics: Mapping[str, Any] | None, task_order: Sequence[str] = ()
+) -> dict[str, list[dict[str, Any]]]:
     """``{"tables": [...], "lines": [...]}`` for the model card template.
 
     A table is ``{"key", "label", "rows"}``, one row per task with ``task``, ``auc``, ``ci``,
     ``cases``, ``sensitivity``, ``specificity`` and ``threshold`` as text; a line is
-    ``{"label", "text"}``."""
+    ``{"label", "text"}``. ``task_order`` (the taxonomy's tasks) puts those rows first."""
     tables: list[dict[str, Any]] = []
     lines: list[dict[str, str]] = []
-    for key, value in (metrics or {}).items():
+    for key, value in _ordered(metrics or {}, list(SPLIT_LABELS)):
         if _is_task_table(value):
             tables.append(
                 {
                     "key": key,
                     "label": SPLIT_LABELS.get(key, key),
-                    "rows": [_task_row(task, entry) for task, entry in value.items()],
+                    "rows": [_task_row(task, entry) for task, entry in _ordered(value, task_order)],
                 }
             )
         else:
-            lines.extend(_lines(str(key), value))
+            lines.extend(_lines(str(key), value, task_order))
     return {"tables": tables, "lines": lines}
+
+
+def _ordered(mapping: Mapping[str, Any], first: Sequence[str]) -> list[tuple[str, Any]]:
+    """The items of ``mapping``: the keys named in ``first`` in that order, then the rest by
+    name."""
+    rank = {key: index for index, key in enumerate(first)}
+    return sorted(mapping.items(), key=lambda item: (rank.get(item[0], len(rank)), str(item[0])))
 
 
 def _is_task_table(value: object) -> bool:
@@ -69,12 +82,18 @@ def _task_row(task: str, entry: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _lines(label: str, value: object) -> list[dict[str, str]]:
+def _lines(label: str, value: object, task_order: Sequence[str]) -> list[dict[str, str]]:
     if isinstance(value, Mapping):
         if value and all(_is_scalar(item) for item in value.values()):
-            text = "; ".join(f"{name} {_scalar(item)}" for name, item in value.items())
+            text = "; ".join(
+                f"{name} {_scalar(item)}" for name, item in _ordered(value, task_order)
+            )
             return [{"label": label, "text": text}]
-        return [line for name, item in value.items() for line in _lines(f"{label} {name}", item)]
+        return [
+            line
+            for name, item in _ordered(value, task_order)
+            for line in _lines(f"{label} {name}", item, task_order)
+        ]
     if isinstance(value, list) and value and not all(_is_scalar(item) for item in value):
         noun = "epochs" if label == "history" else "records"
         return [{"label": label, "text": f"{len(value)} {noun} (every number is in the API)"}]
