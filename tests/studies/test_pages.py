@@ -319,3 +319,34 @@ def test_enrolling_creates_readers_and_shows_their_passwords_once(
     assert login.status_code == 302
     detail = coordinator_client.get(reverse("studies:detail", kwargs={"study_id": study.pk}))
     assert password not in detail.content.decode()
+
+
+def test_an_import_report_lists_diagnoses_in_code_order_after_postgresql_stored_it(
+    coordinator_client, make_study
+) -> None:
+    """PostgreSQL's jsonb sorts a stored report's keys by length (bcc, bkl, akiec)."""
+    study = make_study("malignant-vs-benign")
+    job = ImportJob.objects.create(
+        study=study,
+        source="browser",
+        status="succeeded",
+        report={
+            "manifest": "manifest.csv",
+            "format": "generic",
+            "rows_read": 9,
+            "task": "malignant-vs-benign",
+            "taxonomy_version": "1",
+            "seed": None,
+            "available": {"akiec": 1, "bcc": 2, "bkl": 3},
+            "imported": {"akiec": 1, "bcc": 2, "bkl": 3},
+            "excluded_total": 3,
+            "excluded_counts": {"not biopsy-proven": {"akiec": 1, "nv": 2}},
+            "excluded": [],
+        },
+    )
+    page = coordinator_client.get(
+        reverse("studies:import_detail", kwargs={"study_id": study.pk, "job_id": job.pk})
+    ).content.decode()
+    rows = [page.index(f"<tr><td>{code} <span") for code in ("akiec", "bcc", "bkl")]
+    assert rows == sorted(rows)
+    assert "not biopsy-proven: akiec 1, nv 2" in page
