@@ -1,7 +1,9 @@
 """Studies, their cases (biopsy-proven images with their truth) and enrolled readers.
 
-A study asks one binary question (a task from the shared taxonomy) on one modality. Every
-reader and the CNN see exactly the study's cases. Ground truth (diagnosis, truth, source id,
+A study shows images of one modality and asks what its design asks (a management decision, a
+diagnosis among classes, or both; unaided or AI-assisted); its task (from the shared taxonomy)
+sets which diagnoses it takes and the binary truth of the CNN's ROC curve. Every reader and
+the CNN see exactly the study's cases. Ground truth (diagnosis, truth, source id,
 original filename) lives on Case and is never exposed to readers: reader-facing code reaches
 cases through their opaque ``public_id`` and the image files, which are re-encoded copies
 stored under generated names.
