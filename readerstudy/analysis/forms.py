@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from readerstudy.core.forms import NoColon
 from readerstudy.stats.planning import DEFAULT_CASES, MAX_READERS, parse_cases
 from readerstudy.stats.power import PlanningError
 
@@ -18,7 +19,7 @@ ANALYSIS_CHOICES = [
 MAX_RATINGS_BYTES = 20 * 1024 * 1024
 
 
-class PlanningForm(forms.Form):
+class PlanningForm(NoColon, forms.Form):
     study = forms.ModelChoiceField(
         queryset=None,
         required=False,
@@ -62,7 +63,6 @@ class PlanningForm(forms.Form):
     )
 
     def __init__(self, *args: Any, studies: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["study"].queryset = studies  # type: ignore[attr-defined]
 

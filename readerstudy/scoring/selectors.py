@@ -19,7 +19,7 @@ from readerstudy.scoring.models import (
     ScoringRun,
     StudyAlgorithm,
 )
-from readerstudy.scoring.stated_metrics import stated_metrics_display
+from readerstudy.scoring.stated_metrics import ordered_items, stated_metrics_display
 from readerstudy.studies.models import Case, Study
 
 
@@ -103,11 +103,7 @@ def model_card_get(model_version: ModelVersion) -> dict[str, object]:
     description = model_version.description or {}
     classes = list(description.get("class_names") or model_version.class_names)
     # PostgreSQL's jsonb keeps no key order: the mapping follows the model's outputs.
-    outputs = {name: index for index, name in enumerate(classes)}
-    mapping = sorted(
-        (model_version.taxonomy_mapping or {}).items(),
-        key=lambda item: (outputs.get(item[0], len(outputs)), item[0]),
-    )
+    mapping = ordered_items(model_version.taxonomy_mapping or {}, classes)
     return {
         **(model_version_brief(model_version) or {}),
         "arch": model_version.arch,

@@ -35,13 +35,15 @@ def stated_metrics_display(
     ``{"label", "text"}``. ``task_order`` (the taxonomy's tasks) puts those rows first."""
     tables: list[dict[str, Any]] = []
     lines: list[dict[str, str]] = []
-    for key, value in _ordered(metrics or {}, list(SPLIT_LABELS)):
+    for key, value in ordered_items(metrics or {}, list(SPLIT_LABELS)):
         if _is_task_table(value):
             tables.append(
                 {
                     "key": key,
                     "label": SPLIT_LABELS.get(key, key),
-                    "rows": [_task_row(task, entry) for task, entry in _ordered(value, task_order)],
+                    "rows": [
+                        _task_row(task, entry) for task, entry in ordered_items(value, task_order)
+                    ],
                 }
             )
         else:
@@ -49,7 +51,7 @@ def stated_metrics_display(
     return {"tables": tables, "lines": lines}
 
 
-def _ordered(mapping: Mapping[str, Any], first: Sequence[str]) -> list[tuple[str, Any]]:
+def ordered_items(mapping: Mapping[str, Any], first: Sequence[str]) -> list[tuple[str, Any]]:
     """The items of ``mapping``: the keys named in ``first`` in that order, then the rest by
     name."""
     rank = {key: index for index, key in enumerate(first)}
@@ -86,12 +88,12 @@ def _lines(label: str, value: object, task_order: Sequence[str]) -> list[dict[st
     if isinstance(value, Mapping):
         if value and all(_is_scalar(item) for item in value.values()):
             text = "; ".join(
-                f"{name} {_scalar(item)}" for name, item in _ordered(value, task_order)
+                f"{name} {_scalar(item)}" for name, item in ordered_items(value, task_order)
             )
             return [{"label": label, "text": text}]
         return [
             line
-            for name, item in _ordered(value, task_order)
+            for name, item in ordered_items(value, task_order)
             for line in _lines(f"{label} {name}", item, task_order)
         ]
     if isinstance(value, list) and value and not all(_is_scalar(item) for item in value):

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from classifier.taxonomy import load_taxonomy
 from readerstudy.accounts.permissions import role_required
 from readerstudy.accounts.roles import Role, has_role
+from readerstudy.core.forms import NoColon
 from readerstudy.core.views import safe_next_url
 from readerstudy.scoring.models import ANY_TASK
 from readerstudy.scoring.registration import ModelRegistrationError, model_version_register_upload
@@ -125,7 +126,7 @@ def study_import_scores(request: HttpRequest, study_id: int) -> HttpResponse:
     return redirect(safe_next_url(request))
 
 
-class ModelRegisterForm(forms.Form):
+class ModelRegisterForm(NoColon, forms.Form):
     model = forms.FileField(
         label="Model file",
         help_text="A checkpoint (.pt), an ONNX file (.onnx), or a timm state_dict (.pth)",
@@ -154,10 +155,6 @@ class ModelRegisterForm(forms.Form):
         label="Activate for every task",
         help_text="Score the unscored cases of every open study with it (like --activate)",
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 class ActivateForm(forms.Form):

@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from classifier.taxonomy import load_taxonomy
+from readerstudy.core.forms import NoColon
 from readerstudy.studies.design import (
     BUILT_IN_SCHEMES,
     DESIGNS,
@@ -54,15 +55,7 @@ ASKING_DIAGNOSIS = (DIAGNOSIS, DIAGNOSIS_MANAGEMENT)
 AIDED = tuple(str(value) for value in Study.AiAssistance.values if value != Study.AiAssistance.NONE)
 
 
-class _NoColon:
-    """Labels without Django's trailing colon (the pages use their own layout)."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
-
-
-class StudySettingsForm(_NoColon, forms.ModelForm):
+class StudySettingsForm(NoColon, forms.ModelForm):
     class Meta:
         model = Study
         fields = list(EDITABLE_WHILE_DRAFT)
@@ -262,7 +255,7 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class ImportUploadForm(_NoColon, forms.Form):
+class ImportUploadForm(NoColon, forms.Form):
     # Empty files are let through to the import, whose error names the file and its row
     # (a form error would only say that one of the files is empty).
     archive = forms.FileField(
@@ -339,7 +332,7 @@ class ImportUploadForm(_NoColon, forms.Form):
         )
 
 
-class EnrolForm(_NoColon, forms.Form):
+class EnrolForm(NoColon, forms.Form):
     usernames = forms.CharField(
         label="Reader usernames",
         help_text="Separated by commas or new lines",
@@ -370,7 +363,7 @@ def _yes_no(value: object) -> bool | None:
     return {"yes": True, "no": False}.get(str(value))
 
 
-class ReaderProfileForm(_NoColon, forms.Form):
+class ReaderProfileForm(NoColon, forms.Form):
     """The reader's short form before their first case; the coordinator edits the same.
     Not bound to the model: ``reader_profile_save`` validates and saves."""
 
