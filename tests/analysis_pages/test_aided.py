@@ -405,4 +405,31 @@ def test_the_ai_assistance_page_draws_each_reader_as_an_arrow_in_chromium(
     assert page.get_by_text("CNN alone (AUC").first.is_visible()
     assert page.locator("#mrmc-auc td").count() == 4
     assert page.get_by_text("No analysis by experience: no reader profiles.").is_visible()
+    # Every interval and "< 0.001" stays on one line, in the narrow columns of the MRMC and
+    # per-reader tables too (they split "0.849-" from "0.918" before).
+    lines = page.locator("main .nowrap").evaluate_all(
+        "spans => spans.map(s => [s.textContent, s.getClientRects().length])"
+    )
+    assert len(lines) > 20
+    assert [text for text, rects in lines if rects != 1] == []
     page.screenshot(path=str(artifacts / "aided-analysis-page.png"), full_page=True)
+
+
+def test_a_switching_row_without_readings_says_so_instead_of_zero_of_zero() -> None:
+    """On faulty-AI cases the AI as shown is rarely right, so "helped" can have no readings at
+    all: the row says that, not "0 of 0 = - (95% CI -)"."""
+    from django.template.loader import render_to_string
+
+    switching = {
+        "pooled": {"cells": []},
+        "misled": {"events": 128, "opportunities": 295, "estimate": 0.434, "ci": [0.278, 0.611]},
+        "helped": {"events": 0, "opportunities": 0, "estimate": None, "ci": [None, None]},
+        "cases": 20,
+        "ai_correct_cases": 0,
+        "n_bootstrap": 2000,
+        "per_reader": [],
+    }
+    html = render_to_string("analysis/_aided_switching.html", {"switching": switching})
+    assert "128 of 295 = 43.4%" in html
+    assert "0 of 0" not in html
+    assert "no such readings: no reader was wrong unaided where the AI shown was right" in html
