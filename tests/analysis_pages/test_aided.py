@@ -123,6 +123,14 @@ def test_the_page_numbers_are_the_statistics_of_the_stored_answers(
     html = page.content.decode()
     assert "No analysis by experience: no reader profiles." in html
     assert 'id="mrmc-auc"' in html and 'id="faulty-management"' in html
+    # Changes in accuracy are printed in percent, as the accuracies beside them.
+    panel = body["questions"]["management"]["faulty_accuracy"]["panel"]
+    for row in ("faulty", "other"):
+        change = panel[row]["change"]["mean"]
+        assert (
+            f'{100 * panel[row]["aided"]["mean"]:.1f}%</td><td class="num">{100 * change:.1f}% ('
+            in html
+        )
     figures = page.context["figures"]
     arrows = figures["roc"]["layout"]["annotations"]
     assert len(arrows) == 6

@@ -92,6 +92,14 @@ def test_the_page_numbers_equal_the_diagnosis_statistics_on_the_same_answers(
     assert block["reader_mean_accuracy"] == pytest.approx(versus.reader_mean_accuracy)
     assert block["diff"] == pytest.approx(versus.diff)
     assert block["diff_ci"] == pytest.approx(list(versus.diff_ci))
+    # The page prints the difference of two accuracies in percent, as the accuracies.
+    page = analyst_client.get(f"/analysis/studies/{study.pk}/diagnosis/").content.decode()
+    low, high = (f"{100 * bound:.1f}%" for bound in versus.diff_ci)
+    assert (
+        f"{100 * versus.algorithm_accuracy:.1f}% \u2212 {100 * versus.reader_mean_accuracy:.1f}% = "
+        f"{100 * versus.diff:.1f}%"
+    ) in page
+    assert (f"{low} to {high}" if low.startswith("-") else f"{low[:-1]}\u2013{high}") in page
     assert body["algorithm"]["name"] == "CNN"
     cnn_result = diagnosis_result([truth[i] for i in order], [cnn[i] for i in order], codes)
     assert body["algorithm"]["confusion"] == cnn_result.confusion.tolist()
