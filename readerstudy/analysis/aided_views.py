@@ -19,6 +19,7 @@ from readerstudy.accounts.permissions import IsCoordinatorOrAnalyst
 from readerstudy.analysis.aided import aided_analysis_get
 from readerstudy.analysis.api import AnalysisQuerySerializer
 from readerstudy.analysis.csp import plotly_page
+from readerstudy.analysis.design_reports import aided_sections_context
 from readerstudy.analysis.views import export_query, query_flag, subgroup_context, subgroup_or_400
 from readerstudy.studies.access import study_for_staff_or_404
 from readerstudy.studies.models import Study
@@ -35,26 +36,6 @@ def _not_aided(study: Study) -> dict[str, Any]:
         "study": {"id": study.pk, "name": study.name, "ai_assistance": study.ai_assistance},
         "unavailable": NOT_AIDED,
     }
-
-
-def _reader_changes(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per MRMC reader: their change in each figure of merit (None where missing)."""
-    blocks = result["mrmc"]["blocks"]
-    by_metric = {
-        metric: {row["reader"]: row for row in block.get("reader_changes") or []}
-        for metric, block in blocks.items()
-    }
-    return [
-        {"reader": reader, "changes": [by_metric[metric].get(reader) for metric in blocks]}
-        for reader in result["readers"]
-    ]
-
-
-def _diagnosis_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    block = result.get("diagnosis") or {}
-    if "accuracy" not in block:
-        return []
-    return [("Accuracy", block["accuracy"]), ("Mean recall", block["mean_recall"])]
 
 
 @plotly_page
@@ -87,11 +68,7 @@ def aided_page(request: HttpRequest, study_id: int) -> HttpResponse:
         "analysis/aided.html",
         {
             "study": study,
-            "result": result,
-            "readers_with_answers": len(data.readers),
-            "mrmc": result["mrmc"]["blocks"],
-            "reader_changes": _reader_changes(result),
-            "diagnosis_rows": _diagnosis_rows(result),
+            **aided_sections_context(len(data.readers), result),
             "figures": figures,
             "identities": identities,
             "include_partial": include_partial,

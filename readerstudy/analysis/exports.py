@@ -16,6 +16,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from readerstudy.analysis.aided_data import AidedData, aided_data_get, aided_ratings_table
+from readerstudy.analysis.design_reports import (
+    PlotlyOnce,
+    aided_report_section,
+    diagnosis_report_section,
+)
 from readerstudy.analysis.diagnosis import diagnosis_analysis_get, diagnosis_export_dict
 from readerstudy.analysis.insight import (
     gallery_report_section,
@@ -346,12 +351,29 @@ def export_bytes(
                 write_long_csv(table, path, case_columns=_case_columns(columns_of))
             return path.read_bytes()
     if fmt == "html":
-        sections = []
+        # plotly.js comes with the ROC figure; without one, with the first figure drawn.
+        plotly = PlotlyOnce(included=analysis is not None)
+        sections = [
+            aided_report_section(
+                study,
+                identities=identities,
+                include_partial=include_partial,
+                subgroup=subgroup,
+                plotly=plotly,
+            ),
+            diagnosis_report_section(
+                study,
+                identities=identities,
+                include_partial=include_partial,
+                enrolment_ids=subgroup_enrolment_ids(study, subgroup),
+                subgroup=subgroup,
+                plotly=plotly,
+            ),
+        ]
         if data.model_version is not None and data.n_cases:
-            # plotly.js comes with the ROC figure; without one, with the map.
-            sections.append(
-                tsne_report_section(study, data.model_version, with_plotlyjs=analysis is None)
-            )
+            tsne = tsne_report_section(study, data.model_version, with_plotlyjs=not plotly.included)
+            plotly.included = plotly.included or bool(tsne)
+            sections.append(tsne)
             sections.append(
                 gallery_report_section(
                     study, data.model_version, threshold=operating_threshold(analysis)[0]

@@ -441,3 +441,41 @@ def test_a_switching_row_without_readings_says_so_instead_of_zero_of_zero() -> N
     assert "128 of 295 = 43.4%" in html
     assert "0 of 0" not in html
     assert "no such readings: no reader was wrong unaided where the AI shown was right" in html
+
+
+def test_the_html_report_of_an_aided_study_carries_the_ai_assistance_analysis(
+    coordinator, analyst_client
+) -> None:
+    """The report says its ROC analysis is of the unaided answers, and adds the comparison
+    with the aided ones (MRMC, switching, faulty-AI cases), with the page's numbers."""
+    built = build_aided_panel_study(coordinator=coordinator)
+    study = built.study
+    body = analyst_client.get(f"/api/v1/analysis/studies/{study.pk}/aided/").json()
+    report = analyst_client.get(f"/analysis/studies/{study.pk}/export/html/").content.decode()
+    assert 'id="unaided-scope"' in report and "final unaided decisions" in report
+    assert "<h2>AI assistance: scope</h2>" in report
+    for metric, block in body["mrmc"]["blocks"].items():
+        row = report[report.index(f'id="mrmc-{metric}"') :]
+        row = row[: row.index("</tr>")]
+        assert f"{block['mean_change']:.3f}" in row
+    switching = body["questions"]["management"]["switching"]
+    misled = switching["misled"]
+    assert f"{misled['events']} of {misled['opportunities']} = " in report
+    assert 'id="faulty-management"' in report
+    # The arrows figure is drawn in the file, with the report's one copy of plotly.js.
+    assert report.count("plotly.js v") == 1
+    assert "each arrow runs from a reader" in report
+    assert 'href="?"' not in report
+    # The ROC page says the same about its answers.
+    page = analyst_client.get(f"/analysis/studies/{study.pk}/").content.decode()
+    assert 'id="unaided-scope"' in page and "final unaided decisions" in page
+
+
+def test_the_html_report_of_an_unaided_study_has_no_ai_assistance_section(
+    graded_study, analyst_client
+) -> None:
+    study, _, _ = graded_study
+    report = analyst_client.get(f"/analysis/studies/{study.pk}/export/html/")
+    text = report.content.decode()
+    assert report.status_code == 200
+    assert "AI assistance" not in text and "unaided" not in text

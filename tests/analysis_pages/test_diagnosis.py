@@ -418,3 +418,22 @@ def test_a_diagnosis_only_study_is_no_roc_pilot_and_says_why(diagnosed) -> None:
 
     with pytest.raises(PlanningError, match="diagnoses, not confidence ratings"):
         study_pilot_get(diagnosed.study)
+
+
+def test_the_html_report_carries_the_diagnosis_analysis(diagnosed, analyst_client) -> None:
+    """An analyst who exports the report of a diagnosis study gets its diagnosis tables and
+    figures too, with the page's numbers, drawn offline with the report's one plotly.js."""
+    study = diagnosed.study
+    body = analyst_client.get(f"/api/v1/analysis/studies/{study.pk}/diagnosis/").json()
+    report = analyst_client.get(f"/analysis/studies/{study.pk}/export/html/").content.decode()
+    assert "<h2>Diagnosis: readers and the CNN</h2>" in report
+    assert 'id="diagnosis-table"' in report and 'id="cnn-vs-panel"' in report
+    for name, block in body["readers"].items():
+        assert f'<tr data-reader="{name}">' in report
+        assert f"{100 * block['accuracy']:.1f}% (" in report
+    assert f"{100 * body['algorithm']['accuracy']:.1f}%" in report
+    # The confusion matrices of the readers pooled and of the CNN, none of one reader.
+    assert "Readers pooled (" in report and "Reader R0" not in report
+    # No form, no link back into the app, one copy of plotly.js for every figure.
+    assert 'id="confusion-reader-form"' not in report and 'href="?"' not in report
+    assert report.count("plotly.js v") == 1
