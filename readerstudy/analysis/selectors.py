@@ -302,7 +302,11 @@ def analysis_dict(
             "task": study.task_definition,
             "modality": study.modality,
             "confidence_scale": study.confidence_scale,
+            "ai_assistance": study.ai_assistance,
         },
+        # The readers' answers analysed here: those given without the CNN. An AI-assisted
+        # study's answers with it are compared with these by its aided analysis.
+        "phase": "unaided",
         "model": model_version_brief(data.model_version),
         "cases_total": data.n_cases_total,
         "cases_scored": data.n_cases,

@@ -466,9 +466,12 @@ def test_the_html_report_of_an_aided_study_carries_the_ai_assistance_analysis(
     assert report.count("plotly.js v") == 1
     assert "each arrow runs from a reader" in report
     assert 'href="?"' not in report
-    # The ROC page says the same about its answers.
+    # The ROC page and its JSON say the same about their answers.
     page = analyst_client.get(f"/analysis/studies/{study.pk}/").content.decode()
     assert 'id="unaided-scope"' in page and "final unaided decisions" in page
+    analysis = analyst_client.get(f"/analysis/studies/{study.pk}/export/json/").json()
+    assert analysis["phase"] == "unaided"
+    assert analysis["study"]["ai_assistance"] == "sequential"
 
 
 def test_the_html_report_of_an_unaided_study_has_no_ai_assistance_section(

@@ -30,6 +30,7 @@ def test_the_json_export_matches_the_statistics_of_the_stored_data(
     assert response["Content-Disposition"].startswith("attachment;")
     body = json.loads(response.content)
     assert body["cases_scored"] == body["cases_total"] == 60
+    assert body["phase"] == "unaided" and body["study"]["ai_assistance"] == "none"
     assert body["analysis"]["cnn"]["auc"] == pytest.approx(auc_ci(truth, cnn).auc, abs=1e-12)
     readers = body["analysis"]["readers"]
     assert [r["reader"] for r in readers] == [f"R{n:02d}" for n in range(1, 7)]
