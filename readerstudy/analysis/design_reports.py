@@ -9,7 +9,6 @@ inline, so it opens offline like the rest of the file.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
@@ -17,7 +16,8 @@ from django.template.loader import render_to_string
 from readerstudy.analysis.aided import aided_analysis_get
 from readerstudy.analysis.diagnosis import DiagnosisData, diagnosis_analysis_get
 from readerstudy.studies.models import Study
-from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
+from readerstudy.studies.selectors import subgroup_enrolment_ids
+from readerstudy.studies.subgroups import ReaderSubgroup
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -39,7 +39,7 @@ class PlotlyOnce:
         return text
 
 
-def aided_reader_changes(result: dict[str, Any]) -> list[dict[str, Any]]:
+def _reader_changes(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per MRMC reader: their change in each figure of merit (None where missing)."""
     blocks = result["mrmc"]["blocks"]
     by_metric = {
@@ -52,7 +52,7 @@ def aided_reader_changes(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def aided_diagnosis_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def _aided_diagnosis_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     block = result.get("diagnosis") or {}
     if "accuracy" not in block:
         return []
@@ -65,8 +65,8 @@ def aided_sections_context(readers_with_answers: int, result: dict[str, Any]) ->
         "result": result,
         "readers_with_answers": readers_with_answers,
         "mrmc": result["mrmc"]["blocks"],
-        "reader_changes": aided_reader_changes(result),
-        "diagnosis_rows": aided_diagnosis_rows(result),
+        "reader_changes": _reader_changes(result),
+        "diagnosis_rows": _aided_diagnosis_rows(result),
     }
 
 
@@ -104,7 +104,7 @@ def aided_report_section(
     )
 
 
-def diagnosis_reader_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+def _diagnosis_reader_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The Esteva-style table's reader rows: n, accuracy with its Wilson CI, mean recall,
     per-class sensitivity in the scheme's order, and the exact McNemar test against the CNN."""
     versus = result.get("algorithm_vs_readers") or {}
@@ -132,7 +132,7 @@ def diagnosis_sections_context(data: DiagnosisData, result: dict[str, Any]) -> d
     the study, the subgroup and the figures."""
     classes = result["classes"]
     return {
-        "rows": diagnosis_reader_rows(result),
+        "rows": _diagnosis_reader_rows(result),
         "average": result["average_reader"],
         "class_headers": [(c.code, c.label) for c in data.scheme.classes],
         "average_sensitivity": [result["average_reader"]["sensitivity"][c] for c in classes],
@@ -175,13 +175,15 @@ def diagnosis_report_section(
     *,
     identities: bool,
     include_partial: bool,
-    enrolment_ids: Collection[int] | None,
-    subgroup: ReaderSubgroup = EVERYONE,
+    subgroup: ReaderSubgroup,
     plotly: PlotlyOnce,
 ) -> str:
     """The diagnosis sections of the HTML report ("" for a study that asks no diagnosis)."""
     found = diagnosis_analysis_get(
-        study, identities=identities, include_partial=include_partial, enrolment_ids=enrolment_ids
+        study,
+        identities=identities,
+        include_partial=include_partial,
+        enrolment_ids=subgroup_enrolment_ids(study, subgroup),
     )
     if found is None:
         return ""

@@ -365,7 +365,6 @@ def export_bytes(
                 study,
                 identities=identities,
                 include_partial=include_partial,
-                enrolment_ids=subgroup_enrolment_ids(study, subgroup),
                 subgroup=subgroup,
                 plotly=plotly,
             ),

@@ -165,6 +165,8 @@ def _scored(
         return PropertyAudit(key, label, None, None, len(labels), missing)
     auc, ci, higher = _oriented(labels, scores)
     p_value = _p_value(labels, scores)
+    # A property with one value for every case is higher in neither class.
+    constant = bool(np.all(scores == scores[0]))
     return PropertyAudit(
         key,
         label,
@@ -172,7 +174,7 @@ def _scored(
         ci,
         len(labels),
         missing,
-        higher_in="positives" if higher else "negatives",
+        higher_in="" if constant else "positives" if higher else "negatives",
         p_value=p_value,
         warning=auc >= WARNING_AUC and p_value < ALPHA,
     )

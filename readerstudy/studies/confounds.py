@@ -61,6 +61,12 @@ def _batch(job_id: int | None) -> str:
     return f"import {job_id}" if job_id is not None else "no import recorded"
 
 
+def _missing(missing: bool) -> str:
+    """The category of a case for a "... missing" property: what the audit's "higher in"
+    column names (the cases with the larger share of positives)."""
+    return "missing" if missing else "recorded"
+
+
 def study_confound_audit(study: Study) -> ConfoundAudit:
     """Every non-lesion property's AUC for the truth, and the CNN's AUC per import batch."""
     cases = list(Case.objects.filter(study=study).order_by("position").values(*CASE_FIELDS))
@@ -86,12 +92,12 @@ def study_confound_audit(study: Study) -> ConfoundAudit:
         "JPEG quality of the original",
         [c["source_jpeg_quality"] for c in cases],
     )
-    categorical("age_missing", "Age missing", [str(c["age"] is None) for c in cases])
-    categorical("sex_missing", "Sex missing", [str(not c["sex"]) for c in cases])
+    categorical("age_missing", "Age missing", [_missing(c["age"] is None) for c in cases])
+    categorical("sex_missing", "Sex missing", [_missing(not c["sex"]) for c in cases])
     categorical(
         "site_missing",
         "Body site missing",
-        [str(c["site"] in ("", "unknown")) for c in cases],
+        [_missing(c["site"] in ("", "unknown")) for c in cases],
     )
     for where, column in (("mean", "mean_rgb"), ("border", "border_rgb")):
         for index, channel in enumerate(CHANNELS):

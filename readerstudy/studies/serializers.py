@@ -194,7 +194,12 @@ class ConfoundPropertySerializer(serializers.Serializer):
     ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
     n_cases = serializers.IntegerField()
     n_missing = serializers.IntegerField(help_text="Cases without the property recorded")
-    higher_in = serializers.CharField()
+    higher_in = serializers.CharField(
+        help_text="Where the property runs higher: 'positives' or 'negatives' for a measured "
+        "one; for a categorical one, the category with the largest share of positives (an "
+        "import batch, a file format, 'missing' or 'recorded'); empty where every case has "
+        "the same value"
+    )
     p_value = serializers.FloatField(
         allow_null=True, help_text="Two-sided Mann-Whitney test against 'says nothing'"
     )

@@ -50,6 +50,7 @@ def test_a_property_that_is_the_same_for_every_case_says_nothing() -> None:
     truth = [True, False] * 20
     audit = numeric_property_audit("pixel_width", "Pixel width", truth, [200] * 40)
     assert audit.auc == 0.5 and not audit.warning
+    assert audit.higher_in == ""  # neither class: it printed "positives"
 
 
 def test_a_perfect_cue_on_too_few_cases_to_exclude_chance_does_not_warn() -> None:

@@ -110,6 +110,13 @@ def test_the_study_page_shows_the_audit_and_opens_only_with_the_acknowledgement_
     page = coordinator_client.get(f"/studies/{confounded_study.pk}/").content.decode()
     assert "Confound audit" in page and "Pixel width" in page and "Winkler" in page
     assert 'name="acknowledge_confounds"' in page
+    # The level of the intervals in words (it read "1%"), and a missing field's "higher in"
+    # names the cases that miss it or have it, never True or False.
+    assert "with a 95% confidence interval" in page and ">95% CI</th>" in page
+    audit = api(coordinator).get(f"/api/v1/studies/{confounded_study.pk}/confound-audit/").json()
+    site = next(p for p in audit["properties"] if p["key"] == "site_missing")
+    assert site["higher_in"] == "missing"  # the ISIC melanomas record no body site
+    assert "<td>True</td>" not in page and "<td>False</td>" not in page
 
     status_url = f"/studies/{confounded_study.pk}/status/"
     coordinator_client.post(status_url, {"status": "open"})
