@@ -30,6 +30,8 @@ TARGET_TOP = "top"
 # probability is the probability of, and so what the map shown beside it explains.
 TARGET_TASK = "task"
 SALIENCY_TASK = "readerstudy.scoring.tasks.saliency_compute"
+# Sent by name when a reader's order is made or grows (readerstudy.reading.services.serving).
+STUDY_SALIENCY_PREPARE_TASK = "readerstudy.scoring.tasks.study_saliency_prepare"
 
 
 def saliency_map_request(case: Case, model_version: ModelVersion, target: str) -> SaliencyMap:
@@ -90,19 +92,21 @@ def _reader_maps_shown(study: Study) -> ModelVersion | None:
 
 def study_saliency_request(study: Study, case_ids: Iterable[int]) -> None:
     """Have a worker compute the maps readers of ``study`` will see for these cases (the
-    task's positive side), ahead of the aided phase that shows them; nothing for a study
-    that shows none, or for maps already there or on their way."""
+    task's positive side), ahead of the aided phase that shows them, in the order given (a
+    reader's reading order: their next map is drawn first); nothing for a study that shows
+    none, or for maps already there or on their way."""
     model_version = _reader_maps_shown(study)
     if model_version is None:
         return
-    wanted = set(case_ids)
-    wanted -= set(
+    wanted = list(dict.fromkeys(case_ids))
+    asked = set(
         SaliencyMap.objects.filter(
             model_version=model_version, target=TARGET_TASK, case_id__in=wanted
         ).values_list("case_id", flat=True)
     )
-    for case_id in sorted(wanted):
-        saliency_map_request(Case(pk=case_id, study_id=study.pk), model_version, TARGET_TASK)
+    for case_id in wanted:
+        if case_id not in asked:
+            saliency_map_request(Case(pk=case_id, study_id=study.pk), model_version, TARGET_TASK)
 
 
 def study_saliency_shown(study: Study, model_version: ModelVersion | None) -> bool:

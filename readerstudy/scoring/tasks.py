@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 
 from readerstudy.celery import task
 from readerstudy.scoring.models import InsightStatus, ModelVersion, SaliencyMap
-from readerstudy.scoring.saliency import saliency_map_compute
+from readerstudy.scoring.saliency import saliency_map_compute, study_saliency_request
 from readerstudy.scoring.services import scores_reconcile, study_scoring_enqueue
 from readerstudy.scoring.worker import case_chunk_score
 from readerstudy.studies.models import Study
@@ -58,3 +58,14 @@ def saliency_compute(self: Task, *, saliency_map_id: int) -> None:
             status=InsightStatus.FAILED, error=f"{type(error).__name__}: {error}"[:4000]
         )
         raise
+
+
+@task()
+def study_saliency_prepare(self: Task, *, study_id: int, case_ids: list[int]) -> None:
+    """Ask for the Grad-CAM maps of a reader's cases in their reading order, so that the
+    aided phase rarely waits for one. Sent by name (``STUDY_SALIENCY_PREPARE_TASK``) when a
+    reader's order is made or grows: the thousand inserts and messages of a large study are
+    a worker's job, not the reader's first request's. A repeat asks for nothing twice."""
+    study = Study.objects.filter(pk=study_id).first()
+    if study is not None:
+        study_saliency_request(study, case_ids)

@@ -13,11 +13,17 @@ from django.test import Client
 from PIL import Image
 
 from classifier.explain import grad_cam
-from readerstudy.reading.models import Phase, ServedCase
+from readerstudy.reading.models import Phase, ReadingOrder, ServedCase
+from readerstudy.reading.services import serving
 from readerstudy.scoring.inference import network_predictor_for
 from readerstudy.scoring.models import InsightStatus, ModelVersion, SaliencyMap
-from readerstudy.scoring.saliency import TARGET_TASK, saliency_map_compute
+from readerstudy.scoring.saliency import (
+    STUDY_SALIENCY_PREPARE_TASK,
+    TARGET_TASK,
+    saliency_map_compute,
+)
 from readerstudy.scoring.selectors import model_version_active_get
+from readerstudy.scoring.tasks import study_saliency_prepare
 from readerstudy.studies.models import Case
 from readerstudy.studies.services import study_status_set, study_update
 from tests.factories import CaseFactory, EnrolmentFactory, StudyFactory, cnn_scores_create
@@ -29,11 +35,11 @@ pytestmark = pytest.mark.django_db
 PROBABILITIES = [0.91, 0.12, 0.37]
 
 
-def _study(**fields):
+def _study(probabilities=PROBABILITIES, **fields):
     study = StudyFactory(status="draft", ai_assistance="sequential", **fields)
-    cases = [CaseFactory(study=study, position=n) for n in range(len(PROBABILITIES))]
+    cases = [CaseFactory(study=study, position=n) for n in range(len(probabilities))]
     model = model_version_active_get(study.task)
-    cnn_scores_create(cases, model, PROBABILITIES, [[0.0, 1.0]] * len(cases))
+    cnn_scores_create(cases, model, probabilities, [[0.0, 1.0]] * len(cases))
     study = study_status_set(study=study, status="open", acknowledged_by=study.created_by)
     return study, model
 
@@ -85,6 +91,48 @@ def test_the_map_is_asked_for_at_serving_and_shown_only_in_the_aided_phase(
     assert reader_b_client.get(url).status_code == 404
     assert logged_in(coordinator).get(url).status_code == 404
     assert Client().get(url).status_code == 404
+
+
+def test_a_readers_first_case_has_a_worker_ask_for_every_map_in_their_order(
+    reader_a, reader_a_client, reader_b, reader_b_client, monkeypatch
+):
+    """So that the aided phase rarely waits for a map: asked for only at serving (this case
+    and the next), a quick reader could reach an aided phase before its map was drawn."""
+    study, model = _study([0.9, 0.1, 0.4, 0.7, 0.2, 0.6, 0.3, 0.8], ai_show_saliency=True)
+    EnrolmentFactory(study=study, reader=reader_a)
+    EnrolmentFactory(study=study, reader=reader_b, pseudonym="R02")
+    sent = []
+    monkeypatch.setattr(serving, "enqueue_on_commit", lambda name, **kw: sent.append((name, kw)))
+
+    next_case(reader_a_client, study)
+    order = ReadingOrder.objects.get(enrolment__reader=reader_a).case_ids
+    assert order != sorted(order)  # a reader's own order, not the cases' ids
+    assert sent == [(STUDY_SALIENCY_PREPARE_TASK, {"study_id": study.pk, "case_ids": order})]
+    # The worker asks for the rest in the reader's order, after the two asked at serving.
+    study_saliency_prepare(study_id=study.pk, case_ids=order)
+    asked = SaliencyMap.objects.filter(model_version=model, target=TARGET_TASK).order_by("pk")
+    assert list(asked.values_list("case_id", flat=True)) == order
+    # Reader B's order has them all already: nothing is asked for twice.
+    sent.clear()
+    next_case(reader_b_client, study)
+    (_, kwargs), *_ = sent
+    study_saliency_prepare(**kwargs)
+    assert asked.count() == len(order)
+    # A second request of a reader with an order sends nothing.
+    sent.clear()
+    next_case(reader_a_client, study)
+    assert sent == []
+
+
+def test_a_study_without_maps_sends_no_map_request_when_a_reader_starts(
+    reader_a, reader_a_client, monkeypatch
+):
+    study, _ = _study()
+    EnrolmentFactory(study=study, reader=reader_a)
+    sent = []
+    monkeypatch.setattr(serving, "enqueue_on_commit", lambda name, **kw: sent.append((name, kw)))
+    next_case(reader_a_client, study)
+    assert sent == []
 
 
 def test_the_task_map_explains_the_positive_side(reader_a, reader_a_client):

@@ -13,10 +13,11 @@ from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subqu
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from readerstudy.celery import enqueue_on_commit
 from readerstudy.reading.models import Decision, ReadingOrder, ServedCase
 from readerstudy.reading.ordering import order_extend
 from readerstudy.reading.phases import UNAIDED, reading_plan
-from readerstudy.scoring.saliency import study_saliency_request
+from readerstudy.scoring.saliency import STUDY_SALIENCY_PREPARE_TASK, study_saliency_request
 from readerstudy.studies.models import Case, Enrolment
 
 # What the grading page and the API show of a case: its opaque id and, when the study says so,
@@ -104,6 +105,12 @@ def reading_order_sync(*, enrolment: Enrolment) -> list[int]:
         unique_fields=["enrolment"],
         update_fields=["case_ids", "cases_count", "cases_max_id", "updated_at"],
     )
+    study = enrolment.study
+    if study.aided and study.ai_show_saliency:
+        # Every map this reader will see, drawn ahead in their order: asked for only at
+        # serving (this case and the next), a map could still be on its way when a quick
+        # reader reached its aided phase, who then answered without it.
+        enqueue_on_commit(STUDY_SALIENCY_PREPARE_TASK, study_id=study.pk, case_ids=order)
     return order
 
 
