@@ -10,6 +10,7 @@ how many cases that is.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -128,9 +129,9 @@ def study_data_get(
     }
     per_reader: dict[str, tuple[list[int], list[bool], list[float]]] = {}
     positive_classes = study_positive_classes(study)
-    n_decisions = 0
+    decisions_of_reader: Counter[str] = Counter()
     for row in decision_final_list(study).iterator(chunk_size=5000):
-        n_decisions += 1
+        decisions_of_reader[row["pseudonym"]] += 1
         position = index.get(row["case_id"])
         if position is None:
             continue
@@ -154,9 +155,12 @@ def study_data_get(
         for pseudonym, (cases_of, decisions_of, ratings_of) in sorted(per_reader.items())
     ]
     readers = panel
+    n_decisions = sum(decisions_of_reader.values())
     if not subgroup.everyone:
         members = subgroup_pseudonyms(study, subgroup)
         readers = [reader for reader in panel if reader.reader in members]
+        # The scope counts the subgroup's decisions beside its readers, not the panel's.
+        n_decisions = sum(decisions_of_reader[pseudonym] for pseudonym in members)
     return StudyData(
         study=study,
         model_version=model_version,

@@ -142,9 +142,12 @@ def test_the_page_restricted_by_experience_says_so(profiled_study, analyst_clien
     text = page.content.decode()
     assert "Subgroup: Dermoscopy experience more than 10 years" in text
     assert "2 of 6 readers" in text
+    # The decisions counted are the subgroup's, as the readers beside them (it counted all).
+    assert "120 final decisions by 2 readers" in text
     assert "experience=%3E10" in text  # the export links keep the subgroup
     report = analyst_client.get(f"/analysis/studies/{study.pk}/export/html/?experience=%3E10")
     assert "Subgroup: Dermoscopy experience more than 10 years" in report.content.decode()
+    assert "120 final decisions by 2 readers" in report.content.decode()
     assert "Readers by position and experience" in report.content.decode()
     data = analyst_client.get(f"/analysis/studies/{study.pk}/data.json?experience=%3E10")
     assert data.status_code == 200 and data.json()["fingerprint"].endswith("experience=%3E10")
