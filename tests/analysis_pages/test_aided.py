@@ -20,7 +20,7 @@ from readerstudy.stats.switching import switching_analysis
 from readerstudy.studies.models import Enrolment
 from readerstudy.studies.services import reader_profile_save
 from tests.factories import StudyFactory
-from tests.support.aided import build_aided_panel_study, build_tiny_aided_study
+from tests.support.aided import _aided_cases, build_aided_panel_study, build_tiny_aided_study
 from tests.support.browser import browser_login
 
 pytestmark = pytest.mark.django_db
@@ -482,3 +482,15 @@ def test_the_html_report_of_an_unaided_study_has_no_ai_assistance_section(
     text = report.content.decode()
     assert report.status_code == 200
     assert "AI assistance" not in text and "unaided" not in text
+
+
+def test_the_html_report_of_an_aided_study_before_any_answer_says_what_is_missing(
+    coordinator, analyst_client
+) -> None:
+    study, _ = _aided_cases(coordinator, [1, 0, 1, 0], [0.8, 0.3, 0.6, 0.1], [False] * 4)
+    report = analyst_client.get(f"/analysis/studies/{study.pk}/export/html/")
+    assert report.status_code == 200
+    text = report.content.decode()
+    assert "<h2>AI assistance: scope</h2>" in text
+    assert "0 readers answered every scored case in both phases" in text
+    assert "No reader has answered a case in both phases yet." in text
