@@ -411,6 +411,7 @@ class FeedbackLine:
     true_class: str
     verdicts: tuple[FeedbackVerdict, ...]
     cnn_probability: float | None
+    cnn_class: str = ""  # the CNN's class in the reader's words, where it gave one
 
 
 def feedback_lines(design: StudyDesign, rows: list[FeedbackRow]) -> list[FeedbackLine]:
@@ -418,10 +419,12 @@ def feedback_lines(design: StudyDesign, rows: list[FeedbackRow]) -> list[Feedbac
     for row in rows:
         right = design.right_answers(diagnosis=row.diagnosis, truth=row.truth)
         diagnosis = design.diagnosis
-        true_class = ""
+        true_class = cnn_class = ""
         if diagnosis is not None:
             code = right.get(diagnosis.name)
             true_class = diagnosis.label(code) if code else "none of the classes"
+            if row.cnn_class:
+                cnn_class = diagnosis.label(row.cnn_class)
         lines.append(
             FeedbackLine(
                 number=row.number,
@@ -437,6 +440,7 @@ def feedback_lines(design: StudyDesign, rows: list[FeedbackRow]) -> list[Feedbac
                     for question in design.questions
                 ),
                 cnn_probability=row.cnn_probability,
+                cnn_class=cnn_class,
             )
         )
     return lines

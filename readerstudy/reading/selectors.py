@@ -40,7 +40,11 @@ from readerstudy.reading.models import Decision, Phase, ReadingOrder, ServedCase
 from readerstudy.reading.phases import second_session_opens, study_phase_count
 from readerstudy.scoring.models import SaliencyMap
 from readerstudy.scoring.saliency import study_saliency_get
-from readerstudy.scoring.selectors import study_cnn_probabilities
+from readerstudy.scoring.selectors import (
+    study_algorithm_get,
+    study_cnn_classes,
+    study_cnn_probabilities,
+)
 from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.design import ANSWER_FIELDS
 from readerstudy.studies.models import Case, Enrolment, Study
@@ -100,6 +104,9 @@ class FeedbackRow:
     diagnosis_label: str
     truth: bool
     cnn_probability: float | None
+    # The CNN's answer to the diagnosis question (a class code); None where the study asks no
+    # diagnosis or the algorithm gave no class.
+    cnn_class: str | None = None
 
 
 def grading_enrolment_get(*, user: AbstractBaseUser, study_id: int) -> Enrolment | None:
@@ -339,7 +346,8 @@ def _answer_fields(row: dict) -> dict[str, object]:
 
 
 def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
-    """Per case, in the reader's order: their final answer, the truth and the CNN's score.
+    """Per case, in the reader's order: their final answer, the truth and the CNN's score
+    (and its class, in a study that asks a diagnosis).
 
     Only for a reader who has answered every case; the view checks that first.
     """
@@ -347,7 +355,12 @@ def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
     order_ids = list(order.first() or [])
     place = {case_id: n for n, case_id in enumerate(order_ids, start=1)}
     # The study's algorithm (cases it has not scored yet are missing).
-    scores = study_cnn_probabilities(enrolment.study)
+    study = enrolment.study
+    model_version = study_algorithm_get(study)
+    scores = study_cnn_probabilities(study, model_version) if model_version else {}
+    classes = (
+        study_cnn_classes(study, model_version) if model_version and study.asks_diagnosis else {}
+    )
     answers = {
         row["case_id"]: row
         for row in decision_final_list(enrolment.study).filter(enrolment=enrolment)
@@ -364,6 +377,7 @@ def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
             diagnosis_label=case.diagnosis_label or case.diagnosis,
             truth=case.truth,
             cnn_probability=scores.get(case.pk),
+            cnn_class=classes.get(case.pk),
         )
         for case in cases
         if case.pk in answers

@@ -11,9 +11,12 @@ from html import unescape
 import pytest
 
 from readerstudy.reading.presenters import confirmation_sentence
+from readerstudy.scoring.models import CnnScore
+from readerstudy.scoring.selectors import model_version_active_get
 from readerstudy.studies.confirmations import confirmation_name
 from readerstudy.studies.design import scheme_builtin, study_design
 from readerstudy.studies.models import Case
+from tests.factories import cnn_scores_create
 from tests.support.reading import enrol, next_case, submit
 from tests.support.realcases import real_cases_add, real_study, sample_originals
 
@@ -184,3 +187,27 @@ def test_a_diagnosis_and_management_study_s_feedback_judges_each_answer(reader_a
     for row, case in zip(table_rows(page), cases, strict=True):
         assert row[4] == "Diagnosis: matches Decision: differs"
         assert ("malignant" if case.truth else "benign") in row[3]
+
+
+def test_a_diagnosis_study_s_feedback_gives_the_cnns_class_beside_its_score(
+    reader_a, reader_a_client
+):
+    """The reader of a diagnosis study compares their class with the CNN's class, not only
+    with its probability of malignancy."""
+    scheme = scheme_builtin("ham7")
+    study = real_study(4, show_feedback=True, design="diagnosis", diagnosis_scheme=scheme.to_dict())
+    model_version = model_version_active_get(study.task)
+    cases = list(study.cases.order_by("position"))
+    scores = cnn_scores_create(cases, model_version, [0.9, 0.2, 0.7, 0.1], [[0.0, 1.0]] * 4)
+    cnn_class = {case.pk: ("mel", "nv", "bcc", "df")[n] for n, case in enumerate(cases)}
+    for score in scores:
+        CnnScore.objects.filter(pk=score.pk).update(diagnosis_class=cnn_class[score.case_id])
+    enrol(study, reader_a)
+    answered = answer_every_case(reader_a_client, study, lambda case, n: {"diagnosis_class": "nv"})
+    page = reader_a_client.get(f"/reading/studies/{study.pk}/finished/").content.decode()
+    assert '<th scope="col">The CNN\'s class</th>' in page
+    labels = {c.code: c.label for c in scheme.classes}
+    probability = {s.case_id: s.probability for s in scores}
+    assert [row[4:6] for row in table_rows(page)] == [
+        [labels[cnn_class[case.pk]], f"{probability[case.pk]:.2f}"] for case in answered
+    ]
