@@ -412,6 +412,20 @@ class FeedbackLine:
     verdicts: tuple[FeedbackVerdict, ...]
     cnn_probability: float | None
     cnn_class: str = ""  # the CNN's class in the reader's words, where it gave one
+    # An AI-assisted study's answer with the CNN, judged as the first one, and whether the
+    # output shown with it was inverted (a faulty-AI case, disclosed in the consent text).
+    aided_answer_text: str = ""
+    aided_verdicts: tuple[FeedbackVerdict, ...] = ()
+    ai_output_inverted: bool = False
+
+
+def _verdicts(
+    design: StudyDesign, answer: Mapping[str, object], right: Mapping[str, object]
+) -> tuple[FeedbackVerdict, ...]:
+    return tuple(
+        FeedbackVerdict(question.legend, answer.get(question.name) == right[question.name])
+        for question in design.questions
+    )
 
 
 def feedback_lines(design: StudyDesign, rows: list[FeedbackRow]) -> list[FeedbackLine]:
@@ -433,24 +447,49 @@ def feedback_lines(design: StudyDesign, rows: list[FeedbackRow]) -> list[Feedbac
                 diagnosis_label=row.diagnosis_label,
                 truth=row.truth,
                 true_class=true_class,
-                verdicts=tuple(
-                    FeedbackVerdict(
-                        question.legend, row.answer.get(question.name) == right[question.name]
-                    )
-                    for question in design.questions
-                ),
+                verdicts=_verdicts(design, row.answer, right),
                 cnn_probability=row.cnn_probability,
                 cnn_class=cnn_class,
+                aided_answer_text=(
+                    design.answer_text(row.aided_answer) if row.aided_answer is not None else ""
+                ),
+                aided_verdicts=(
+                    _verdicts(design, row.aided_answer, right)
+                    if row.aided_answer is not None
+                    else ()
+                ),
+                ai_output_inverted=row.ai_output_inverted,
             )
         )
     return lines
 
 
 def feedback_summary(design: StudyDesign, rows: list[FeedbackRow]) -> list[str]:
-    """A sentence per question of the design: how often the reader was right."""
+    """A sentence per question of the design: how often the reader was right; in an
+    AI-assisted study, on their own and then with the CNN."""
+    if not any(row.aided_answer is not None for row in rows):
+        return _summary(design, rows, [row.answer for row in rows])
+    aided = [row for row in rows if row.aided_answer is not None]
+    sentences = [
+        "On your own: " + " ".join(_summary(design, rows, [row.answer for row in rows])),
+        "With the CNN: "
+        + " ".join(_summary(design, aided, [row.aided_answer or {} for row in aided])),
+    ]
+    inverted = sum(row.ai_output_inverted for row in aided)
+    if inverted:
+        sentences.append(
+            f"On {inverted} case{'s' if inverted != 1 else ''}, marked below, the CNN's output "
+            "shown to you was deliberately inverted, as the study's consent text said."
+        )
+    return sentences
+
+
+def _summary(
+    design: StudyDesign, rows: list[FeedbackRow], given: list[dict[str, object]]
+) -> list[str]:
     sentences = []
     for question in design.questions:
-        answers = [row.answer.get(question.name) for row in rows]
+        answers = [answer.get(question.name) for answer in given]
         if question.kind == MANAGEMENT:
             positives = [answer for answer, row in zip(answers, rows, strict=True) if row.truth]
             negatives = [answer for answer, row in zip(answers, rows, strict=True) if not row.truth]

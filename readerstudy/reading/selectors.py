@@ -107,6 +107,10 @@ class FeedbackRow:
     # The CNN's answer to the diagnosis question (a class code); None where the study asks no
     # diagnosis or the algorithm gave no class.
     cnn_class: str | None = None
+    # An AI-assisted study's second answer, given with the CNN's output (as ``answer``), and
+    # whether the output shown with it was inverted (a faulty-AI case).
+    aided_answer: dict[str, object] | None = None
+    ai_output_inverted: bool = False
 
 
 def grading_enrolment_get(*, user: AbstractBaseUser, study_id: int) -> Enrolment | None:
@@ -365,8 +369,18 @@ def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
         row["case_id"]: row
         for row in decision_final_list(enrolment.study).filter(enrolment=enrolment)
     }
+    aided = (
+        {
+            row["case_id"]: row
+            for row in decision_final_list(study, phase=str(Phase.AIDED)).filter(
+                enrolment=enrolment
+            )
+        }
+        if study.aided
+        else {}
+    )
     cases = Case.objects.filter(study_id=enrolment.study_id).only(
-        "id", "public_id", "position", "diagnosis_label", "diagnosis", "truth"
+        "id", "public_id", "position", "diagnosis_label", "diagnosis", "truth", "ai_output_inverted"
     )
     rows = [
         FeedbackRow(
@@ -378,6 +392,8 @@ def feedback_row_list(enrolment: Enrolment) -> list[FeedbackRow]:
             truth=case.truth,
             cnn_probability=scores.get(case.pk),
             cnn_class=classes.get(case.pk),
+            aided_answer=_answer_fields(aided[case.pk]) if case.pk in aided else None,
+            ai_output_inverted=study.aided and case.ai_output_inverted,
         )
         for case in cases
         if case.pk in answers

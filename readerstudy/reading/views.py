@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from readerstudy.accounts.permissions import role_required
 from readerstudy.accounts.roles import Role
 from readerstudy.reading import selectors, services
+from readerstudy.reading.phases import study_phase_count
 from readerstudy.reading.presenters import (
     confirmation_sentence,
     feedback_lines,
@@ -149,6 +150,7 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
         return redirect("reading:grade", study_id=study_id)
     rows = selectors.feedback_row_list(enrolment) if is_finished and study.show_feedback else []
     design = study_design(study)
+    feedback = feedback_lines(design, rows)
     return render(
         request,
         "reading/finished.html",
@@ -156,8 +158,11 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
             "study": study,
             "done": done,
             "total": total,
+            # An AI-assisted study asks two answers of each case.
+            "cases_total": total // study_phase_count(study),
             "is_finished": is_finished,
-            "feedback": feedback_lines(design, rows),
+            "feedback": feedback,
+            "aided_feedback": any(line.aided_answer_text for line in feedback),
             "summary": feedback_summary(design, rows) if rows else [],
             "confirmations": (
                 confirmation_sentence(selectors.confirmation_count_list(study)) if rows else ""

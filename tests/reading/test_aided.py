@@ -9,6 +9,7 @@ import json
 import re
 import uuid
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -217,3 +218,45 @@ def test_crossover_arms_are_balanced_and_the_second_session_waits_for_the_washou
         item = submit(client, study, item["case"]["token"], "reassure", 20).json()["next"]
     assert sorted(second_order) == sorted(first_order) and len(second_order) == 4
     assert item["progress"] == {"done": 8, "total": 8, "finished": True}
+
+
+@pytest.mark.django_db
+def test_a_finished_aided_readers_feedback_gives_both_answers_and_the_inverted_cases(
+    reader_a, reader_a_client
+):
+    """Each case was answered twice: the feedback shows both answers, judged each, counts 4
+    cases (not 8 answers) and marks the cases whose output was shown inverted."""
+    study, _ = _aided_study(
+        ai_assistance="sequential",
+        show_feedback=True,
+        faulty_ai_percent=50,
+        consent_text="Some AI outputs shown to you are deliberately wrong.",
+    )
+    study = _open(study)
+    EnrolmentFactory(study=study, reader=reader_a)
+    assert reader_a_client.post(f"/api/v1/reading/studies/{study.pk}/consent/").status_code == 200
+    item = next_case(reader_a_client, study)
+    while not item["finished"]:
+        unaided = item["case"]["phase"] == "unaided"
+        decision = "biopsy" if unaided else "reassure"
+        response = submit(reader_a_client, study, item["case"]["token"], decision, 50)
+        item = response.json()["next"]
+    page = reader_a_client.get(f"/reading/studies/{study.pk}/finished/").content.decode()
+    assert "you have answered all 4 cases, each on your own and with the CNN" in page
+    assert "On your own: Of " in page and "With the CNN: Of " in page
+    cases = {c.public_id: c for c in Case.objects.filter(study=study)}
+    malignant = sum(c.truth for c in cases.values())
+    assert f"With the CNN: Of {malignant} malignant lesions you would have biopsied 0;" in page
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
+    assert len(rows) == 4
+    for row in rows:
+        public_id = uuid.UUID(re.search(r"/reading/images/([0-9a-f-]{36})/", row).group(1))
+        case = cases[public_id]
+        assert "Biopsy / further testing, confidence 50%" in row
+        assert "Reassure, confidence 50%" in row
+        assert "On your own:" in row and "With the CNN:" in row
+        assert ("shown to you inverted" in row) == case.ai_output_inverted
+    inverted = sum(c.ai_output_inverted for c in cases.values())
+    assert inverted == 2
+    assert f"On {inverted} cases, marked below, the CNN's output shown to you" in unescape(page)
