@@ -24,7 +24,6 @@ from readerstudy.scoring.selectors import (
     study_algorithm_list,
 )
 from readerstudy.studies.access import study_for_staff_or_404
-from readerstudy.studies.selectors import subgroup_enrolment_ids
 from readerstudy.studies.subgroups import SUBGROUP_CHOICES, ReaderSubgroup
 
 # The exports an API client fetches: the data and the report (the figure's PNG and SVG are
@@ -100,7 +99,7 @@ class StudyDiagnosisAPI(APIView):
             study,
             identities=query.validated_data["identities"],
             include_partial=query.validated_data["partial"],
-            enrolment_ids=subgroup_enrolment_ids(study, query.subgroup()),
+            subgroup=query.subgroup(),
         )
         if found is None:
             raise NotFound("this study asks no diagnosis")

@@ -16,7 +16,6 @@ from django.template.loader import render_to_string
 from readerstudy.analysis.aided import aided_analysis_get
 from readerstudy.analysis.diagnosis import DiagnosisData, diagnosis_analysis_get
 from readerstudy.studies.models import Study
-from readerstudy.studies.selectors import subgroup_enrolment_ids
 from readerstudy.studies.subgroups import ReaderSubgroup
 
 if TYPE_CHECKING:
@@ -183,7 +182,7 @@ def diagnosis_report_section(
         study,
         identities=identities,
         include_partial=include_partial,
-        enrolment_ids=subgroup_enrolment_ids(study, subgroup),
+        subgroup=subgroup,
     )
     if found is None:
         return ""

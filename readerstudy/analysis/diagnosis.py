@@ -38,6 +38,8 @@ from readerstudy.stats.diagnosis_cli import analyze_diagnosis_ratings
 from readerstudy.stats.diagnosis_formats import DiagnosisRatings
 from readerstudy.studies.design import ClassScheme, study_design
 from readerstudy.studies.models import Case, Enrolment, Study
+from readerstudy.studies.selectors import subgroup_enrolment_ids
+from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
 
 ALGORITHM_NAME = "CNN"
 
@@ -236,12 +238,14 @@ def diagnosis_analysis_get(
     *,
     identities: bool = False,
     include_partial: bool = False,
-    enrolment_ids: Collection[int] | None = None,
+    subgroup: ReaderSubgroup = EVERYONE,
     n_bootstrap: int = 2000,
 ) -> tuple[DiagnosisData, dict[str, Any] | None] | None:
     """The study's diagnosis data and analysis, cached until a decision, a score or a case is
-    added (None for a study that asks no diagnosis)."""
+    added (None for a study that asks no diagnosis); ``subgroup``: only its readers
+    (``?position=``, ``?experience=``, by their profile)."""
     model_version = study_algorithm_get(study)
+    enrolment_ids = subgroup_enrolment_ids(study, subgroup)
     data = diagnosis_data_get(study, model_version, enrolment_ids=enrolment_ids)
     if data is None:
         return None

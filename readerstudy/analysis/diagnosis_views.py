@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -17,14 +16,7 @@ from readerstudy.analysis.diagnosis import diagnosis_analysis_get
 from readerstudy.analysis.views import export_query, query_flag, subgroup_context, subgroup_or_400
 from readerstudy.studies.access import study_for_staff_or_404
 from readerstudy.studies.models import Study
-from readerstudy.studies.selectors import subgroup_enrolment_ids
 from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
-
-
-def reader_subgroup(study: Study, subgroup: ReaderSubgroup) -> Collection[int] | None:
-    """The enrolments the page is restricted to (None: every reader): the readers of
-    ``subgroup`` (``?position=``, ``?experience=``, by their profile)."""
-    return subgroup_enrolment_ids(study, subgroup)
 
 
 def diagnosis_context(
@@ -36,7 +28,7 @@ def diagnosis_context(
         study,
         identities=identities,
         include_partial=include_partial,
-        enrolment_ids=reader_subgroup(study, subgroup),
+        subgroup=subgroup,
     )
     if found is None:
         raise Http404("this study asks no diagnosis")

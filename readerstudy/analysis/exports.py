@@ -46,7 +46,7 @@ from readerstudy.stats.formats import RatingsTable, write_imrmc, write_long_csv
 from readerstudy.stats.study import StudyAnalysis
 from readerstudy.studies.design import study_design
 from readerstudy.studies.models import Case, Study
-from readerstudy.studies.selectors import reader_profile_list, subgroup_enrolment_ids
+from readerstudy.studies.selectors import reader_profile_list
 from readerstudy.studies.subgroups import EVERYONE, ReaderSubgroup
 
 EXPORT_FORMATS = {
@@ -322,7 +322,7 @@ def export_bytes(
             study,
             identities=identities,
             include_partial=include_partial,
-            enrolment_ids=subgroup_enrolment_ids(study, subgroup),
+            subgroup=subgroup,
         )
         if found is None:
             raise NotADiagnosisStudy("this study asks no diagnosis")
@@ -370,9 +370,7 @@ def export_bytes(
             ),
         ]
         if data.model_version is not None and data.n_cases:
-            tsne = tsne_report_section(study, data.model_version, with_plotlyjs=not plotly.included)
-            plotly.included = plotly.included or bool(tsne)
-            sections.append(tsne)
+            sections.append(tsne_report_section(study, data.model_version, plotly=plotly))
             sections.append(
                 gallery_report_section(
                     study, data.model_version, threshold=operating_threshold(analysis)[0]

@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
+from readerstudy.analysis.design_reports import PlotlyOnce
 from readerstudy.analysis.models import InsightStatus, SaliencyMap, TsneMap
 from readerstudy.analysis.selectors import study_positive_classes
 from readerstudy.celery import enqueue_on_commit
@@ -121,7 +122,7 @@ def tsne_points(tsne: TsneMap) -> list[dict[str, Any]]:
     return points
 
 
-def tsne_report_section(study: Study, model_version: ModelVersion, *, with_plotlyjs: bool) -> str:
+def tsne_report_section(study: Study, model_version: ModelVersion, *, plotly: PlotlyOnce) -> str:
     """The t-SNE map for the HTML report, if a worker has computed it (else nothing)."""
     # plotly loads only where a figure is drawn, never with the web pages' own imports.
     from readerstudy.analysis.figures import tsne_figure
@@ -136,9 +137,7 @@ def tsne_report_section(study: Study, model_version: ModelVersion, *, with_plotl
         "analysis/_report_tsne.html",
         {
             "model_version": model_version,
-            "figure_html": figure.to_html(
-                full_html=False, include_plotlyjs=with_plotlyjs, config={"displaylogo": False}
-            ),
+            "figure_html": plotly.html(figure),
         },
     )
 
