@@ -168,7 +168,7 @@ def finished(request: HttpRequest, study_id: int) -> HttpResponse:
                 confirmation_sentence(selectors.confirmation_count_list(study)) if rows else ""
             ),
             "show_cnn": any(row.cnn_probability is not None for row in rows),
-            "show_cnn_class": any(row.cnn_class for row in rows),
+            "show_cnn_class": any(line.cnn_class for line in feedback),
             "asks_management": design.management is not None,
             "several_questions": len(design.questions) > 1,
             "home_url": reverse("reading:home"),
